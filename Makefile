@@ -1,0 +1,33 @@
+# The two commands a newcomer needs (README): `make demo` and `make test`.
+# Both run the idempotent set-up first.
+SHELL := /bin/bash
+VENV := .venv/bin
+export MENAGERIE_ROOT ?= $(abspath ../shared/data/mujoco_menagerie)
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
+export MUJOCO_GL ?= egl
+# torch's idle OpenMP threads starve MuJoCo's worker threads otherwise.
+export OMP_WAIT_POLICY ?= PASSIVE
+DEMO_DIR ?= runs/demo
+
+.PHONY: setup demo test test-slow lint format lock
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/h2s2r synth --task box_push --out $(DEMO_DIR) --seed 0
+
+test: setup
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/python -m pytest -q
+
+test-slow: setup
+	$(VENV)/python -m pytest -q -m slow
+
+lint: setup
+	$(VENV)/ruff check --fix .
+	$(VENV)/ruff format .
+
+# Re-pin requirements.lock from the current .venv (after changing dependencies).
+lock:
+	$(VENV)/python -m pip freeze --exclude-editable | grep -v '^torch==' > requirements.lock

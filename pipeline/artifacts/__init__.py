@@ -1,0 +1,21 @@
+"""Typed artifacts: one frozen dataclass per workspace folder, each with save/load."""
+
+from pipeline.artifacts.base import Provenance, sha256_file
+from pipeline.artifacts.capture import Capture, CaptureWriter
+from pipeline.artifacts.learning import DeployLog, EvalResult, PolicyExport, TrainRun
+from pipeline.artifacts.scene import Calibration, GroundTruth, ObjectMesh
+from pipeline.artifacts.task import Task
+from pipeline.artifacts.tracks import HandTrack, ObjectTrack
+
+# Workspace folder name -> artifact class (DESIGN.md's workspace layout).
+ARTIFACTS = {
+    cls.FOLDER: cls
+    for cls in (Capture, ObjectMesh, GroundTruth, Calibration, ObjectTrack, HandTrack, Task,
+                TrainRun, EvalResult, PolicyExport, DeployLog)
+}
+
+__all__ = [
+    "ARTIFACTS", "Calibration", "Capture", "CaptureWriter", "DeployLog", "EvalResult",
+    "GroundTruth", "HandTrack", "ObjectMesh", "ObjectTrack", "PolicyExport", "Provenance",
+    "Task", "TrainRun", "sha256_file",
+]

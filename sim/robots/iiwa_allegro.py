@@ -1,0 +1,45 @@
+"""KUKA LBR iiwa 14 + Wonik Allegro right hand (23 joints): the anchor's embodiment.
+
+Numbers come from the Menagerie models and the manufacturers' data sheets:
+iiwa 14 torque limits (320, 320, 176, 176, 110, 40, 40) N·m; Allegro joint torque about
+0.7 N·m. The Allegro palm body's own frame already follows the palm convention of
+:mod:`sim.robots.spec` (x out of the palm, y to the index side, z to the fingers); its
+palm box spans z ∈ [-0.095, 0] and its inner face is at x = +0.0111.
+"""
+
+from sim.robots.spec import JointGroupGains, MenagerieModel, RobotSpec, SiteSpec
+
+_ARM_FORCE_LIMITS = (320.0, 320.0, 176.0, 176.0, 110.0, 40.0, 40.0)
+
+IIWA_ALLEGRO = RobotSpec(
+    name="iiwa_allegro",
+    arm=MenagerieModel("kuka_iiwa_14", "iiwa14"),
+    hand=MenagerieModel("wonik_allegro", "right_hand"),
+    handedness="right",
+    attach_site="attachment_site",
+    hand_root_body="palm",
+    # Palm base (z = -0.095 in the palm frame) on the flange, fingers along the flange axis.
+    mount_pos=(0.0, 0.0, 0.095),
+    mount_quat_wxyz=(1.0, 0.0, 0.0, 0.0),
+    palm=SiteSpec(body="palm", pos=(0.0111, 0.0, -0.0475)),
+    fingertips={
+        "ff": SiteSpec(body="ff_tip", pos=(0.0, 0.0, 0.029)),
+        "mf": SiteSpec(body="mf_tip", pos=(0.0, 0.0, 0.029)),
+        "rf": SiteSpec(body="rf_tip", pos=(0.0, 0.0, 0.029)),
+        "th": SiteSpec(body="th_tip", pos=(0.0, 0.0, 0.043)),
+    },
+    finger_map={"thumb": "th", "index": "ff", "middle": "mf", "ring": "rf"},
+    arm_gains=tuple(
+        JointGroupGains(kp=2000.0, kd=200.0, armature=0.1, force_limit=f)
+        for f in _ARM_FORCE_LIMITS
+    ),
+    hand_gains=JointGroupGains(kp=3.0, kd=0.1, armature=0.01, force_limit=0.7),
+    home_qpos=(
+        0.0, 0.6, 0.0, -1.2, 0.0, 0.9, 0.0,  # arm: hand in front of the base, palm down
+        0.0, 0.3, 0.3, 0.3,  # index
+        0.0, 0.3, 0.3, 0.3,  # middle
+        0.0, 0.3, 0.3, 0.3,  # ring
+        0.5, 0.3, 0.3, 0.3,  # thumb
+    ),
+    exclude_contacts=(("link7", "palm"), ("link6", "palm")),
+)
