@@ -1,0 +1,224 @@
+"""``h2s2r``: one verb per stage (DESIGN.md).
+
+Examples::
+
+    h2s2r synth --task box_push --out runs/box --seed 7
+    h2s2r validate runs/box
+    h2s2r --help
+
+A verb whose stage does not exist yet exits with status 2 and names what is missing; it
+never pretends to succeed. Errors the user can fix print one line (no traceback) and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+from pipeline.errors import H2S2RError, MissingCapabilityError
+
+
+@dataclasses.dataclass(frozen=True)
+class Verb:
+    name: str
+    summary: str
+    reads: str
+    writes: str
+    # None: not implemented yet; ``missing`` says which capability is absent.
+    setup: Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], int]] | None = None
+    missing: str = ""
+
+
+# ----------------------------------------------------------------------------- helpers
+def field_help(cls: type) -> dict[str, str]:
+    """Help text of each dataclass field: its trailing ``# comment`` in the source."""
+    try:
+        src = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    out = {}
+    for m in re.finditer(r"^\s+(\w+):[^=\n]*=[^#\n]*#\s*(.+)$", src, flags=re.M):
+        out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls: type,
+                       skip: Sequence[str] = ()) -> None:
+    """``--field-name`` options for the scalar fields of a config dataclass."""
+    helps = field_help(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip or not isinstance(f.default, (bool, int, float, str)):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        h = helps.get(f.name, "")
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
+                                help=h)
+        else:
+            parser.add_argument(flag, type=type(f.default), default=f.default,
+                                help=f"{h} (default: {f.default})")
+
+
+def config_from_args(cls: type, args: argparse.Namespace) -> Any:
+    kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    return cls(**kw)
+
+
+def progress_bar(description: str):
+    """A rich progress bar as a context manager yielding ``update(done, total)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    class _Bar:
+        def __enter__(self):
+            self.p = Progress("[progress.description]{task.description}", BarColumn(),
+                              MofNCompleteColumn(), TimeRemainingColumn(), transient=False)
+            self.p.__enter__()
+            self.task = self.p.add_task(description, total=None)
+            return self.update
+
+        def update(self, done: int, total: int) -> None:
+            self.p.update(self.task, completed=done, total=total)
+
+        def __exit__(self, *exc):
+            return self.p.__exit__(*exc)
+
+    return _Bar()
+
+
+# ----------------------------------------------------------------------------- verbs
+def _setup_synth(p: argparse.ArgumentParser):
+    from sim.synth.synth import SynthConfig
+
+    p.add_argument("--out", required=True, type=Path, help="workspace folder to create")
+    add_dataclass_args(p, SynthConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from sim.synth.synth import run_synth
+
+        cfg = config_from_args(SynthConfig, args)
+        t0 = time.perf_counter()
+        with progress_bar(f"synth {cfg.task} (seed {cfg.seed})") as update:
+            out = run_synth(cfg, args.out, progress=update)
+        dt = time.perf_counter() - t0
+        print(f"wrote synthetic demo {cfg.task} (seed {cfg.seed}, {cfg.frames} frames, "
+              f"{dt:.1f} s) to {out.resolve()}")
+        print(f"  capture/ object/ ground_truth/ — check with: h2s2r validate {out}")
+        return 0
+
+    return run
+
+
+def _setup_validate(p: argparse.ArgumentParser):
+    p.add_argument("workspace", type=Path, help="demo workspace folder")
+
+    def run(args: argparse.Namespace) -> int:
+        from pipeline.workspace import validate_workspace
+
+        loaded = validate_workspace(args.workspace)
+        for folder, art in loaded.items():
+            extra = ""
+            if hasattr(art, "num_frames"):
+                extra = f" ({art.num_frames} frames)"
+            print(f"  ok  {folder}/{extra}")
+        print(f"{args.workspace}: {len(loaded)} artifact(s) valid")
+        return 0
+
+    return run
+
+
+_LATER = "arrives with a later issue"
+VERBS: tuple[Verb, ...] = (
+    Verb("capture", "record a demo with a RealSense camera", "camera", "capture/",
+         missing=f"live RealSense recording (perception, pyrealsense2) {_LATER}"),
+    Verb("import", "import a recording or folder as capture/", "files", "capture/",
+         missing=f"importers for RealSense .bag, ROS 2 bags and folders {_LATER}"),
+    Verb("synth", "render a synthetic demo with ground truth", "task template",
+         "capture/, object/, ground_truth/", setup=_setup_synth),
+    Verb("calibrate", "camera-to-robot calibration", "board images / robot poses",
+         "calibration/", missing=f"ChArUco and hand-eye calibration {_LATER}"),
+    Verb("track-object", "object 6-DoF pose per frame", "capture/, object/", "object_track/",
+         missing=f"the object pose tracker (ICP / FoundationPose) {_LATER}"),
+    Verb("track-hand", "21 hand keypoints per frame", "capture/", "hand_track/",
+         missing=f"the MediaPipe hand tracker with depth lifting {_LATER}"),
+    Verb("retarget", "pre-manipulation hand → robot (IK), task artifact",
+         "tracks, calibration/", "task/",
+         missing=f"start-of-manipulation detection and mink retargeting {_LATER}"),
+    Verb("train", "PPO in parallel simulation", "task/", "train/",
+         missing=f"the simulation task and PPO training (policy, rsl-rl) {_LATER}"),
+    Verb("eval", "success rate vs replay baselines", "task/, train/", "eval/",
+         missing=f"policy evaluation and the replay baselines {_LATER}"),
+    Verb("export", "ONNX policy + header for deployment", "train/", "policy/",
+         missing=f"ONNX export of a trained policy {_LATER}"),
+    Verb("deploy", "run the ROS 2 nodes", "policy/, task/, calibration/", "deploy_log/",
+         missing=f"the ROS 2 deployment nodes {_LATER}"),
+    Verb("run", "every stage after capture, in order", "capture/ …", "all",
+         missing="the stages after capture (track-object first) — each arrives with its issue"),
+    Verb("demo", "synth then run: the embedded default", "nothing", "all",
+         missing="`run` (the stages after synth); for now use `h2s2r synth`"),
+    Verb("report", "HTML report of every artifact present", "all artifacts",
+         "report/index.html", missing=f"the HTML report {_LATER}"),
+    Verb("validate", "check every artifact in a workspace", "all artifacts", "nothing",
+         setup=_setup_validate),
+)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
+    width = max(len(v.name) for v in VERBS)
+    epilog = "verbs:\n" + "\n".join(
+        f"  {v.name:<{width}}  {v.summary}{'' if v.setup else '  [not implemented yet]'}"
+        for v in VERBS
+    )
+    parser = argparse.ArgumentParser(
+        prog="h2s2r", description="Human2Sim2Robot: one RGB-D demo → a dexterous robot policy.",
+        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"h2s2r {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    runners: dict[str, Callable] = {}
+    for v in VERBS:
+        p = sub.add_parser(v.name, help=v.summary,
+                           description=f"{v.summary}. Reads {v.reads}; writes {v.writes}.")
+        if v.setup is not None:
+            runners[v.name] = v.setup(p)
+        else:
+            p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            runners[v.name] = _missing(v)
+    return parser, runners
+
+
+def _missing(v: Verb) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        raise MissingCapabilityError(
+            f"h2s2r {v.name}: not implemented yet — missing: {v.missing}. Nothing was read "
+            "or written."
+        )
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, runners = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help()
+        return 2
+    try:
+        return runners[args.verb](args)
+    except H2S2RError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
