@@ -50,8 +50,9 @@ def field_help(cls: type) -> dict[str, str]:
     return out
 
 
-def add_dataclass_args(parser: argparse.ArgumentParser, cls: type,
-                       skip: Sequence[str] = ()) -> None:
+def add_dataclass_args(
+    parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()
+) -> None:
     """``--field-name`` options for the scalar fields of a config dataclass."""
     helps = field_help(cls)
     for f in dataclasses.fields(cls):
@@ -60,11 +61,13 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type,
         flag = "--" + f.name.replace("_", "-")
         h = helps.get(f.name, "")
         if isinstance(f.default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
-                                help=h)
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=f.default, help=h
+            )
         else:
-            parser.add_argument(flag, type=type(f.default), default=f.default,
-                                help=f"{h} (default: {f.default})")
+            parser.add_argument(
+                flag, type=type(f.default), default=f.default, help=f"{h} (default: {f.default})"
+            )
 
 
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:
@@ -78,8 +81,13 @@ def progress_bar(description: str):
 
     class _Bar:
         def __enter__(self):
-            self.p = Progress("[progress.description]{task.description}", BarColumn(),
-                              MofNCompleteColumn(), TimeRemainingColumn(), transient=False)
+            self.p = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
             self.p.__enter__()
             self.task = self.p.add_task(description, total=None)
             return self.update
@@ -108,8 +116,10 @@ def _setup_synth(p: argparse.ArgumentParser):
         with progress_bar(f"synth {cfg.task} (seed {cfg.seed})") as update:
             out = run_synth(cfg, args.out, progress=update)
         dt = time.perf_counter() - t0
-        print(f"wrote synthetic demo {cfg.task} (seed {cfg.seed}, {cfg.frames} frames, "
-              f"{dt:.1f} s) to {out.resolve()}")
+        print(
+            f"wrote synthetic demo {cfg.task} (seed {cfg.seed}, {cfg.frames} frames, "
+            f"{dt:.1f} s) to {out.resolve()}"
+        )
         print(f"  capture/ object/ ground_truth/ — check with: h2s2r validate {out}")
         return 0
 
@@ -136,37 +146,111 @@ def _setup_validate(p: argparse.ArgumentParser):
 
 _LATER = "arrives with a later issue"
 VERBS: tuple[Verb, ...] = (
-    Verb("capture", "record a demo with a RealSense camera", "camera", "capture/",
-         missing=f"live RealSense recording (perception, pyrealsense2) {_LATER}"),
-    Verb("import", "import a recording or folder as capture/", "files", "capture/",
-         missing=f"importers for RealSense .bag, ROS 2 bags and folders {_LATER}"),
-    Verb("synth", "render a synthetic demo with ground truth", "task template",
-         "capture/, object/, ground_truth/", setup=_setup_synth),
-    Verb("calibrate", "camera-to-robot calibration", "board images / robot poses",
-         "calibration/", missing=f"ChArUco and hand-eye calibration {_LATER}"),
-    Verb("track-object", "object 6-DoF pose per frame", "capture/, object/", "object_track/",
-         missing=f"the object pose tracker (ICP / FoundationPose) {_LATER}"),
-    Verb("track-hand", "21 hand keypoints per frame", "capture/", "hand_track/",
-         missing=f"the MediaPipe hand tracker with depth lifting {_LATER}"),
-    Verb("retarget", "pre-manipulation hand → robot (IK), task artifact",
-         "tracks, calibration/", "task/",
-         missing=f"start-of-manipulation detection and mink retargeting {_LATER}"),
-    Verb("train", "PPO in parallel simulation", "task/", "train/",
-         missing=f"the simulation task and PPO training (policy, rsl-rl) {_LATER}"),
-    Verb("eval", "success rate vs replay baselines", "task/, train/", "eval/",
-         missing=f"policy evaluation and the replay baselines {_LATER}"),
-    Verb("export", "ONNX policy + header for deployment", "train/", "policy/",
-         missing=f"ONNX export of a trained policy {_LATER}"),
-    Verb("deploy", "run the ROS 2 nodes", "policy/, task/, calibration/", "deploy_log/",
-         missing=f"the ROS 2 deployment nodes {_LATER}"),
-    Verb("run", "every stage after capture, in order", "capture/ …", "all",
-         missing="the stages after capture (track-object first) — each arrives with its issue"),
-    Verb("demo", "synth then run: the embedded default", "nothing", "all",
-         missing="`run` (the stages after synth); for now use `h2s2r synth`"),
-    Verb("report", "HTML report of every artifact present", "all artifacts",
-         "report/index.html", missing=f"the HTML report {_LATER}"),
-    Verb("validate", "check every artifact in a workspace", "all artifacts", "nothing",
-         setup=_setup_validate),
+    Verb(
+        "capture",
+        "record a demo with a RealSense camera",
+        "camera",
+        "capture/",
+        missing=f"live RealSense recording (perception, pyrealsense2) {_LATER}",
+    ),
+    Verb(
+        "import",
+        "import a recording or folder as capture/",
+        "files",
+        "capture/",
+        missing=f"importers for RealSense .bag, ROS 2 bags and folders {_LATER}",
+    ),
+    Verb(
+        "synth",
+        "render a synthetic demo with ground truth",
+        "task template",
+        "capture/, object/, ground_truth/",
+        setup=_setup_synth,
+    ),
+    Verb(
+        "calibrate",
+        "camera-to-robot calibration",
+        "board images / robot poses",
+        "calibration/",
+        missing=f"ChArUco and hand-eye calibration {_LATER}",
+    ),
+    Verb(
+        "track-object",
+        "object 6-DoF pose per frame",
+        "capture/, object/",
+        "object_track/",
+        missing=f"the object pose tracker (ICP / FoundationPose) {_LATER}",
+    ),
+    Verb(
+        "track-hand",
+        "21 hand keypoints per frame",
+        "capture/",
+        "hand_track/",
+        missing=f"the MediaPipe hand tracker with depth lifting {_LATER}",
+    ),
+    Verb(
+        "retarget",
+        "pre-manipulation hand → robot (IK), task artifact",
+        "tracks, calibration/",
+        "task/",
+        missing=f"start-of-manipulation detection and mink retargeting {_LATER}",
+    ),
+    Verb(
+        "train",
+        "PPO in parallel simulation",
+        "task/",
+        "train/",
+        missing=f"the simulation task and PPO training (policy, rsl-rl) {_LATER}",
+    ),
+    Verb(
+        "eval",
+        "success rate vs replay baselines",
+        "task/, train/",
+        "eval/",
+        missing=f"policy evaluation and the replay baselines {_LATER}",
+    ),
+    Verb(
+        "export",
+        "ONNX policy + header for deployment",
+        "train/",
+        "policy/",
+        missing=f"ONNX export of a trained policy {_LATER}",
+    ),
+    Verb(
+        "deploy",
+        "run the ROS 2 nodes",
+        "policy/, task/, calibration/",
+        "deploy_log/",
+        missing=f"the ROS 2 deployment nodes {_LATER}",
+    ),
+    Verb(
+        "run",
+        "every stage after capture, in order",
+        "capture/ …",
+        "all",
+        missing="the stages after capture (track-object first) — each arrives with its issue",
+    ),
+    Verb(
+        "demo",
+        "synth then run: the embedded default",
+        "nothing",
+        "all",
+        missing="`run` (the stages after synth); for now use `h2s2r synth`",
+    ),
+    Verb(
+        "report",
+        "HTML report of every artifact present",
+        "all artifacts",
+        "report/index.html",
+        missing=f"the HTML report {_LATER}",
+    ),
+    Verb(
+        "validate",
+        "check every artifact in a workspace",
+        "all artifacts",
+        "nothing",
+        setup=_setup_validate,
+    ),
 )
 
 
@@ -177,15 +261,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
         for v in VERBS
     )
     parser = argparse.ArgumentParser(
-        prog="h2s2r", description="Human2Sim2Robot: one RGB-D demo → a dexterous robot policy.",
-        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="h2s2r",
+        description="Human2Sim2Robot: one RGB-D demo → a dexterous robot policy.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"h2s2r {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     runners: dict[str, Callable] = {}
     for v in VERBS:
-        p = sub.add_parser(v.name, help=v.summary,
-                           description=f"{v.summary}. Reads {v.reads}; writes {v.writes}.")
+        p = sub.add_parser(
+            v.name, help=v.summary, description=f"{v.summary}. Reads {v.reads}; writes {v.writes}."
+        )
         if v.setup is not None:
             runners[v.name] = v.setup(p)
         else:

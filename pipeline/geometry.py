@@ -68,7 +68,7 @@ def quat_to_matrix(q_wxyz: np.ndarray) -> np.ndarray:
         ],
         axis=-1,
     )
-    return R.reshape(q.shape[:-1] + (3, 3))
+    return R.reshape((*q.shape[:-1], 3, 3))
 
 
 def matrix_to_quat(R: np.ndarray) -> np.ndarray:
@@ -107,7 +107,7 @@ def matrix_to_quat(R: np.ndarray) -> np.ndarray:
             vec[:, kk] = (s[:, kk, i] + s[:, i, kk]) / t
             w = (s[:, kk, j] - s[:, j, kk]) / t
             q[sel] = np.concatenate([w[:, None], vec], axis=1)
-    return quat_normalize(q).reshape(batch + (4,))
+    return quat_normalize(q).reshape((*batch, 4))
 
 
 def quat_wxyz_to_xyzw(q_wxyz: np.ndarray) -> np.ndarray:
@@ -230,7 +230,7 @@ def project_to_so3(M: np.ndarray) -> np.ndarray:
     """Nearest rotation matrix (Frobenius) to ``M``, via SVD."""
     U, _, Vt = np.linalg.svd(np.asarray(M, dtype=np.float64))
     d = np.sign(np.linalg.det(U @ Vt))
-    D = np.zeros(U.shape[:-2] + (3, 3))
+    D = np.zeros((*U.shape[:-2], 3, 3))
     D[..., 0, 0] = 1.0
     D[..., 1, 1] = 1.0
     D[..., 2, 2] = d
@@ -243,7 +243,7 @@ def make_T(R: np.ndarray, p: np.ndarray) -> np.ndarray:
     R = np.asarray(R, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     batch = np.broadcast_shapes(R.shape[:-2], p.shape[:-1])
-    T = np.zeros(batch + (4, 4))
+    T = np.zeros((*batch, 4, 4))
     T[..., :3, :3] = R
     T[..., :3, 3] = p
     T[..., 3, 3] = 1.0

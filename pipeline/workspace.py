@@ -15,15 +15,20 @@ def validate_workspace(root: str | Path) -> dict[str, object]:
     """
     root = Path(root)
     if not root.is_dir():
-        raise H2S2RError(f"{root}: workspace folder does not exist — run `h2s2r synth --out "
-                         f"{root}` or `h2s2r import --from PATH {root}` first")
+        raise H2S2RError(
+            f"{root}: workspace folder does not exist — run `h2s2r synth --out "
+            f"{root}` or `h2s2r import --from PATH {root}` first"
+        )
     loaded: dict[str, object] = {}
     for folder, cls in ARTIFACTS.items():
         if (root / folder).is_dir():
             loaded[folder] = cls.load(root / folder)
     if not loaded:
-        raise ArtifactError(root, f"holds no artifact folder ({', '.join(ARTIFACTS)})",
-                            "run `h2s2r synth` or `h2s2r import` into it")
+        raise ArtifactError(
+            root,
+            f"holds no artifact folder ({', '.join(ARTIFACTS)})",
+            "run `h2s2r synth` or `h2s2r import` into it",
+        )
     cap = loaded.get("capture")
     if isinstance(cap, Capture):
         cap.verify_frames()
@@ -33,6 +38,9 @@ def validate_workspace(root: str | Path) -> dict[str, object]:
                 continue
             n = art.num_frames if folder == "ground_truth" else len(art.valid)  # type: ignore[attr-defined]
             if n != cap.num_frames:
-                raise ArtifactError(root / folder, f"has {n} frames but capture/ has "
-                                    f"{cap.num_frames}", f"re-run `{ARTIFACTS[folder].PRODUCER}`")
+                raise ArtifactError(
+                    root / folder,
+                    f"has {n} frames but capture/ has {cap.num_frames}",
+                    f"re-run `{ARTIFACTS[folder].PRODUCER}`",
+                )
     return loaded

@@ -21,13 +21,15 @@ def synth_box(tmp_path_factory) -> Path:
     """A short noise-free box_push demo (shared by the tests that only read it)."""
     from sim.synth import SynthConfig, run_synth
 
-    return run_synth(SynthConfig(task="box_push", seed=7, frames=40),
-                     tmp_path_factory.mktemp("ws") / "box")
+    return run_synth(
+        SynthConfig(task="box_push", seed=7, frames=40), tmp_path_factory.mktemp("ws") / "box"
+    )
 
 
 @pytest.fixture(scope="session")
 def synth_can(tmp_path_factory) -> Path:
     from sim.synth import SynthConfig, run_synth
 
-    return run_synth(SynthConfig(task="can_lift", seed=3, frames=40),
-                     tmp_path_factory.mktemp("ws") / "can")
+    return run_synth(
+        SynthConfig(task="can_lift", seed=3, frames=40), tmp_path_factory.mktemp("ws") / "can"
+    )

@@ -10,12 +10,35 @@ from pipeline.artifacts.tracks import HandTrack, ObjectTrack
 # Workspace folder name -> artifact class (DESIGN.md's workspace layout).
 ARTIFACTS = {
     cls.FOLDER: cls
-    for cls in (Capture, ObjectMesh, GroundTruth, Calibration, ObjectTrack, HandTrack, Task,
-                TrainRun, EvalResult, PolicyExport, DeployLog)
+    for cls in (
+        Capture,
+        ObjectMesh,
+        GroundTruth,
+        Calibration,
+        ObjectTrack,
+        HandTrack,
+        Task,
+        TrainRun,
+        EvalResult,
+        PolicyExport,
+        DeployLog,
+    )
 }
 
 __all__ = [
-    "ARTIFACTS", "Calibration", "Capture", "CaptureWriter", "DeployLog", "EvalResult",
-    "GroundTruth", "HandTrack", "ObjectMesh", "ObjectTrack", "PolicyExport", "Provenance",
-    "Task", "TrainRun", "sha256_file",
+    "ARTIFACTS",
+    "Calibration",
+    "Capture",
+    "CaptureWriter",
+    "DeployLog",
+    "EvalResult",
+    "GroundTruth",
+    "HandTrack",
+    "ObjectMesh",
+    "ObjectTrack",
+    "PolicyExport",
+    "Provenance",
+    "Task",
+    "TrainRun",
+    "sha256_file",
 ]

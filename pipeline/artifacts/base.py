@@ -122,13 +122,12 @@ def load_npz(path: Path, keys: Mapping[str, tuple], producer: str) -> dict[str, 
                 f"re-run `{producer}`",
             )
         for p, s in zip(pattern, arr.shape, strict=True):
-            if isinstance(p, str):
-                if sizes.setdefault(p, s) != s:
-                    raise ArtifactError(
-                        path,
-                        f"key {key!r} has {p}={s} but another key has {p}={sizes[p]}",
-                        f"re-run `{producer}`",
-                    )
+            if isinstance(p, str) and sizes.setdefault(p, s) != s:
+                raise ArtifactError(
+                    path,
+                    f"key {key!r} has {p}={s} but another key has {p}={sizes[p]}",
+                    f"re-run `{producer}`",
+                )
     return out
 
 
@@ -256,7 +255,8 @@ class ArtifactBase:
                     raise ArtifactError(f, "is listed in meta.json but missing", cls._rerun())
                 if sha256_file(f) != digest:
                     raise ArtifactError(
-                        f, "changed after it was written (sha256 differs from meta.json)",
+                        f,
+                        "changed after it was written (sha256 differs from meta.json)",
                         cls._rerun(),
                     )
         cls._check_upstream(folder, meta)

@@ -37,15 +37,21 @@ def read_cam_K(path: Path, fix: str) -> np.ndarray:
     if not path.is_file():
         raise ArtifactError(path, "is missing (3×3 camera intrinsics)", fix)
     try:
-        K = np.array([[float(v) for v in line.split()] for line in path.read_text().splitlines()
-                      if line.strip()])
+        K = np.array(
+            [
+                [float(v) for v in line.split()]
+                for line in path.read_text().splitlines()
+                if line.strip()
+            ]
+        )
     except ValueError as e:
         raise ArtifactError(path, f"has a value that is not a number ({e})", fix) from e
     if K.shape != (3, 3):
         raise ArtifactError(path, f"must hold 3 rows of 3 numbers, found shape {K.shape}", fix)
     if not np.all(np.isfinite(K)) or K[0, 0] <= 0 or K[1, 1] <= 0 or K[2, 2] != 1.0:
         raise ArtifactError(
-            path, f"is not a pinhole intrinsics matrix [[fx 0 cx] [0 fy cy] [0 0 1]]: {K.tolist()}",
+            path,
+            f"is not a pinhole intrinsics matrix [[fx 0 cx] [0 fy cy] [0 0 1]]: {K.tolist()}",
             fix,
         )
     return K
@@ -115,8 +121,14 @@ class Capture(ArtifactBase):
                 shutil.copyfile(self.rgb_path(i), folder / "rgb" / f"{i:06d}.png")
                 shutil.copyfile(self.depth_path(i), folder / "depth" / f"{i:06d}.png")
         out = Capture(
-            root=folder, K=self.K, fps=self.fps, width=self.width, height=self.height,
-            num_frames=self.num_frames, depth_scale_m=self.depth_scale_m, source=self.source,
+            root=folder,
+            K=self.K,
+            fps=self.fps,
+            width=self.width,
+            height=self.height,
+            num_frames=self.num_frames,
+            depth_scale_m=self.depth_scale_m,
+            source=self.source,
             provenance=self.provenance,
         )
         write_cam_K(folder / "cam_K.txt", self.K)
@@ -150,8 +162,9 @@ class Capture(ArtifactBase):
             scale = float(meta["depth_scale_m"])
         except (KeyError, TypeError, ValueError) as e:
             raise ArtifactError(
-                folder / "meta.json", f"lacks or mangles key {e}: needs fps, width, height, "
-                "depth_scale_m", _IMPORT_FIX,
+                folder / "meta.json",
+                f"lacks or mangles key {e}: needs fps, width, height, depth_scale_m",
+                _IMPORT_FIX,
             ) from e
         if not (fps > 0 and width > 0 and height > 0 and 0 < scale < 1):
             raise ArtifactError(
@@ -161,11 +174,21 @@ class Capture(ArtifactBase):
                 _IMPORT_FIX,
             )
         n = _check_frames(folder, width, height)
-        cap = cls(root=folder, K=K, fps=fps, width=width, height=height, num_frames=n,
-                  depth_scale_m=scale, source=str(meta.get("source", "unknown")),
-                  provenance=Provenance(config=meta.get("config", {}),
-                                        upstream=meta.get("upstream", {}),
-                                        h2s2r_version=meta.get("h2s2r_version", "?")))
+        cap = cls(
+            root=folder,
+            K=K,
+            fps=fps,
+            width=width,
+            height=height,
+            num_frames=n,
+            depth_scale_m=scale,
+            source=str(meta.get("source", "unknown")),
+            provenance=Provenance(
+                config=meta.get("config", {}),
+                upstream=meta.get("upstream", {}),
+                h2s2r_version=meta.get("h2s2r_version", "?"),
+            ),
+        )
         if check_depth_units:
             _check_depth_units(cap)
         return cap
@@ -195,8 +218,9 @@ def _list_frames(folder: Path, sub: str) -> list[int]:
         suffix = Path(name).suffix.lower()
         if suffix in (".npy", ".exr", ".tif", ".tiff", ".pfm"):
             raise ArtifactError(
-                d / name, f"is a {suffix} depth file; depth must be uint16 PNG "
-                "(DESIGN.md: depth/000000.png)", _IMPORT_FIX,
+                d / name,
+                f"is a {suffix} depth file; depth must be uint16 PNG (DESIGN.md: depth/000000.png)",
+                _IMPORT_FIX,
             )
     if others:
         raise ArtifactError(
@@ -218,17 +242,24 @@ def _check_frames(folder: Path, width: int, height: int) -> int:
             raise ArtifactError(
                 folder / sub / f"{missing[0]:06d}.png",
                 f"is missing ({len(missing)} frames missing in {sub}/; frames must be numbered "
-                "0..N-1 without gaps)", _IMPORT_FIX,
+                "0..N-1 without gaps)",
+                _IMPORT_FIX,
             )
     if len(rgb) != len(depth):
         raise ArtifactError(
-            folder, f"has {len(rgb)} rgb frames but {len(depth)} depth frames; counts must match",
+            folder,
+            f"has {len(rgb)} rgb frames but {len(depth)} depth frames; counts must match",
             _IMPORT_FIX,
         )
     for i in rgb:
         _check_png(folder / "rgb" / f"{i:06d}.png", ("RGB",), width, height, "uint8 RGB")
-        _check_png(folder / "depth" / f"{i:06d}.png", ("I;16", "I;16B", "I;16L", "I"), width,
-                   height, "uint16 millimetres")
+        _check_png(
+            folder / "depth" / f"{i:06d}.png",
+            ("I;16", "I;16B", "I;16L", "I"),
+            width,
+            height,
+            "uint16 millimetres",
+        )
     return len(rgb)
 
 
@@ -270,7 +301,8 @@ def _check_depth_units(cap: Capture) -> None:
             )
         return
     raise ArtifactError(
-        cap.root / "depth", "the first frames have (almost) no valid depth (all zero)",
+        cap.root / "depth",
+        "the first frames have (almost) no valid depth (all zero)",
         "check the depth stream / alignment and re-import",
     )
 
@@ -331,9 +363,17 @@ class CaptureWriter:
         if self.size is None:
             raise ValueError("no frames were added")
         w, h = self.size
-        cap = Capture(root=self.folder, K=self.K, fps=self.fps, width=w, height=h,
-                      num_frames=self.n, depth_scale_m=self.depth_scale_m, source=self.source,
-                      provenance=Provenance(config=self.config))
+        cap = Capture(
+            root=self.folder,
+            K=self.K,
+            fps=self.fps,
+            width=w,
+            height=h,
+            num_frames=self.n,
+            depth_scale_m=self.depth_scale_m,
+            source=self.source,
+            provenance=Provenance(config=self.config),
+        )
         return cap.save(self.folder)
 
     def __enter__(self) -> CaptureWriter:

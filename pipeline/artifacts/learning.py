@@ -51,10 +51,15 @@ class TrainRun(ArtifactBase):
         for c in self.checkpoints:
             if not (folder / c).is_file():
                 raise ArtifactError(folder / c, "checkpoint listed but missing", self._rerun())
-        write_json(folder / self.FILE, {"checkpoints": list(self.checkpoints),
-                                        "env_steps": self.env_steps,
-                                        "wall_time_s": self.wall_time_s,
-                                        "backend": self.backend})
+        write_json(
+            folder / self.FILE,
+            {
+                "checkpoints": list(self.checkpoints),
+                "env_steps": self.env_steps,
+                "wall_time_s": self.wall_time_s,
+                "backend": self.backend,
+            },
+        )
         self.write_meta(folder, self.provenance, files=[self.FILE, *self.checkpoints])
 
     @classmethod
@@ -63,9 +68,13 @@ class TrainRun(ArtifactBase):
         meta = cls.read_meta(folder)
         d = read_json(folder / cls.FILE, cls.PRODUCER)
         try:
-            return cls(checkpoints=tuple(d["checkpoints"]), env_steps=int(d["env_steps"]),
-                       wall_time_s=float(d["wall_time_s"]), backend=str(d["backend"]),
-                       provenance=_prov(meta))
+            return cls(
+                checkpoints=tuple(d["checkpoints"]),
+                env_steps=int(d["env_steps"]),
+                wall_time_s=float(d["wall_time_s"]),
+                backend=str(d["backend"]),
+                provenance=_prov(meta),
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise ArtifactError(folder / cls.FILE, f"lacks or mangles {e}", cls._rerun()) from e
 
@@ -79,8 +88,11 @@ class EvalResult(_MetricsArtifact):
     FOLDER: ClassVar[str] = "eval"
     PRODUCER: ClassVar[str] = "h2s2r eval DIR"
     REQUIRED: ClassVar[tuple[str, ...]] = (
-        "success_rate", "replay_success_rate", "object_aware_replay_success_rate",
-        "tracking_err_mean_m", "episodes",
+        "success_rate",
+        "replay_success_rate",
+        "object_aware_replay_success_rate",
+        "tracking_err_mean_m",
+        "episodes",
     )
 
     metrics: Mapping[str, float]
@@ -111,7 +123,10 @@ class DeployLog(_MetricsArtifact):
     FOLDER: ClassVar[str] = "deploy_log"
     PRODUCER: ClassVar[str] = "h2s2r deploy DIR"
     REQUIRED: ClassVar[tuple[str, ...]] = (
-        "success", "policy_period_jitter_p99_ms", "latency_p99_ms", "watchdog_events",
+        "success",
+        "policy_period_jitter_p99_ms",
+        "latency_p99_ms",
+        "watchdog_events",
     )
 
     metrics: Mapping[str, float]
@@ -139,7 +154,11 @@ class PolicyExport(ArtifactBase):
     ONNX_FILE: ClassVar[str] = "policy.onnx"
     HEADER_FILE: ClassVar[str] = "policy.json"
     REQUIRED: ClassVar[tuple[str, ...]] = (
-        "observation_layout", "action_semantics", "ctrl_dt_s", "joint_names", "robot",
+        "observation_layout",
+        "action_semantics",
+        "ctrl_dt_s",
+        "joint_names",
+        "robot",
     )
 
     header: Mapping[str, Any]
@@ -160,8 +179,9 @@ class PolicyExport(ArtifactBase):
         meta = cls.read_meta(folder)
         header = read_json(folder / cls.HEADER_FILE, cls.PRODUCER)
         cls._check_header(folder / cls.HEADER_FILE, header)
-        return cls(header=header, onnx_bytes=(folder / cls.ONNX_FILE).read_bytes(),
-                   provenance=_prov(meta))
+        return cls(
+            header=header, onnx_bytes=(folder / cls.ONNX_FILE).read_bytes(), provenance=_prov(meta)
+        )
 
     @classmethod
     def _check_header(cls, path: Path, header: Mapping[str, Any]) -> None:

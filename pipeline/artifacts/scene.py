@@ -86,10 +86,15 @@ class ObjectMesh(ArtifactBase):
         self.validate(folder / self.MESH_FILE)
         write_obj(folder / self.MESH_FILE, self.vertices, self.faces)
         self.write_meta(
-            folder, self.provenance, files=[self.MESH_FILE],
+            folder,
+            self.provenance,
+            files=[self.MESH_FILE],
             extra={
-                "name": self.name, "source": self.source, "scale": float(self.scale),
-                "mesh_file": self.MESH_FILE, "units": "m",
+                "name": self.name,
+                "source": self.source,
+                "scale": float(self.scale),
+                "mesh_file": self.MESH_FILE,
+                "units": "m",
                 "extents_m": self.extents_m.tolist(),
                 "sha256": sha256_file(folder / self.MESH_FILE),
             },
@@ -103,9 +108,14 @@ class ObjectMesh(ArtifactBase):
         if not path.is_file():
             raise ArtifactError(path, "mesh file is missing", cls._rerun())
         v, f = read_obj(path)
-        mesh = cls(vertices=v, faces=f, name=str(meta.get("name", "object")),
-                   source=str(meta.get("source", "unknown")), scale=float(meta.get("scale", 1)),
-                   provenance=_prov(meta))
+        mesh = cls(
+            vertices=v,
+            faces=f,
+            name=str(meta.get("name", "object")),
+            source=str(meta.get("source", "unknown")),
+            scale=float(meta.get("scale", 1)),
+            provenance=_prov(meta),
+        )
         mesh.validate(path)
         return mesh
 
@@ -116,17 +126,26 @@ class ObjectMesh(ArtifactBase):
             raise ArtifactError(path, "mesh has fewer than 4 triangles", "give a closed mesh")
         require_finite(path, "vertices", self.vertices, self.PRODUCER)
         if self.faces.min() < 0 or self.faces.max() >= len(self.vertices):
-            raise ArtifactError(path, "a face indexes a vertex that does not exist",
-                                "repair the mesh (e.g. in MeshLab) and import it again")
+            raise ArtifactError(
+                path,
+                "a face indexes a vertex that does not exist",
+                "repair the mesh (e.g. in MeshLab) and import it again",
+            )
         ext = float(self.extents_m.max())
         lo, hi = self.EXTENT_RANGE_M
         if ext > hi:
             hint = " (looks like millimetres: pass --mesh-scale 0.001)" if ext > 5 else ""
-            raise ArtifactError(path, f"mesh is {ext:.4g} units across; expected metres "
-                                f"({lo}–{hi} m){hint}", "rescale with --mesh-scale S")
+            raise ArtifactError(
+                path,
+                f"mesh is {ext:.4g} units across; expected metres ({lo}–{hi} m){hint}",
+                "rescale with --mesh-scale S",
+            )
         if ext < lo:
-            raise ArtifactError(path, f"mesh is {ext:.4g} units across; expected metres "
-                                f"({lo}–{hi} m)", "rescale with --mesh-scale S")
+            raise ArtifactError(
+                path,
+                f"mesh is {ext:.4g} units across; expected metres ({lo}–{hi} m)",
+                "rescale with --mesh-scale S",
+            )
 
 
 # ============================================================================ ground_truth/
@@ -162,32 +181,60 @@ class GroundTruth(ArtifactBase):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.validate(folder / self.FILE)
-        save_npz(folder / self.FILE, {
-            "T_cam_obj": self.T_cam_obj, "hand_keypoints_cam": self.hand_keypoints_cam,
-            "T_base_cam": self.T_base_cam, "start_idx": np.int64(self.start_idx),
-            "pre_manip_idx": np.int64(self.pre_manip_idx),
-            "release_idx": np.int64(self.release_idx),
-        })
-        self.write_meta(folder, self.provenance, files=[self.FILE], extra={
-            "handedness": self.handedness, "task": self.task, "num_frames": self.num_frames,
-            "start_idx": int(self.start_idx), "pre_manip_idx": int(self.pre_manip_idx),
-            "release_idx": int(self.release_idx), "keypoint_order": "mediapipe",
-            "frames": {"T_cam_obj": "obj in cam (OpenCV)", "T_base_cam": "cam in robot base"},
-        })
+        save_npz(
+            folder / self.FILE,
+            {
+                "T_cam_obj": self.T_cam_obj,
+                "hand_keypoints_cam": self.hand_keypoints_cam,
+                "T_base_cam": self.T_base_cam,
+                "start_idx": np.int64(self.start_idx),
+                "pre_manip_idx": np.int64(self.pre_manip_idx),
+                "release_idx": np.int64(self.release_idx),
+            },
+        )
+        self.write_meta(
+            folder,
+            self.provenance,
+            files=[self.FILE],
+            extra={
+                "handedness": self.handedness,
+                "task": self.task,
+                "num_frames": self.num_frames,
+                "start_idx": int(self.start_idx),
+                "pre_manip_idx": int(self.pre_manip_idx),
+                "release_idx": int(self.release_idx),
+                "keypoint_order": "mediapipe",
+                "frames": {"T_cam_obj": "obj in cam (OpenCV)", "T_base_cam": "cam in robot base"},
+            },
+        )
 
     @classmethod
     def load(cls, folder: str | Path) -> GroundTruth:
         folder = Path(folder)
         meta = cls.read_meta(folder)
-        d = load_npz(folder / cls.FILE, {
-            "T_cam_obj": ("N", 4, 4), "hand_keypoints_cam": ("N", 21, 3), "T_base_cam": (4, 4),
-            "start_idx": (), "pre_manip_idx": (), "release_idx": (),
-        }, cls.PRODUCER)
-        gt = cls(T_cam_obj=d["T_cam_obj"], hand_keypoints_cam=d["hand_keypoints_cam"],
-                 T_base_cam=d["T_base_cam"], start_idx=int(d["start_idx"]),
-                 pre_manip_idx=int(d["pre_manip_idx"]), release_idx=int(d["release_idx"]),
-                 handedness=str(meta.get("handedness", "right")),
-                 task=str(meta.get("task", "")), provenance=_prov(meta))
+        d = load_npz(
+            folder / cls.FILE,
+            {
+                "T_cam_obj": ("N", 4, 4),
+                "hand_keypoints_cam": ("N", 21, 3),
+                "T_base_cam": (4, 4),
+                "start_idx": (),
+                "pre_manip_idx": (),
+                "release_idx": (),
+            },
+            cls.PRODUCER,
+        )
+        gt = cls(
+            T_cam_obj=d["T_cam_obj"],
+            hand_keypoints_cam=d["hand_keypoints_cam"],
+            T_base_cam=d["T_base_cam"],
+            start_idx=int(d["start_idx"]),
+            pre_manip_idx=int(d["pre_manip_idx"]),
+            release_idx=int(d["release_idx"]),
+            handedness=str(meta.get("handedness", "right")),
+            task=str(meta.get("task", "")),
+            provenance=_prov(meta),
+        )
         gt.validate(folder / cls.FILE)
         return gt
 
@@ -199,7 +246,8 @@ class GroundTruth(ArtifactBase):
         n = self.num_frames
         if not 0 < self.pre_manip_idx < self.start_idx < self.release_idx < n:
             raise ArtifactError(
-                path, f"frame indices must satisfy 0 < pre_manip_idx < start_idx < release_idx < "
+                path,
+                f"frame indices must satisfy 0 < pre_manip_idx < start_idx < release_idx < "
                 f"N; got {self.pre_manip_idx}, {self.start_idx}, {self.release_idx}, N={n}",
                 f"re-run `{self.PRODUCER}` with more --frames",
             )
@@ -229,14 +277,21 @@ class Calibration(ArtifactBase):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / self.FILE
         self.validate(path)
-        write_json(path, {
-            "T_base_cam": self.T_base_cam, "K": self.K, "method": self.method,
-            "reprojection_rms_px": None if np.isnan(self.reprojection_rms_px)
-            else self.reprojection_rms_px,
-            "per_image_rms_px": list(self.per_image_rms_px),
-            "table_plane_base": None if self.table_plane_base is None
-            else self.table_plane_base,
-        })
+        write_json(
+            path,
+            {
+                "T_base_cam": self.T_base_cam,
+                "K": self.K,
+                "method": self.method,
+                "reprojection_rms_px": None
+                if np.isnan(self.reprojection_rms_px)
+                else self.reprojection_rms_px,
+                "per_image_rms_px": list(self.per_image_rms_px),
+                "table_plane_base": None
+                if self.table_plane_base is None
+                else self.table_plane_base,
+            },
+        )
         self.write_meta(folder, self.provenance, files=[self.FILE], extra={"method": self.method})
 
     @classmethod
@@ -248,12 +303,15 @@ class Calibration(ArtifactBase):
         try:
             plane = d.get("table_plane_base")
             rms = d.get("reprojection_rms_px")
-            cal = cls(T_base_cam=np.asarray(d["T_base_cam"], dtype=np.float64),
-                      K=np.asarray(d["K"], dtype=np.float64), method=str(d["method"]),
-                      reprojection_rms_px=float("nan") if rms is None else float(rms),
-                      per_image_rms_px=tuple(float(x) for x in d.get("per_image_rms_px", [])),
-                      table_plane_base=None if plane is None else np.asarray(plane, float),
-                      provenance=_prov(meta))
+            cal = cls(
+                T_base_cam=np.asarray(d["T_base_cam"], dtype=np.float64),
+                K=np.asarray(d["K"], dtype=np.float64),
+                method=str(d["method"]),
+                reprojection_rms_px=float("nan") if rms is None else float(rms),
+                per_image_rms_px=tuple(float(x) for x in d.get("per_image_rms_px", [])),
+                table_plane_base=None if plane is None else np.asarray(plane, float),
+                provenance=_prov(meta),
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise ArtifactError(path, f"lacks or mangles key {e}", cls._rerun()) from e
         cal.validate(path)
@@ -261,12 +319,18 @@ class Calibration(ArtifactBase):
 
     def validate(self, path: Path) -> None:
         if self.T_base_cam.shape != (4, 4) or self.K.shape != (3, 3):
-            raise ArtifactError(path, f"T_base_cam must be 4×4 and K 3×3, got "
-                                f"{self.T_base_cam.shape} and {self.K.shape}", self._rerun())
+            raise ArtifactError(
+                path,
+                f"T_base_cam must be 4×4 and K 3×3, got {self.T_base_cam.shape} and {self.K.shape}",
+                self._rerun(),
+            )
         require_finite(path, "T_base_cam", self.T_base_cam, self.PRODUCER)
         require_finite(path, "K", self.K, self.PRODUCER)
         require_rotations(path, "T_base_cam", self.T_base_cam, self.PRODUCER)
         if np.linalg.norm(self.T_base_cam[:3, 3]) > 10:
-            raise ArtifactError(path, f"camera is {np.linalg.norm(self.T_base_cam[:3, 3]):.1f} "
-                                "units from the robot base: translation must be in metres",
-                                "convert the translation to metres and re-import")
+            raise ArtifactError(
+                path,
+                f"camera is {np.linalg.norm(self.T_base_cam[:3, 3]):.1f} "
+                "units from the robot base: translation must be in metres",
+                "convert the translation to metres and re-import",
+            )

@@ -52,51 +52,85 @@ class Task(ArtifactBase):
         folder.mkdir(parents=True, exist_ok=True)
         self.validate(folder / self.FILE)
         arrays = {
-            "t": self.t, "object_pos_base": self.object_pos_base,
+            "t": self.t,
+            "object_pos_base": self.object_pos_base,
             "object_quat_wxyz_base": self.object_quat_wxyz_base,
-            "pre_manip_qpos": self.pre_manip_qpos, "T_obj_palm": self.T_obj_palm,
+            "pre_manip_qpos": self.pre_manip_qpos,
+            "T_obj_palm": self.T_obj_palm,
             "start_idx": np.int64(self.start_idx),
         }
         arrays.update({f"extra_{k}": np.asarray(v) for k, v in self.extras.items()})
         save_npz(folder / self.FILE, arrays)
-        self.write_meta(folder, self.provenance, files=[self.FILE], extra={
-            "robot": self.robot, "object_mesh": self.object_mesh, "num_waypoints": len(self.t),
-            "frames": {"object_*_base": "object in robot base", "T_obj_palm": "palm in obj"},
-        })
+        self.write_meta(
+            folder,
+            self.provenance,
+            files=[self.FILE],
+            extra={
+                "robot": self.robot,
+                "object_mesh": self.object_mesh,
+                "num_waypoints": len(self.t),
+                "frames": {"object_*_base": "object in robot base", "T_obj_palm": "palm in obj"},
+            },
+        )
 
     @classmethod
     def load(cls, folder: str | Path) -> Task:
         folder = Path(folder)
         meta = cls.read_meta(folder)
-        d = load_npz(folder / cls.FILE, {
-            "t": ("M",), "object_pos_base": ("M", 3), "object_quat_wxyz_base": ("M", 4),
-            "pre_manip_qpos": (None,), "T_obj_palm": (4, 4), "start_idx": (),
-        }, cls.PRODUCER)
-        task = cls(t=d["t"], object_pos_base=d["object_pos_base"],
-                   object_quat_wxyz_base=d["object_quat_wxyz_base"],
-                   pre_manip_qpos=d["pre_manip_qpos"], T_obj_palm=d["T_obj_palm"],
-                   start_idx=int(d["start_idx"]), robot=str(meta.get("robot", "?")),
-                   object_mesh=str(meta.get("object_mesh", "object/mesh.obj")),
-                   extras={k[6:]: v for k, v in d.items() if k.startswith("extra_")},
-                   provenance=_prov(meta))
+        d = load_npz(
+            folder / cls.FILE,
+            {
+                "t": ("M",),
+                "object_pos_base": ("M", 3),
+                "object_quat_wxyz_base": ("M", 4),
+                "pre_manip_qpos": (None,),
+                "T_obj_palm": (4, 4),
+                "start_idx": (),
+            },
+            cls.PRODUCER,
+        )
+        task = cls(
+            t=d["t"],
+            object_pos_base=d["object_pos_base"],
+            object_quat_wxyz_base=d["object_quat_wxyz_base"],
+            pre_manip_qpos=d["pre_manip_qpos"],
+            T_obj_palm=d["T_obj_palm"],
+            start_idx=int(d["start_idx"]),
+            robot=str(meta.get("robot", "?")),
+            object_mesh=str(meta.get("object_mesh", "object/mesh.obj")),
+            extras={k[6:]: v for k, v in d.items() if k.startswith("extra_")},
+            provenance=_prov(meta),
+        )
         task.validate(folder / cls.FILE)
         return task
 
     def validate(self, path: Path) -> None:
         m = len(self.t)
         if m < 2:
-            raise ArtifactError(path, f"trajectory has {m} waypoints; need at least 2",
-                                "check that the object moves in the demo")
+            raise ArtifactError(
+                path,
+                f"trajectory has {m} waypoints; need at least 2",
+                "check that the object moves in the demo",
+            )
         if self.object_pos_base.shape != (m, 3) or self.object_quat_wxyz_base.shape != (m, 4):
-            raise ArtifactError(path, "object_pos_base must be (M,3) and object_quat_wxyz_base "
-                                f"(M,4) with M={m}", self._rerun())
-        for name in ("t", "object_pos_base", "object_quat_wxyz_base", "pre_manip_qpos",
-                     "T_obj_palm"):
+            raise ArtifactError(
+                path,
+                f"object_pos_base must be (M,3) and object_quat_wxyz_base (M,4) with M={m}",
+                self._rerun(),
+            )
+        for name in (
+            "t",
+            "object_pos_base",
+            "object_quat_wxyz_base",
+            "pre_manip_qpos",
+            "T_obj_palm",
+        ):
             require_finite(path, name, getattr(self, name), self.PRODUCER)
         require_rotations(path, "T_obj_palm", self.T_obj_palm, self.PRODUCER)
         if np.any(np.diff(self.t) <= 0):
             raise ArtifactError(path, "t must increase strictly", self._rerun())
         norms = np.linalg.norm(self.object_quat_wxyz_base, axis=-1)
         if np.max(np.abs(norms - 1.0)) > 1e-4:
-            raise ArtifactError(path, "object_quat_wxyz_base holds non-unit quaternions",
-                                self._rerun())
+            raise ArtifactError(
+                path, "object_quat_wxyz_base holds non-unit quaternions", self._rerun()
+            )

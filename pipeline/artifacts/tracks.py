@@ -80,31 +80,44 @@ class ObjectTrack(ArtifactBase):
         arrays.update({f"quality_{k}": np.asarray(v) for k, v in self.quality.items()})
         save_npz(folder / self.FILE, arrays)
         write_metrics(folder, self.metrics)
-        self.write_meta(folder, self.provenance, files=[self.FILE, METRICS_FILE],
-                        extra={"method": self.method, "num_frames": len(self.valid),
-                               "quality_keys": sorted(self.quality)})
+        self.write_meta(
+            folder,
+            self.provenance,
+            files=[self.FILE, METRICS_FILE],
+            extra={
+                "method": self.method,
+                "num_frames": len(self.valid),
+                "quality_keys": sorted(self.quality),
+            },
+        )
 
     @classmethod
     def load(cls, folder: str | Path) -> ObjectTrack:
         folder = Path(folder)
         meta = cls.read_meta(folder)
-        d = load_npz(folder / cls.FILE, {"T_cam_obj": ("N", 4, 4), "valid": ("N",)},
-                     cls.PRODUCER)
-        quality = {k[len("quality_"):]: v for k, v in d.items() if k.startswith("quality_")}
-        tr = cls(T_cam_obj=d["T_cam_obj"], valid=d["valid"], quality=quality,
-                 method=str(meta.get("method", "?")),
-                 metrics=read_metrics(folder, cls.PRODUCER), provenance=_prov(meta))
+        d = load_npz(folder / cls.FILE, {"T_cam_obj": ("N", 4, 4), "valid": ("N",)}, cls.PRODUCER)
+        quality = {k[len("quality_") :]: v for k, v in d.items() if k.startswith("quality_")}
+        tr = cls(
+            T_cam_obj=d["T_cam_obj"],
+            valid=d["valid"],
+            quality=quality,
+            method=str(meta.get("method", "?")),
+            metrics=read_metrics(folder, cls.PRODUCER),
+            provenance=_prov(meta),
+        )
         tr.validate(folder / cls.FILE)
         return tr
 
     def validate(self, path: Path) -> None:
         valid = _check_valid_flags(path, self.valid, self.PRODUCER)
         if self.T_cam_obj.shape != (len(valid), 4, 4):
-            raise ArtifactError(path, f"T_cam_obj {self.T_cam_obj.shape} does not match "
-                                f"valid ({len(valid)},)", self._rerun())
+            raise ArtifactError(
+                path,
+                f"T_cam_obj {self.T_cam_obj.shape} does not match valid ({len(valid)},)",
+                self._rerun(),
+            )
         require_finite(path, "T_cam_obj of valid frames", self.T_cam_obj[valid], self.PRODUCER)
-        require_rotations(path, "T_cam_obj of valid frames", self.T_cam_obj[valid],
-                          self.PRODUCER)
+        require_rotations(path, "T_cam_obj of valid frames", self.T_cam_obj[valid], self.PRODUCER)
 
 
 @dataclass(frozen=True)
@@ -129,35 +142,65 @@ class HandTrack(ArtifactBase):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.validate(folder / self.FILE)
-        save_npz(folder / self.FILE, {
-            "keypoints_cam": self.keypoints_cam, "keypoints_px": self.keypoints_px,
-            "valid": self.valid, "handedness": np.str_(self.handedness),
-        })
+        save_npz(
+            folder / self.FILE,
+            {
+                "keypoints_cam": self.keypoints_cam,
+                "keypoints_px": self.keypoints_px,
+                "valid": self.valid,
+                "handedness": np.str_(self.handedness),
+            },
+        )
         write_metrics(folder, self.metrics)
-        self.write_meta(folder, self.provenance, files=[self.FILE, METRICS_FILE],
-                        extra={"method": self.method, "handedness": self.handedness,
-                               "keypoint_order": "mediapipe", "num_frames": len(self.valid)})
+        self.write_meta(
+            folder,
+            self.provenance,
+            files=[self.FILE, METRICS_FILE],
+            extra={
+                "method": self.method,
+                "handedness": self.handedness,
+                "keypoint_order": "mediapipe",
+                "num_frames": len(self.valid),
+            },
+        )
 
     @classmethod
     def load(cls, folder: str | Path) -> HandTrack:
         folder = Path(folder)
         meta = cls.read_meta(folder)
-        d = load_npz(folder / cls.FILE, {"keypoints_cam": ("N", 21, 3),
-                                         "keypoints_px": ("N", 21, 2), "valid": ("N",),
-                                         "handedness": ()}, cls.PRODUCER)
-        tr = cls(keypoints_cam=d["keypoints_cam"], keypoints_px=d["keypoints_px"],
-                 valid=d["valid"], handedness=str(d["handedness"]),
-                 method=str(meta.get("method", "?")),
-                 metrics=read_metrics(folder, cls.PRODUCER), provenance=_prov(meta))
+        d = load_npz(
+            folder / cls.FILE,
+            {
+                "keypoints_cam": ("N", 21, 3),
+                "keypoints_px": ("N", 21, 2),
+                "valid": ("N",),
+                "handedness": (),
+            },
+            cls.PRODUCER,
+        )
+        tr = cls(
+            keypoints_cam=d["keypoints_cam"],
+            keypoints_px=d["keypoints_px"],
+            valid=d["valid"],
+            handedness=str(d["handedness"]),
+            method=str(meta.get("method", "?")),
+            metrics=read_metrics(folder, cls.PRODUCER),
+            provenance=_prov(meta),
+        )
         tr.validate(folder / cls.FILE)
         return tr
 
     def validate(self, path: Path) -> None:
         valid = _check_valid_flags(path, self.valid, self.PRODUCER)
         if self.handedness not in ("right", "left"):
-            raise ArtifactError(path, f"handedness must be 'right' or 'left', got "
-                                f"{self.handedness!r}", self._rerun())
-        require_finite(path, "keypoints_cam of valid frames", self.keypoints_cam[valid],
-                       self.PRODUCER)
-        require_finite(path, "keypoints_px of valid frames", self.keypoints_px[valid],
-                       self.PRODUCER)
+            raise ArtifactError(
+                path,
+                f"handedness must be 'right' or 'left', got {self.handedness!r}",
+                self._rerun(),
+            )
+        require_finite(
+            path, "keypoints_cam of valid frames", self.keypoints_cam[valid], self.PRODUCER
+        )
+        require_finite(
+            path, "keypoints_px of valid frames", self.keypoints_px[valid], self.PRODUCER
+        )

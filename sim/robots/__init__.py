@@ -24,6 +24,12 @@ def get_robot(name: str) -> RobotSpec:
 
 
 __all__ = [
-    "DEFAULT_ROBOT", "ROBOTS", "PhysicsOptions", "RobotModelInfo", "RobotSpec",
-    "build_robot_model", "build_robot_spec", "get_robot",
+    "DEFAULT_ROBOT",
+    "ROBOTS",
+    "PhysicsOptions",
+    "RobotModelInfo",
+    "RobotSpec",
+    "build_robot_model",
+    "build_robot_spec",
+    "get_robot",
 ]

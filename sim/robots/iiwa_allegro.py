@@ -30,16 +30,33 @@ IIWA_ALLEGRO = RobotSpec(
     },
     finger_map={"thumb": "th", "index": "ff", "middle": "mf", "ring": "rf"},
     arm_gains=tuple(
-        JointGroupGains(kp=2000.0, kd=200.0, armature=0.1, force_limit=f)
-        for f in _ARM_FORCE_LIMITS
+        JointGroupGains(kp=2000.0, kd=200.0, armature=0.1, force_limit=f) for f in _ARM_FORCE_LIMITS
     ),
     hand_gains=JointGroupGains(kp=3.0, kd=0.1, armature=0.01, force_limit=0.7),
     home_qpos=(
-        0.0, 0.6, 0.0, -1.2, 0.0, 0.9, 0.0,  # arm: hand in front of the base, palm down
-        0.0, 0.3, 0.3, 0.3,  # index
-        0.0, 0.3, 0.3, 0.3,  # middle
-        0.0, 0.3, 0.3, 0.3,  # ring
-        0.5, 0.3, 0.3, 0.3,  # thumb
+        0.0,
+        0.6,
+        0.0,
+        -1.2,
+        0.0,
+        0.9,
+        0.0,  # arm: hand in front of the base, palm down
+        0.0,
+        0.3,
+        0.3,
+        0.3,  # index
+        0.0,
+        0.3,
+        0.3,
+        0.3,  # middle
+        0.0,
+        0.3,
+        0.3,
+        0.3,  # ring
+        0.5,
+        0.3,
+        0.3,
+        0.3,  # thumb
     ),
     exclude_contacts=(("link7", "palm"), ("link6", "palm")),
 )

@@ -32,11 +32,29 @@ IIWA_LEAP = RobotSpec(
     arm_gains=IIWA_ALLEGRO.arm_gains,
     hand_gains=JointGroupGains(kp=3.0, kd=0.1, armature=0.005, force_limit=0.9),
     home_qpos=(
-        0.0, 0.6, 0.0, -1.2, 0.0, 0.9, 0.0,
-        0.3, 0.0, 0.3, 0.3,  # index: mcp, rot, pip, dip
-        0.3, 0.0, 0.3, 0.3,  # middle
-        0.3, 0.0, 0.3, 0.3,  # ring
-        0.5, 0.3, 0.3, 0.3,  # thumb: cmc, axl, mcp, ipl
+        0.0,
+        0.6,
+        0.0,
+        -1.2,
+        0.0,
+        0.9,
+        0.0,
+        0.3,
+        0.0,
+        0.3,
+        0.3,  # index: mcp, rot, pip, dip
+        0.3,
+        0.0,
+        0.3,
+        0.3,  # middle
+        0.3,
+        0.0,
+        0.3,
+        0.3,  # ring
+        0.5,
+        0.3,
+        0.3,
+        0.3,  # thumb: cmc, axl, mcp, ipl
     ),
     exclude_contacts=(("link7", "palm"), ("link6", "palm")),
 )

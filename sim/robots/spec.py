@@ -92,8 +92,10 @@ class RobotSpec:
 
     def __post_init__(self) -> None:
         if self.physics.integrator not in _INTEGRATORS or self.physics.cone not in _CONES:
-            raise ValueError(f"{self.name}: integrator must be one of {sorted(_INTEGRATORS)}, "
-                             f"cone one of {sorted(_CONES)}")
+            raise ValueError(
+                f"{self.name}: integrator must be one of {sorted(_INTEGRATORS)}, "
+                f"cone one of {sorted(_CONES)}"
+            )
         if self.handedness not in ("right", "left"):
             raise ValueError(f"{self.name}: handedness must be 'right' or 'left'")
         unknown = set(self.finger_map.values()) - set(self.fingertips)
@@ -175,8 +177,9 @@ def build_robot_spec(robot: RobotSpec, physics: PhysicsOptions | None = None) ->
 
     arm_joints = [j for j in arm.joints if not j.name.startswith(robot.hand_prefix)]
     if len(arm_joints) != len(robot.arm_gains):
-        raise ValueError(f"{robot.name}: {len(arm_joints)} arm joints, "
-                         f"{len(robot.arm_gains)} gain entries")
+        raise ValueError(
+            f"{robot.name}: {len(arm_joints)} arm joints, {len(robot.arm_gains)} gain entries"
+        )
     gains = {j.name: g for j, g in zip(arm_joints, robot.arm_gains, strict=True)}
     for j in arm.joints:
         g = gains.get(j.name, robot.hand_gains)
@@ -236,7 +239,8 @@ class RobotModelInfo:
     @staticmethod
     def of(model: mujoco.MjModel, robot: RobotSpec, prefix: str = "") -> RobotModelInfo:
         joints = [
-            model.joint(i) for i in range(model.njnt)
+            model.joint(i)
+            for i in range(model.njnt)
             if model.joint(i).name.startswith(prefix)
             and model.jnt_type[i] == mujoco.mjtJoint.mjJNT_HINGE
         ]
@@ -246,14 +250,13 @@ class RobotModelInfo:
         if missing:
             raise ValueError(f"{robot.name}: joints without actuators: {missing}")
         return RobotModelInfo(
-            joint_names=tuple(j.name[len(prefix):] for j in joints),
+            joint_names=tuple(j.name[len(prefix) :] for j in joints),
             qpos_adr=np.array([model.jnt_qposadr[j] for j in jids]),
             dof_adr=np.array([model.jnt_dofadr[j] for j in jids]),
             actuator_ids=np.array([by_joint[j] for j in jids]),
             joint_range=np.array([model.jnt_range[j] for j in jids]),
             palm_site=model.site(prefix + robot.hand_prefix + "palm").id,
             fingertip_sites={
-                f: model.site(prefix + robot.hand_prefix + f"{f}_tip").id
-                for f in robot.fingertips
+                f: model.site(prefix + robot.hand_prefix + f"{f}_tip").id for f in robot.fingertips
             },
         )

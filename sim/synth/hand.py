@@ -88,8 +88,12 @@ def add_hand(parent: mujoco.MjsBody, name: str = "hand") -> mujoco.MjsBody:
         g.conaffinity = 0
         return g
 
-    palm = root.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=list(PALM_HALF_SIZE),
-                         pos=list(PALM_CENTER), rgba=SKIN_RGBA)
+    palm = root.add_geom(
+        type=mujoco.mjtGeom.mjGEOM_BOX,
+        size=list(PALM_HALF_SIZE),
+        pos=list(PALM_CENTER),
+        rgba=SKIN_RGBA,
+    )
     palm.contype = palm.conaffinity = 0
     # Rounded palm edges and the heel of the hand.
     capsule(root, (0, 0.030, 0.012), (0, -0.030, 0.012), 0.016)
@@ -99,48 +103,80 @@ def add_hand(parent: mujoco.MjsBody, name: str = "hand") -> mujoco.MjsBody:
 
     for f, g in FINGER_GEOMETRY.items():
         body = root.add_body(name=f"{name}/{f}_proximal", pos=list(g.mcp_pos))
-        body.add_joint(name=f"{name}/{f}_mcp_abd", type=mujoco.mjtJoint.mjJNT_HINGE,
-                       axis=[1, 0, 0], range=[-0.35, 0.35])
-        body.add_joint(name=f"{name}/{f}_mcp_flex", type=mujoco.mjtJoint.mjJNT_HINGE,
-                       axis=[0, 1, 0], range=[-0.3, 1.6])
+        body.add_joint(
+            name=f"{name}/{f}_mcp_abd",
+            type=mujoco.mjtJoint.mjJNT_HINGE,
+            axis=[1, 0, 0],
+            range=[-0.35, 0.35],
+        )
+        body.add_joint(
+            name=f"{name}/{f}_mcp_flex",
+            type=mujoco.mjtJoint.mjJNT_HINGE,
+            axis=[0, 1, 0],
+            range=[-0.3, 1.6],
+        )
         kp[f"{f}_mcp"] = body.add_site(name=f"{name}/kp/{f}_mcp", size=[0.003] * 3)
         r = g.radius
         for length, joint_name in zip(g.lengths, ("pip", "dip", None), strict=True):
             # The distal capsule ends inside the fingertip so the tip site is on the skin.
             capsule(body, (0, 0, 0), (0, 0, length - (r * 0.9 if joint_name is None else 0)), r)
             if joint_name is None:
-                kp[f"{f}_tip"] = body.add_site(name=f"{name}/kp/{f}_tip", pos=[0, 0, length],
-                                               size=[0.003] * 3)
+                kp[f"{f}_tip"] = body.add_site(
+                    name=f"{name}/kp/{f}_tip", pos=[0, 0, length], size=[0.003] * 3
+                )
                 break
             body = body.add_body(name=f"{name}/{f}_{joint_name}", pos=[0, 0, length])
-            body.add_joint(name=f"{name}/{f}_{joint_name}_flex",
-                           type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0, 1, 0], range=[-0.2, 1.9])
-            kp[f"{f}_{joint_name}"] = body.add_site(name=f"{name}/kp/{f}_{joint_name}",
-                                                    size=[0.003] * 3)
+            body.add_joint(
+                name=f"{name}/{f}_{joint_name}_flex",
+                type=mujoco.mjtJoint.mjJNT_HINGE,
+                axis=[0, 1, 0],
+                range=[-0.2, 1.9],
+            )
+            kp[f"{f}_{joint_name}"] = body.add_site(
+                name=f"{name}/kp/{f}_{joint_name}", size=[0.003] * 3
+            )
             r *= 0.9
 
     # Thumb: CMC with abduction and flexion, then MCP and IP flexion.
-    tb = root.add_body(name=f"{name}/thumb_metacarpal", pos=list(THUMB_CMC_POS),
-                       quat=list(matrix_to_quat(thumb_frame())))
-    tb.add_joint(name=f"{name}/thumb_cmc_abd", type=mujoco.mjtJoint.mjJNT_HINGE,
-                 axis=[1, 0, 0], range=[-0.6, 0.8])
-    tb.add_joint(name=f"{name}/thumb_cmc_flex", type=mujoco.mjtJoint.mjJNT_HINGE,
-                 axis=[0, 1, 0], range=[-0.4, 1.2])
+    tb = root.add_body(
+        name=f"{name}/thumb_metacarpal",
+        pos=list(THUMB_CMC_POS),
+        quat=list(matrix_to_quat(thumb_frame())),
+    )
+    tb.add_joint(
+        name=f"{name}/thumb_cmc_abd",
+        type=mujoco.mjtJoint.mjJNT_HINGE,
+        axis=[1, 0, 0],
+        range=[-0.6, 0.8],
+    )
+    tb.add_joint(
+        name=f"{name}/thumb_cmc_flex",
+        type=mujoco.mjtJoint.mjJNT_HINGE,
+        axis=[0, 1, 0],
+        range=[-0.4, 1.2],
+    )
     kp["thumb_cmc"] = tb.add_site(name=f"{name}/kp/thumb_cmc", size=[0.003] * 3)
     r = THUMB_RADIUS
     capsule(tb, (0, 0, 0), (0, 0, THUMB_LENGTHS[0]), r * 1.1)
     body = tb
     for length, jn, kpn in zip(THUMB_LENGTHS[1:], ("mcp", "ip"), ("mcp", "ip"), strict=True):
-        body = body.add_body(name=f"{name}/thumb_{jn}",
-                             pos=[0, 0, THUMB_LENGTHS[0] if jn == "mcp" else THUMB_LENGTHS[1]])
-        body.add_joint(name=f"{name}/thumb_{jn}_flex", type=mujoco.mjtJoint.mjJNT_HINGE,
-                       axis=[0, 1, 0], range=[-0.3, 1.5])
+        body = body.add_body(
+            name=f"{name}/thumb_{jn}",
+            pos=[0, 0, THUMB_LENGTHS[0] if jn == "mcp" else THUMB_LENGTHS[1]],
+        )
+        body.add_joint(
+            name=f"{name}/thumb_{jn}_flex",
+            type=mujoco.mjtJoint.mjJNT_HINGE,
+            axis=[0, 1, 0],
+            range=[-0.3, 1.5],
+        )
         kp[f"thumb_{kpn}"] = body.add_site(name=f"{name}/kp/thumb_{kpn}", size=[0.003] * 3)
         r *= 0.9
         capsule(body, (0, 0, 0), (0, 0, length - (r * 0.9 if jn == "ip" else 0)), r)
         if jn == "ip":
-            kp["thumb_tip"] = body.add_site(name=f"{name}/kp/thumb_tip", pos=[0, 0, length],
-                                            size=[0.003] * 3)
+            kp["thumb_tip"] = body.add_site(
+                name=f"{name}/kp/thumb_tip", pos=[0, 0, length], size=[0.003] * 3
+            )
     for s in kp.values():
         s.group = 5
     return root
@@ -156,15 +192,17 @@ class HandShape:
         return np.array([self.angles.get(n, 0.0) for n in joint_names()])
 
 
-def finger_shape(mcp: float, pip: float, dip: float, thumb=(0.0, 0.0, 0.0, 0.0),
-                 spread: float = 0.0) -> HandShape:
+def finger_shape(
+    mcp: float, pip: float, dip: float, thumb=(0.0, 0.0, 0.0, 0.0), spread: float = 0.0
+) -> HandShape:
     """Same flexion on all four fingers; ``spread`` fans them (rad, index positive)."""
     a = {}
     for i, f in enumerate(FINGERS):
         a[f"{f}_mcp_abd"] = spread * (1.5 - i) / 1.5
         a[f"{f}_mcp_flex"], a[f"{f}_pip_flex"], a[f"{f}_dip_flex"] = mcp, pip, dip
-    for n, v in zip(("thumb_cmc_abd", "thumb_cmc_flex", "thumb_mcp_flex", "thumb_ip_flex"),
-                    thumb, strict=True):
+    for n, v in zip(
+        ("thumb_cmc_abd", "thumb_cmc_flex", "thumb_mcp_flex", "thumb_ip_flex"), thumb, strict=True
+    ):
         a[n] = v
     return HandShape(a)
 
@@ -172,8 +210,13 @@ def finger_shape(mcp: float, pip: float, dip: float, thumb=(0.0, 0.0, 0.0, 0.0),
 OPEN = finger_shape(0.15, 0.20, 0.10, thumb=(-0.2, -0.1, 0.1, 0.1), spread=0.12)
 
 
-def wrap_angles(mcp_xz: np.ndarray, lengths: tuple[float, ...], center_xz: np.ndarray,
-                radius: float, max_flex: float = 1.6) -> tuple[float, ...]:
+def wrap_angles(
+    mcp_xz: np.ndarray,
+    lengths: tuple[float, ...],
+    center_xz: np.ndarray,
+    radius: float,
+    max_flex: float = 1.6,
+) -> tuple[float, ...]:
     """Flexion angles that wrap a finger chain around a circle (e.g. a can's cross-section).
 
     Works in the finger's flexion plane: x is the palm normal, z the finger direction.

@@ -64,8 +64,9 @@ class Timeline:
 
     @staticmethod
     def of(n: int) -> Timeline:
-        return Timeline(contact=round(0.30 * n), start=round(0.38 * n),
-                        release=round(0.80 * n), n=n)
+        return Timeline(
+            contact=round(0.30 * n), start=round(0.38 * n), release=round(0.80 * n), n=n
+        )
 
     def progress(self, i: int) -> float:
         """Path progress in [0, 1]: 0 up to ``start - 1``, 1 from ``release - 1`` on."""
@@ -83,9 +84,13 @@ def sample_camera(cfg: SynthConfig, rng: np.random.Generator, target: np.ndarray
 
 def intrinsics(cfg: SynthConfig) -> tuple[np.ndarray, float]:
     """``K`` (OpenCV: pixel centres at integers) and MuJoCo's vertical field of view."""
-    K = np.array([[cfg.focal_px, 0, (cfg.width - 1) / 2],
-                  [0, cfg.focal_px, (cfg.height - 1) / 2],
-                  [0, 0, 1.0]])
+    K = np.array(
+        [
+            [cfg.focal_px, 0, (cfg.width - 1) / 2],
+            [0, cfg.focal_px, (cfg.height - 1) / 2],
+            [0, 0, 1.0],
+        ]
+    )
     fovy = float(np.rad2deg(2 * np.arctan(cfg.height / 2 / cfg.focal_px)))
     return K, fovy
 
@@ -147,8 +152,10 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
     out = Path(out)
     existing = [d for d in ("capture", "object", "ground_truth") if (out / d).exists()]
     if existing:
-        raise H2S2RError(f"{out} already holds {', '.join(existing)}/ — choose a new --out "
-                         "folder or delete it (synth never mixes two demos)")
+        raise H2S2RError(
+            f"{out} already holds {', '.join(existing)}/ — choose a new --out "
+            "folder or delete it (synth never mixes two demos)"
+        )
     task = get_task(cfg.task)
     rng = np.random.default_rng(cfg.seed)
     T_obj0 = task.sample_start(rng)
@@ -158,8 +165,9 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
     T_world_cam = sample_camera(cfg, rng, mid + np.array([0, 0, 0.03]))
     K, fovy = intrinsics(cfg)
     verts, faces = task.mesh()
-    scene = build_demo_scene(verts, faces, task.object_rgba, T_world_cam, fovy, cfg.width,
-                             cfg.height)
+    scene = build_demo_scene(
+        verts, faces, task.object_rgba, T_world_cam, fovy, cfg.width, cfg.height
+    )
     wrists, angles = hand_trajectory(task, tl, T_world_obj)
 
     data = mujoco.MjData(scene.model)
@@ -168,8 +176,14 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
     T_cam_world = T_inv(T_world_cam)
     keypoints = np.zeros((cfg.frames, 21, 3))
     config = asdict(cfg)
-    writer = CaptureWriter(out / "capture", K, cfg.fps, depth_scale_m=0.001,
-                           source=f"synth:{cfg.task}:seed={cfg.seed}", config=config)
+    writer = CaptureWriter(
+        out / "capture",
+        K,
+        cfg.fps,
+        depth_scale_m=0.001,
+        source=f"synth:{cfg.task}:seed={cfg.seed}",
+        config=config,
+    )
     try:
         for i in range(cfg.frames):
             set_pose(scene, data, T_world_obj[i], wrists[i], angles[i])
@@ -190,9 +204,14 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
         renderer.close()
     writer.close()
 
-    ObjectMesh(vertices=verts, faces=faces, name=task.object_name,
-               source=f"synth:{cfg.task}", scale=1.0,
-               provenance=Provenance(config=config)).save(out / "object")
+    ObjectMesh(
+        vertices=verts,
+        faces=faces,
+        name=task.object_name,
+        source=f"synth:{cfg.task}",
+        scale=1.0,
+        provenance=Provenance(config=config),
+    ).save(out / "object")
     GroundTruth(
         T_cam_obj=np.stack([T_cam_world @ T for T in T_world_obj]),
         hand_keypoints_cam=keypoints,

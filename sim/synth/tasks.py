@@ -33,7 +33,9 @@ def box_mesh(size_xyz: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarr
     return v.astype(np.float64), np.array(f, dtype=np.int64)
 
 
-def cylinder_mesh(radius: float, height: float, segments: int = 48) -> tuple[np.ndarray, np.ndarray]:
+def cylinder_mesh(
+    radius: float, height: float, segments: int = 48
+) -> tuple[np.ndarray, np.ndarray]:
     """Closed cylinder along z, centred at the origin, outward counter-clockwise triangles."""
     ang = 2 * np.pi * np.arange(segments) / segments
     ring = np.stack([radius * np.cos(ang), radius * np.sin(ang)], axis=1)
@@ -93,8 +95,11 @@ PUSH_DISTANCE = 0.25
 
 def _box_start(rng: np.random.Generator) -> np.ndarray:
     yaw = rng.uniform(-0.25, 0.25)
-    pos = (0.60 + rng.uniform(-0.05, 0.05), -0.13 + rng.uniform(-0.03, 0.03),
-           TABLE_TOP_Z + BOX_SIZE[2] / 2)
+    pos = (
+        0.60 + rng.uniform(-0.05, 0.05),
+        -0.13 + rng.uniform(-0.03, 0.03),
+        TABLE_TOP_Z + BOX_SIZE[2] / 2,
+    )
     return make_T(rot_z(yaw), pos)
 
 
@@ -105,8 +110,9 @@ def _box_path(T0: np.ndarray, s: float) -> np.ndarray:
     return T
 
 
-def _hand_on_face(palm_normal: np.ndarray, thumb_dir: np.ndarray, palm_surface_at: np.ndarray,
-                  gap: float = 0.001) -> np.ndarray:
+def _hand_on_face(
+    palm_normal: np.ndarray, thumb_dir: np.ndarray, palm_surface_at: np.ndarray, gap: float = 0.001
+) -> np.ndarray:
     """Wrist pose that puts the palm surface centre at a point, palm facing ``palm_normal``."""
     x = palm_normal / np.linalg.norm(palm_normal)
     y = thumb_dir / np.linalg.norm(thumb_dir)
@@ -126,9 +132,15 @@ _BOX_T_OBJ_WRIST = _hand_on_face(
 _BOX_GRASP = finger_shape(0.10, 0.12, 0.06, thumb=(-0.35, -0.2, 0.2, 0.1), spread=0.05)
 
 BOX_PUSH = SynthTask(
-    name="box_push", object_name="box", object_rgba=(0.85, 0.35, 0.15, 1.0),
-    mesh=lambda: box_mesh(BOX_SIZE), rest_height=BOX_SIZE[2] / 2,
-    sample_start=_box_start, path=_box_path, T_obj_wrist=_BOX_T_OBJ_WRIST, grasp=_BOX_GRASP,
+    name="box_push",
+    object_name="box",
+    object_rgba=(0.85, 0.35, 0.15, 1.0),
+    mesh=lambda: box_mesh(BOX_SIZE),
+    rest_height=BOX_SIZE[2] / 2,
+    sample_start=_box_start,
+    path=_box_path,
+    T_obj_wrist=_BOX_T_OBJ_WRIST,
+    grasp=_BOX_GRASP,
 )
 
 # ----------------------------------------------------------------------------- can_lift
@@ -137,15 +149,19 @@ LIFT_HEIGHT, PLACE_SHIFT = 0.15, 0.10
 
 
 def _can_start(rng: np.random.Generator) -> np.ndarray:
-    pos = (0.60 + rng.uniform(-0.05, 0.05), -0.05 + rng.uniform(-0.03, 0.03),
-           TABLE_TOP_Z + CAN_HEIGHT / 2)
+    pos = (
+        0.60 + rng.uniform(-0.05, 0.05),
+        -0.05 + rng.uniform(-0.03, 0.03),
+        TABLE_TOP_Z + CAN_HEIGHT / 2,
+    )
     return make_T(rot_z(rng.uniform(-np.pi, np.pi)), pos)
 
 
 def _can_path(T0: np.ndarray, s: float) -> np.ndarray:
     """Lift 0.15 m, carry 0.10 m to the left (+y world), set down."""
     up = smooth_progress(np.asarray(s / 0.4), 0.15) - smooth_progress(
-        np.asarray((s - 0.6) / 0.4), 0.0)
+        np.asarray((s - 0.6) / 0.4), 0.0
+    )
     side = smooth_progress(np.asarray((s - 0.3) / 0.4), 0.0)
     T = T0.copy()
     T[:3, 3] += np.array([0.0, PLACE_SHIFT * float(side), LIFT_HEIGHT * float(up)])
@@ -170,16 +186,23 @@ def _can_grasp() -> HandShape:
 # in world-aligned axes (the can's yaw is random and unobservable).
 def _can_T_obj_wrist() -> np.ndarray:
     return _hand_on_face(
-        palm_normal=np.array([1.0, 0.0, 0.0]), thumb_dir=np.array([0.0, 0.0, 1.0]),
+        palm_normal=np.array([1.0, 0.0, 0.0]),
+        thumb_dir=np.array([0.0, 0.0, 1.0]),
         palm_surface_at=np.array([-CAN_RADIUS, 0.0, 0.0]),
     )
 
 
 CAN_LIFT = SynthTask(
-    name="can_lift", object_name="can", object_rgba=(0.75, 0.10, 0.12, 1.0),
-    mesh=lambda: cylinder_mesh(CAN_RADIUS, CAN_HEIGHT), rest_height=CAN_HEIGHT / 2,
-    sample_start=_can_start, path=_can_path, T_obj_wrist=_can_T_obj_wrist(),
-    grasp=_can_grasp(), grasp_world_aligned=True,
+    name="can_lift",
+    object_name="can",
+    object_rgba=(0.75, 0.10, 0.12, 1.0),
+    mesh=lambda: cylinder_mesh(CAN_RADIUS, CAN_HEIGHT),
+    rest_height=CAN_HEIGHT / 2,
+    sample_start=_can_start,
+    path=_can_path,
+    T_obj_wrist=_can_T_obj_wrist(),
+    grasp=_can_grasp(),
+    grasp_world_aligned=True,
 )
 
 TASKS: dict[str, SynthTask] = {t.name: t for t in (BOX_PUSH, CAN_LIFT)}

@@ -72,29 +72,72 @@ def test_every_artifact_round_trips(tmp_path):
     f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
     arts = [
         ObjectMesh(vertices=v, faces=f, name="tet", source="test"),
-        GroundTruth(T_cam_obj=_poses(n, rng), hand_keypoints_cam=rng.normal(size=(n, 21, 3)),
-                    T_base_cam=_poses(1, rng)[0], start_idx=2, pre_manip_idx=1,
-                    release_idx=4, task="t"),
-        Calibration(T_base_cam=_poses(1, rng)[0], K=K, method="test",
-                    reprojection_rms_px=0.3, per_image_rms_px=(0.2, 0.4),
-                    table_plane_base=np.array([0, 0, 1.0, 0.0])),
-        ObjectTrack(T_cam_obj=_poses(n, rng), valid=np.array([1, 1, 0, 1, 1], bool),
-                    quality={"inlier_fraction": rng.random(n)}, metrics={"fps": 31.0},
-                    provenance=prov),
-        HandTrack(keypoints_cam=rng.normal(size=(n, 21, 3)),
-                  keypoints_px=rng.normal(size=(n, 21, 2)), valid=np.ones(n, bool),
-                  metrics={"valid_fraction": 1.0}),
-        Task(t=np.arange(4) / 30, object_pos_base=rng.normal(size=(4, 3)),
-             object_quat_wxyz_base=random_quat(rng, 4), pre_manip_qpos=np.zeros(23),
-             T_obj_palm=_poses(1, rng)[0], start_idx=2, extras={"ik_residual_m": np.zeros(4)}),
-        EvalResult(metrics={"success_rate": 0.9, "replay_success_rate": 0.3,
-                            "object_aware_replay_success_rate": 0.4,
-                            "tracking_err_mean_m": 0.01, "episodes": 100}),
-        DeployLog(metrics={"success": 1, "policy_period_jitter_p99_ms": 1.2,
-                           "latency_p99_ms": 5.0, "watchdog_events": 0}),
-        PolicyExport(header={"observation_layout": [], "action_semantics": "delta",
-                             "ctrl_dt_s": 1 / 15, "joint_names": ["j"], "robot": "r"},
-                     onnx_bytes=b"onnx"),
+        GroundTruth(
+            T_cam_obj=_poses(n, rng),
+            hand_keypoints_cam=rng.normal(size=(n, 21, 3)),
+            T_base_cam=_poses(1, rng)[0],
+            start_idx=2,
+            pre_manip_idx=1,
+            release_idx=4,
+            task="t",
+        ),
+        Calibration(
+            T_base_cam=_poses(1, rng)[0],
+            K=K,
+            method="test",
+            reprojection_rms_px=0.3,
+            per_image_rms_px=(0.2, 0.4),
+            table_plane_base=np.array([0, 0, 1.0, 0.0]),
+        ),
+        ObjectTrack(
+            T_cam_obj=_poses(n, rng),
+            valid=np.array([1, 1, 0, 1, 1], bool),
+            quality={"inlier_fraction": rng.random(n)},
+            metrics={"fps": 31.0},
+            provenance=prov,
+        ),
+        HandTrack(
+            keypoints_cam=rng.normal(size=(n, 21, 3)),
+            keypoints_px=rng.normal(size=(n, 21, 2)),
+            valid=np.ones(n, bool),
+            metrics={"valid_fraction": 1.0},
+        ),
+        Task(
+            t=np.arange(4) / 30,
+            object_pos_base=rng.normal(size=(4, 3)),
+            object_quat_wxyz_base=random_quat(rng, 4),
+            pre_manip_qpos=np.zeros(23),
+            T_obj_palm=_poses(1, rng)[0],
+            start_idx=2,
+            extras={"ik_residual_m": np.zeros(4)},
+        ),
+        EvalResult(
+            metrics={
+                "success_rate": 0.9,
+                "replay_success_rate": 0.3,
+                "object_aware_replay_success_rate": 0.4,
+                "tracking_err_mean_m": 0.01,
+                "episodes": 100,
+            }
+        ),
+        DeployLog(
+            metrics={
+                "success": 1,
+                "policy_period_jitter_p99_ms": 1.2,
+                "latency_p99_ms": 5.0,
+                "watchdog_events": 0,
+            }
+        ),
+        PolicyExport(
+            header={
+                "observation_layout": [],
+                "action_semantics": "delta",
+                "ctrl_dt_s": 1 / 15,
+                "joint_names": ["j"],
+                "robot": "r",
+            },
+            onnx_bytes=b"onnx",
+        ),
     ]
     for art in arts:
         art.save(ws / art.FOLDER)
@@ -220,14 +263,14 @@ def test_non_rigid_pose_is_refused(tmp_path):
 def test_mesh_in_millimetres_suggests_scale(tmp_path):
     v = np.array([[0, 0, 0], [100, 0, 0], [0, 100, 0], [0, 0, 100]], float)
     f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
-    with pytest.raises(ArtifactError, match="--mesh-scale 0.001"):
+    with pytest.raises(ArtifactError, match=r"--mesh-scale 0\.001"):
         ObjectMesh(vertices=v, faces=f).save(tmp_path / "object")
 
 
 def test_tampered_payload_and_wrong_schema(tmp_path):
     rng = np.random.default_rng(0)
     ObjectTrack(T_cam_obj=_poses(3, rng), valid=np.ones(3, bool)).save(tmp_path / "object_track")
-    with pytest.raises(ArtifactError, match="is a 'object_track' artifact|holds a 'object_track'"):
+    with pytest.raises(ArtifactError, match="holds a 'object_track' artifact"):
         HandTrack.load(tmp_path / "object_track")
     shutil.copy(tmp_path / "object_track" / "poses.npz", tmp_path / "p.npz")
     ObjectTrack(T_cam_obj=_poses(3, rng), valid=np.ones(3, bool)).save(tmp_path / "other")
@@ -242,9 +285,11 @@ def test_stale_upstream_is_detected(tmp_path):
     prov = Provenance.of_files(ws, [ws / "capture" / "cam_K.txt"])
     rng = np.random.default_rng(0)
     ObjectTrack(T_cam_obj=_poses(3, rng), valid=np.ones(3, bool), provenance=prov).save(
-        ws / "object_track")
+        ws / "object_track"
+    )
     assert ObjectTrack.load(ws / "object_track").provenance.upstream == {
-        "capture/cam_K.txt": prov.upstream["capture/cam_K.txt"]}
+        "capture/cam_K.txt": prov.upstream["capture/cam_K.txt"]
+    }
     (ws / "capture" / "cam_K.txt").write_text("610 0 320\n0 610 240\n0 0 1\n")
     assert "is stale" in _raises("capture/cam_K.txt", ObjectTrack.load, ws / "object_track")
 

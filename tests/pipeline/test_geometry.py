@@ -43,8 +43,9 @@ def test_matrix_to_quat_round_trip_and_mujoco(q):
 def test_quat_mul_matches_matrix_product_and_mujoco(a, b):
     a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
     ab = g.quat_mul(a, b)
-    np.testing.assert_allclose(g.quat_to_matrix(ab), g.quat_to_matrix(a) @ g.quat_to_matrix(b),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        g.quat_to_matrix(ab), g.quat_to_matrix(a) @ g.quat_to_matrix(b), atol=1e-9
+    )
     res = np.zeros(4)
     mujoco.mju_mulQuat(res, a, b)
     np.testing.assert_allclose(ab, res, atol=1e-12)
@@ -66,8 +67,11 @@ def test_batched_shapes_and_xyzw():
     assert g.quat_to_matrix(q).shape == (8, 8, 3, 3)
     assert g.matrix_to_quat(g.quat_to_matrix(q)).shape == (8, 8, 4)
     xyzw = g.quat_wxyz_to_xyzw(q)
-    np.testing.assert_allclose(Rotation.from_quat(xyzw.reshape(-1, 4)).as_matrix(),
-                               g.quat_to_matrix(q).reshape(-1, 3, 3), atol=1e-9)
+    np.testing.assert_allclose(
+        Rotation.from_quat(xyzw.reshape(-1, 4)).as_matrix(),
+        g.quat_to_matrix(q).reshape(-1, 3, 3),
+        atol=1e-9,
+    )
     np.testing.assert_allclose(g.quat_xyzw_to_wxyz(xyzw), q)
 
 
@@ -84,8 +88,9 @@ def test_slerp_matches_scipy(a, b, s):
 @given(quats, quats)
 def test_angle_between_quat_and_matrix_agree(a, b):
     ang = g.quat_angle_between(a, b)
-    ref = (Rotation.from_quat(a, scalar_first=True).inv()
-           * Rotation.from_quat(b, scalar_first=True)).magnitude()
+    ref = (
+        Rotation.from_quat(a, scalar_first=True).inv() * Rotation.from_quat(b, scalar_first=True)
+    ).magnitude()
     assert abs(ang - ref) < 1e-6
     assert abs(g.rotation_angle_between(g.quat_to_matrix(a), g.quat_to_matrix(b)) - ref) < 1e-6
 
