@@ -50,29 +50,56 @@ def field_help(cls: type) -> dict[str, str]:
     return out
 
 
-def add_dataclass_args(
-    parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()
-) -> None:
-    """``--field-name`` options for the scalar fields of a config dataclass."""
+def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
+    """``--field-name`` options for the scalar fields of a config dataclass, plus ``--config``.
+
+    Precedence: command-line flag > ``--config`` YAML file > the dataclass default.
+    """
     helps = field_help(cls)
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML file with option values (see configs/); flags override it",
+    )
     for f in dataclasses.fields(cls):
-        if f.name in skip or not isinstance(f.default, (bool, int, float, str)):
+        if not isinstance(f.default, (bool, int, float, str)):
             continue
         flag = "--" + f.name.replace("_", "-")
-        h = helps.get(f.name, "")
+        h = f"{helps.get(f.name, '')} (default: {f.default})"
         if isinstance(f.default, bool):
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=f.default, help=h
-            )
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
         else:
-            parser.add_argument(
-                flag, type=type(f.default), default=f.default, help=f"{h} (default: {f.default})"
-            )
+            parser.add_argument(flag, type=type(f.default), default=None, help=h)
 
 
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:
-    kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    """Build the config dataclass from ``--config`` and the flags that were given."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kw: dict[str, Any] = {}
+    if getattr(args, "config", None) is not None:
+        kw.update(load_config_file(args.config, cls))
+    kw.update({n: getattr(args, n) for n in names if getattr(args, n, None) is not None})
     return cls(**kw)
+
+
+def load_config_file(path: Path, cls: type) -> dict[str, Any]:
+    """Option values from a YAML mapping; unknown keys fail with the valid names."""
+    import yaml
+
+    if not path.is_file():
+        raise H2S2RError(f"{path}: config file does not exist — see configs/ for examples")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise H2S2RError(f"{path}: not valid YAML ({e})") from e
+    if not isinstance(data, dict):
+        raise H2S2RError(f"{path}: must hold a mapping of option: value")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise H2S2RError(f"{path}: unknown option(s) {unknown}; valid: {', '.join(fields)}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
 
 
 def progress_bar(description: str):

@@ -64,3 +64,36 @@ def test_user_errors_exit_1_with_one_line(tmp_path, capsys):
     assert "box_push" in err and "can_lift" in err and "Traceback" not in err
     assert main(["validate", str(tmp_path / "missing")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_config_file_and_flag_precedence(tmp_path, capsys):
+    from pipeline.cli import build_parser, config_from_args
+    from sim.synth import SynthConfig
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("task: can_lift\nseed: 5\ncamera_distance_m: [0.7, 0.9]\n")
+    parser, _ = build_parser()
+    args = parser.parse_args(["synth", "--out", "x", "--config", str(cfg_file), "--seed", "9"])
+    cfg = config_from_args(SynthConfig, args)
+    assert (cfg.task, cfg.seed, cfg.camera_distance_m, cfg.frames) == (
+        "can_lift",
+        9,
+        (0.7, 0.9),
+        120,
+    )
+    cfg_file.write_text("taks: can_lift\n")
+    assert main(["synth", "--out", str(tmp_path / "o"), "--config", str(cfg_file)]) == 1
+    err = capsys.readouterr().err
+    assert "unknown option(s) ['taks']" in err and "task" in err
+
+
+def test_shipped_configs_parse():
+    from pathlib import Path
+
+    from pipeline.cli import load_config_file
+    from sim.synth import SynthConfig
+
+    configs = sorted((Path(__file__).parents[1] / "configs" / "synth").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        SynthConfig(**load_config_file(path, SynthConfig))

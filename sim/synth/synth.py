@@ -51,6 +51,15 @@ class SynthConfig:
             raise H2S2RError(f"--frames {self.frames} is too few; use at least 30 (1 s)")
         if self.width < 64 or self.height < 48 or self.fps <= 0:
             raise H2S2RError("image size must be at least 64×48 and fps > 0")
+        for name, (lo, hi), limit in (
+            ("camera_distance_m", self.camera_distance_m, (0.2, 5.0)),
+            ("camera_elevation_deg", self.camera_elevation_deg, (5.0, 85.0)),
+        ):
+            if not limit[0] <= lo <= hi <= limit[1]:
+                raise H2S2RError(
+                    f"{name} = [{lo}, {hi}] must be an increasing range within "
+                    f"[{limit[0]}, {limit[1]}]"
+                )
 
 
 @dataclass(frozen=True)
