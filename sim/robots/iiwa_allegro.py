@@ -1,20 +1,29 @@
 """KUKA LBR iiwa 14 + Wonik Allegro right hand (23 joints): the anchor's embodiment.
 
 Numbers come from the Menagerie models and the manufacturers' data sheets:
-iiwa 14 torque limits (320, 320, 176, 176, 110, 40, 40) N·m; Allegro joint torque about
-0.7 N·m. The Allegro palm body's own frame already follows the palm convention of
-:mod:`sim.robots.spec` (x out of the palm, y to the index side, z to the fingers); its
-palm box spans z ∈ [-0.095, 0] and its inner face is at x = +0.0111.
+iiwa 14 torque limits (320, 320, 176, 176, 110, 40, 40) N·m and speed limits
+(85, 85, 100, 75, 130, 135, 135) °/s; Allegro joint torque about 0.7 N·m, and a
+conservative 3 rad/s command speed limit for its joints. The Allegro palm body's own
+frame already follows the palm convention of :mod:`sim.robots.spec` (x out of the palm,
+y to the index side, z to the fingers); its palm box spans z ∈ [-0.095, 0] and its
+inner face is at x = +0.0111.
 """
+
+import math
 
 from sim.robots.spec import JointGroupGains, MenagerieModel, RobotSpec, SiteSpec
 
-_ARM_FORCE_LIMITS = (320.0, 320.0, 176.0, 176.0, 110.0, 40.0, 40.0)
+_ARM_FORCE_LIMITS = (320.0, 320.0, 176.0, 176.0, 110.0, 40.0, 40.0)  # N·m
+_ARM_VELOCITY_LIMITS = tuple(math.radians(v) for v in (85, 85, 100, 75, 130, 135, 135))
+ARM_JOINTS = tuple(f"joint{i}" for i in range(1, 8))
+ARM_HOME = (0.0, 0.6, 0.0, -1.2, 0.0, 0.9, 0.0)
 
 IIWA_ALLEGRO = RobotSpec(
     name="iiwa_allegro",
     arm=MenagerieModel("kuka_iiwa_14", "iiwa14"),
     hand=MenagerieModel("wonik_allegro", "right_hand"),
+    joint_names=ARM_JOINTS
+    + tuple(f"hand/{f}j{i}" for f in ("ff", "mf", "rf", "th") for i in range(4)),
     handedness="right",
     attach_site="attachment_site",
     hand_root_body="palm",
@@ -30,33 +39,11 @@ IIWA_ALLEGRO = RobotSpec(
     },
     finger_map={"thumb": "th", "index": "ff", "middle": "mf", "ring": "rf"},
     arm_gains=tuple(
-        JointGroupGains(kp=2000.0, kd=200.0, armature=0.1, force_limit=f) for f in _ARM_FORCE_LIMITS
+        JointGroupGains(kp=2000.0, kd=200.0, armature=0.1, force_limit=f, velocity_limit=v)
+        for f, v in zip(_ARM_FORCE_LIMITS, _ARM_VELOCITY_LIMITS, strict=True)
     ),
-    hand_gains=JointGroupGains(kp=3.0, kd=0.1, armature=0.01, force_limit=0.7),
-    home_qpos=(
-        0.0,
-        0.6,
-        0.0,
-        -1.2,
-        0.0,
-        0.9,
-        0.0,  # arm: hand in front of the base, palm down
-        0.0,
-        0.3,
-        0.3,
-        0.3,  # index
-        0.0,
-        0.3,
-        0.3,
-        0.3,  # middle
-        0.0,
-        0.3,
-        0.3,
-        0.3,  # ring
-        0.5,
-        0.3,
-        0.3,
-        0.3,  # thumb
-    ),
+    hand_gains=JointGroupGains(kp=3.0, kd=0.1, armature=0.01, force_limit=0.7, velocity_limit=3.0),
+    # Arm: hand in front of the base, palm down; fingers slightly curled, thumb opposed.
+    home_qpos=ARM_HOME + (0.0, 0.3, 0.3, 0.3) * 3 + (0.5, 0.3, 0.3, 0.3),
     exclude_contacts=(("link7", "palm"), ("link6", "palm")),
 )

@@ -2,10 +2,11 @@
 
 The LEAP palm body's frame has the fingers along +x and the palm facing -z, so the palm
 site is rotated by +90° about y to follow the palm convention of :mod:`sim.robots.spec`.
-LEAP's Dynamixel XC330 servos give about 0.9 N·m.
+LEAP's Dynamixel XC330 servos give about 0.9 N·m and 10 rad/s unloaded; commands are
+limited to 6 rad/s.
 """
 
-from sim.robots.iiwa_allegro import IIWA_ALLEGRO
+from sim.robots.iiwa_allegro import ARM_HOME, ARM_JOINTS, IIWA_ALLEGRO
 from sim.robots.spec import JointGroupGains, MenagerieModel, RobotSpec, SiteSpec
 
 _S = 0.7071067811865476
@@ -14,6 +15,9 @@ IIWA_LEAP = RobotSpec(
     name="iiwa_leap",
     arm=MenagerieModel("kuka_iiwa_14", "iiwa14"),
     hand=MenagerieModel("leap_hand", "right_hand"),
+    joint_names=ARM_JOINTS
+    + tuple(f"hand/{f}_{j}" for f in ("if", "mf", "rf") for j in ("mcp", "rot", "pip", "dip"))
+    + tuple(f"hand/th_{j}" for j in ("cmc", "axl", "mcp", "ipl")),
     handedness="right",
     attach_site="attachment_site",
     hand_root_body="palm",
@@ -30,31 +34,8 @@ IIWA_LEAP = RobotSpec(
     },
     finger_map={"thumb": "th", "index": "if", "middle": "mf", "ring": "rf"},
     arm_gains=IIWA_ALLEGRO.arm_gains,
-    hand_gains=JointGroupGains(kp=3.0, kd=0.1, armature=0.005, force_limit=0.9),
-    home_qpos=(
-        0.0,
-        0.6,
-        0.0,
-        -1.2,
-        0.0,
-        0.9,
-        0.0,
-        0.3,
-        0.0,
-        0.3,
-        0.3,  # index: mcp, rot, pip, dip
-        0.3,
-        0.0,
-        0.3,
-        0.3,  # middle
-        0.3,
-        0.0,
-        0.3,
-        0.3,  # ring
-        0.5,
-        0.3,
-        0.3,
-        0.3,  # thumb: cmc, axl, mcp, ipl
-    ),
+    hand_gains=JointGroupGains(kp=3.0, kd=0.1, armature=0.005, force_limit=0.9, velocity_limit=6.0),
+    # Fingers (mcp, rot, pip, dip) slightly curled; thumb (cmc, axl, mcp, ipl) opposed.
+    home_qpos=ARM_HOME + (0.3, 0.0, 0.3, 0.3) * 3 + (0.5, 0.3, 0.3, 0.3),
     exclude_contacts=(("link7", "palm"), ("link6", "palm")),
 )

@@ -51,6 +51,7 @@ class JointGroupGains:
     kd: float  # N·m·s/rad
     armature: float = 0.0  # kg·m², reflected rotor inertia
     force_limit: float | None = None  # N·m, |actuator torque| incl. gravity compensation
+    velocity_limit: float | None = None  # rad/s, for command rate limiting in deploy
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class RobotSpec:
     name: str
     arm: MenagerieModel
     hand: MenagerieModel
+    # Joint order of actions, observations and commands (names in the compiled model);
+    # position limits come from the Menagerie MJCF, see RobotModelInfo.joint_range.
+    joint_names: tuple[str, ...]
     handedness: str
     attach_site: str
     hand_root_body: str
@@ -101,6 +105,20 @@ class RobotSpec:
         unknown = set(self.finger_map.values()) - set(self.fingertips)
         if unknown:
             raise ValueError(f"{self.name}: finger_map names fingers without tips: {unknown}")
+        if len(self.home_qpos) != len(self.joint_names):
+            raise ValueError(
+                f"{self.name}: home_qpos has {len(self.home_qpos)} values for "
+                f"{len(self.joint_names)} joints"
+            )
+
+    def gains_of(self, joint_name: str) -> JointGroupGains:
+        """Gains and limits of a joint (arm joints in order, then the hand's)."""
+        arm = [n for n in self.joint_names if not n.startswith(self.hand_prefix)]
+        if joint_name in arm:
+            return self.arm_gains[arm.index(joint_name)]
+        if joint_name in self.joint_names:
+            return self.hand_gains
+        raise KeyError(f"{self.name} has no joint {joint_name!r}")
 
 
 def menagerie_root() -> Path | None:
@@ -175,21 +193,21 @@ def build_robot_spec(robot: RobotSpec, physics: PhysicsOptions | None = None) ->
     arm.option.impratio = hand.option.impratio
     arm.attach(hand, prefix=robot.hand_prefix, site=arm.site(robot.attach_site))
 
-    arm_joints = [j for j in arm.joints if not j.name.startswith(robot.hand_prefix)]
-    if len(arm_joints) != len(robot.arm_gains):
+    model_joints = [j.name for j in arm.joints]
+    if model_joints != list(robot.joint_names):
         raise ValueError(
-            f"{robot.name}: {len(arm_joints)} arm joints, {len(robot.arm_gains)} gain entries"
+            f"{robot.name}: the Menagerie models give joints {model_joints}, the "
+            f"registry expects {list(robot.joint_names)}; update the registry"
         )
-    gains = {j.name: g for j, g in zip(arm_joints, robot.arm_gains, strict=True)}
     for j in arm.joints:
-        g = gains.get(j.name, robot.hand_gains)
+        g = robot.gains_of(j.name)
         j.actgravcomp = 1
         j.armature = g.armature
         if g.force_limit is not None:
             j.actfrclimited = 1
             j.actfrcrange = [-g.force_limit, g.force_limit]
     for act in arm.actuators:
-        g = gains.get(act.target, robot.hand_gains)
+        g = robot.gains_of(act.target)
         act.gaintype = mujoco.mjtGain.mjGAIN_FIXED
         act.biastype = mujoco.mjtBias.mjBIAS_AFFINE
         act.gainprm[0] = g.kp
@@ -226,35 +244,48 @@ def build_robot_model(
 
 @dataclass(frozen=True)
 class RobotModelInfo:
-    """Indices into a compiled model that contains the robot (alone or in a scene)."""
+    """Indices and limits of the robot inside a compiled model (alone or in a scene).
+
+    Arrays are in the registry's joint order.
+    """
 
     joint_names: tuple[str, ...]
     qpos_adr: np.ndarray  # (n_joints,)
     dof_adr: np.ndarray  # (n_joints,)
-    actuator_ids: np.ndarray  # (n_joints,) in joint order
-    joint_range: np.ndarray  # (n_joints, 2)
+    actuator_ids: np.ndarray  # (n_joints,)
+    joint_range: np.ndarray  # (n_joints, 2) rad, from the MJCF
+    velocity_limit: np.ndarray  # (n_joints,) rad/s, from the registry (inf if unknown)
+    force_limit: np.ndarray  # (n_joints,) N·m, from the registry (inf if unknown)
     palm_site: int
     fingertip_sites: dict[str, int]
 
     @staticmethod
     def of(model: mujoco.MjModel, robot: RobotSpec, prefix: str = "") -> RobotModelInfo:
-        joints = [
-            model.joint(i)
-            for i in range(model.njnt)
-            if model.joint(i).name.startswith(prefix)
-            and model.jnt_type[i] == mujoco.mjtJoint.mjJNT_HINGE
-        ]
-        jids = [j.id for j in joints]
-        by_joint = {int(model.actuator_trnid[a, 0]): a for a in range(model.nu)}
+        """Look the robot up in ``model``; ``prefix`` is the one it was attached with."""
+        jids = []
+        for name in robot.joint_names:
+            jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, prefix + name)
+            if jid < 0:
+                raise ValueError(f"{robot.name}: joint {prefix + name!r} is not in the model")
+            jids.append(jid)
+        by_joint = {
+            int(model.actuator_trnid[a, 0]): a
+            for a in range(model.nu)
+            if model.actuator_trntype[a] == mujoco.mjtTrn.mjTRN_JOINT
+        }
         missing = [model.joint(j).name for j in jids if j not in by_joint]
         if missing:
             raise ValueError(f"{robot.name}: joints without actuators: {missing}")
+        gains = [robot.gains_of(n) for n in robot.joint_names]
+        inf = float("inf")
         return RobotModelInfo(
-            joint_names=tuple(j.name[len(prefix) :] for j in joints),
+            joint_names=robot.joint_names,
             qpos_adr=np.array([model.jnt_qposadr[j] for j in jids]),
             dof_adr=np.array([model.jnt_dofadr[j] for j in jids]),
             actuator_ids=np.array([by_joint[j] for j in jids]),
             joint_range=np.array([model.jnt_range[j] for j in jids]),
+            velocity_limit=np.array([g.velocity_limit or inf for g in gains]),
+            force_limit=np.array([g.force_limit or inf for g in gains]),
             palm_site=model.site(prefix + robot.hand_prefix + "palm").id,
             fingertip_sites={
                 f: model.site(prefix + robot.hand_prefix + f"{f}_tip").id for f in robot.fingertips

@@ -31,13 +31,31 @@ def test_compiles_with_explicit_physics(robot):
     assert model.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     assert model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC
     assert model.opt.impratio == spec.physics.impratio
+    assert info.joint_names == spec.joint_names
+    for k, name in enumerate(spec.joint_names):
+        assert info.qpos_adr[k] == model.jnt_qposadr[model.joint(name).id]
     assert info.joint_names[:7] == tuple(f"joint{i}" for i in range(1, 8))
     assert all(n.startswith("hand/") for n in info.joint_names[7:])
+    assert np.all(np.isfinite(info.velocity_limit)) and np.all(info.velocity_limit > 0)
+    assert np.all(info.joint_range[:, 0] < info.joint_range[:, 1])
     # Gains of the registry are on the actuators, in joint order.
     a = info.actuator_ids
     assert np.allclose(model.actuator_gainprm[a[:7], 0], [g.kp for g in spec.arm_gains])
     assert np.allclose(model.actuator_gainprm[a[7:], 0], spec.hand_gains.kp)
     assert np.allclose(model.actuator_biasprm[a[7:], 2], -spec.hand_gains.kd)
+
+
+def test_registry_joint_order_is_checked_against_the_model():
+    import dataclasses
+
+    from sim.robots import build_robot_spec
+
+    spec = get_robot("iiwa_allegro")
+    swapped = dataclasses.replace(
+        spec, joint_names=(spec.joint_names[1], spec.joint_names[0], *spec.joint_names[2:])
+    )
+    with pytest.raises(ValueError, match="update the registry"):
+        build_robot_spec(swapped)
 
 
 def test_home_is_collision_free_and_within_limits(robot):
