@@ -153,6 +153,34 @@ def _setup_synth(p: argparse.ArgumentParser):
     return run
 
 
+def _setup_track_object(p: argparse.ArgumentParser):
+    from perception.object_track.stage import TrackObjectConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace folder (with capture/)")
+    add_dataclass_args(p, TrackObjectConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from perception.object_track.stage import run_track_object
+
+        cfg = config_from_args(TrackObjectConfig, args)
+        with progress_bar(f"track-object ({cfg.method})") as update:
+            art = run_track_object(args.workspace, cfg, progress=update)
+        m = art.metrics
+        print(
+            f"wrote {args.workspace / 'object_track'}: {m['valid_fraction']:.0%} of "
+            f"{int(m['num_frames'])} frames valid, {m['fps']:.1f} frames/s"
+        )
+        if "trans_err_mean_m" in m:
+            print(
+                f"  vs ground truth: translation {m['trans_err_mean_m'] * 1e3:.1f} mm mean, "
+                f"{m['trans_err_p95_m'] * 1e3:.1f} mm p95; rotation "
+                f"{m['rot_err_mean_deg']:.2f}° mean; ADD-S AUC {m['add_s_auc']:.3f}"
+            )
+        return 0
+
+    return run
+
+
 def _setup_validate(p: argparse.ArgumentParser):
     p.add_argument("workspace", type=Path, help="demo workspace folder")
 
@@ -206,7 +234,7 @@ VERBS: tuple[Verb, ...] = (
         "object 6-DoF pose per frame",
         "capture/, object/",
         "object_track/",
-        missing=f"the object pose tracker (ICP / FoundationPose) {_LATER}",
+        setup=_setup_track_object,
     ),
     Verb(
         "track-hand",

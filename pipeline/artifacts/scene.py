@@ -74,6 +74,9 @@ class ObjectMesh(ArtifactBase):
     name: str = "object"
     source: str = "unknown"
     scale: float = 1.0  # factor applied to the source mesh to get metres
+    # Shape symmetry, for pose-error metrics: "none", "box" (180° about each axis) or
+    # "cylinder_z" (any rotation about z, and 180° about x).
+    symmetry: str = "none"
     provenance: Provenance = field(default_factory=Provenance)
 
     @property
@@ -95,6 +98,7 @@ class ObjectMesh(ArtifactBase):
                 "scale": float(self.scale),
                 "mesh_file": self.MESH_FILE,
                 "units": "m",
+                "symmetry": self.symmetry,
                 "extents_m": self.extents_m.tolist(),
                 "sha256": sha256_file(folder / self.MESH_FILE),
             },
@@ -114,12 +118,21 @@ class ObjectMesh(ArtifactBase):
             name=str(meta.get("name", "object")),
             source=str(meta.get("source", "unknown")),
             scale=float(meta.get("scale", 1)),
+            symmetry=str(meta.get("symmetry", "none")),
             provenance=_prov(meta),
         )
         mesh.validate(path)
         return mesh
 
+    SYMMETRIES: ClassVar[tuple[str, ...]] = ("none", "box", "cylinder_z")
+
     def validate(self, path: Path) -> None:
+        if self.symmetry not in self.SYMMETRIES:
+            raise ArtifactError(
+                path,
+                f"symmetry {self.symmetry!r} is not one of {self.SYMMETRIES}",
+                "fix object/meta.json",
+            )
         if self.vertices.ndim != 2 or self.vertices.shape[1] != 3 or len(self.vertices) < 4:
             raise ArtifactError(path, "mesh has fewer than 4 vertices", "give a closed mesh")
         if self.faces.ndim != 2 or self.faces.shape[1] != 3 or len(self.faces) < 4:

@@ -219,6 +219,7 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
         name=task.object_name,
         source=f"synth:{cfg.task}",
         scale=1.0,
+        symmetry=task.symmetry,
         provenance=Provenance(config=config),
     ).save(out / "object")
     GroundTruth(

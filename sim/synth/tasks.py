@@ -77,6 +77,7 @@ class SynthTask:
     path: Callable[[np.ndarray, float], np.ndarray]
     T_obj_wrist: np.ndarray  # hand (wrist) pose relative to the object while manipulating
     grasp: HandShape
+    symmetry: str = "none"  # ObjectMesh.symmetry of the object's shape
     # True: T_obj_wrist is given in the object-centred frame with the world's axes (for
     # rotationally symmetric objects, whose yaw says nothing about where the hand is).
     grasp_world_aligned: bool = False
@@ -139,6 +140,7 @@ BOX_PUSH = SynthTask(
     rest_height=BOX_SIZE[2] / 2,
     sample_start=_box_start,
     path=_box_path,
+    symmetry="box",
     T_obj_wrist=_BOX_T_OBJ_WRIST,
     grasp=_BOX_GRASP,
 )
@@ -203,6 +205,7 @@ CAN_LIFT = SynthTask(
     T_obj_wrist=_can_T_obj_wrist(),
     grasp=_can_grasp(),
     grasp_world_aligned=True,
+    symmetry="cylinder_z",
 )
 
 TASKS: dict[str, SynthTask] = {t.name: t for t in (BOX_PUSH, CAN_LIFT)}

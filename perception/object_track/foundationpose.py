@@ -1,0 +1,64 @@
+"""The FoundationPose seam: read its per-frame poses into the ``object_track/`` artifact.
+
+FoundationPose (NVlabs) needs an NVIDIA GPU, CUDA extensions and its trained weights, none
+of which this package installs. Run it yourself on the capture (the official
+Human2Sim2Robot pipeline does: ``run_demo.py`` with ``--test_scene_dir`` pointing at a
+folder with ``rgb/``, ``depth/``, ``masks/``, ``cam_K.txt`` — the layout of ``capture/``),
+then import its ``ob_in_cam/`` folder: one whitespace-separated 4×4 ``T_cam_obj`` per
+frame, named like the frames (``000000.txt``), translation in metres.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import H2S2RError
+from pipeline.geometry import is_rotation_matrix
+
+FIX = (
+    "FoundationPose runs outside h2s2r (it needs an NVIDIA GPU and its weights): run it on "
+    "capture/ and pass its output folder with --fp-output DIR (it must hold ob_in_cam/)"
+)
+
+
+def read_ob_in_cam(folder: str | Path, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Poses ``(N, 4, 4)`` and validity ``(N,)``; frames without a file are invalid.
+
+    Raises on a malformed matrix (naming the file) and on translations that look like
+    millimetres.
+    """
+    folder = Path(folder)
+    d = folder / "ob_in_cam" if (folder / "ob_in_cam").is_dir() else folder
+    if not d.is_dir():
+        raise H2S2RError(f"{folder}: no ob_in_cam/ folder — {FIX}")
+    files = sorted(d.glob("*.txt"))
+    if not files:
+        raise H2S2RError(f"{d}: holds no pose files (000000.txt …) — {FIX}")
+    T = np.full((num_frames, 4, 4), np.nan)
+    valid = np.zeros(num_frames, dtype=bool)
+    for f in files:
+        try:
+            i = int(f.stem)
+        except ValueError:
+            raise H2S2RError(f"{f}: pose files must be named by frame index (000000.txt)") from None
+        if not 0 <= i < num_frames:
+            raise H2S2RError(f"{f}: frame {i} is outside the capture's 0..{num_frames - 1}")
+        try:
+            M = np.loadtxt(f, dtype=np.float64).reshape(4, 4)
+        except ValueError as e:
+            raise H2S2RError(f"{f}: not a 4×4 matrix of numbers ({e})") from e
+        if not np.all(np.isfinite(M)):
+            continue  # FoundationPose lost the object in this frame
+        if not is_rotation_matrix(M[:3, :3], tol=1e-3) or not np.allclose(M[3], [0, 0, 0, 1]):
+            raise H2S2RError(
+                f"{f}: not a rigid transform (rotation not orthonormal or last row not 0 0 0 1)"
+            )
+        if np.linalg.norm(M[:3, 3]) > 10.0:
+            raise H2S2RError(
+                f"{f}: translation {np.linalg.norm(M[:3, 3]):.0f} from the camera "
+                "looks like millimetres; poses must be in metres"
+            )
+        T[i], valid[i] = M, True
+    return T, valid

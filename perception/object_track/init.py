@@ -1,0 +1,368 @@
+"""First-frame (and re-)initialization: find the object in a depth image, no prior pose.
+
+Hypotheses come from two generators:
+
+1. **Features + RANSAC**: FPFH features of the model and of the scene above the table,
+   matched and fitted with RANSAC (several seeds) — general poses, e.g. a held object.
+2. **Resting poses**: the object standing on the table plane (found by RANSAC) on one of
+   its stable faces, at every 15° of yaw, at each occupied spot of the table — the usual
+   start of a tabletop demo, and robust to symmetric and texture-less shapes.
+
+Every hypothesis is scored by depth agreement (:mod:`perception.object_track.model`); the
+best few are refined by ICP and re-scored with a z-buffer, so a symmetric or partly
+occluded object still comes out right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import open3d as o3d
+from scipy.spatial import ConvexHull
+
+from perception.object_track.icp import ModelTarget, icp
+from perception.object_track.model import score_poses
+from pipeline.geometry import backproject_depth, so3_exp
+
+_REG = o3d.pipelines.registration
+
+
+@dataclass(frozen=True)
+class TablePlane:
+    normal_cam: np.ndarray  # (3,) unit, pointing toward the camera side (up)
+    offset: float  # n·x + offset = 0 on the plane
+    inlier_fraction: float
+
+    def height(self, points_cam: np.ndarray) -> np.ndarray:
+        return points_cam @ self.normal_cam + self.offset
+
+
+@dataclass(frozen=True)
+class InitResult:
+    T_cam_obj: np.ndarray
+    score: float  # agreement - 2 violations, per visible sample (z-buffered)
+    agreement: float  # agreeing / (agreeing + violating) samples
+    visible_samples: int
+    n_hypotheses: int
+    plane: TablePlane | None
+
+
+def scene_points(
+    depth_m: np.ndarray, K: np.ndarray, stride: int = 2, mask: np.ndarray | None = None
+) -> np.ndarray:
+    pts = backproject_depth(K, depth_m)[::stride, ::stride]
+    valid = depth_m[::stride, ::stride] > 0
+    if mask is not None:
+        valid &= mask[::stride, ::stride]
+    return pts[valid]
+
+
+def fit_support_planes(
+    points_cam: np.ndarray, seed: int = 0, max_planes: int = 3, min_fraction: float = 0.08
+) -> list[TablePlane]:
+    """Large planes (RANSAC, one after the other), oriented toward the camera.
+
+    The table is usually the largest, but a floor or a wall can be larger in view; every
+    plane that covers ``min_fraction`` of the points can support the object.
+    """
+    if len(points_cam) < 500:
+        return []
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points_cam))
+    pcd = pcd.voxel_down_sample(0.01)
+    total = len(pcd.points)
+    o3d.utility.random.seed(seed)
+    planes = []
+    for _ in range(max_planes):
+        if len(pcd.points) < 100:
+            break
+        plane, inliers = pcd.segment_plane(distance_threshold=0.008, ransac_n=3, num_iterations=500)
+        frac = len(inliers) / total
+        if frac < min_fraction:
+            break
+        n = np.asarray(plane[:3], dtype=np.float64)
+        d = float(plane[3])
+        norm = np.linalg.norm(n)
+        n, d = n / norm, d / norm
+        if d < 0:  # the camera (origin) must be on the positive side: n·0 + d > 0
+            n, d = -n, -d
+        planes.append(TablePlane(normal_cam=n, offset=d, inlier_fraction=frac))
+        pcd = pcd.select_by_index(inliers, invert=True)
+    return planes
+
+
+def fit_table_plane(points_cam: np.ndarray, seed: int = 0) -> TablePlane | None:
+    """The largest plane in view, oriented toward the camera (None if there is none)."""
+    planes = fit_support_planes(points_cam, seed, max_planes=1, min_fraction=0.15)
+    return planes[0] if planes else None
+
+
+def stable_down_directions(vertices: np.ndarray, max_faces: int = 6) -> list[np.ndarray]:
+    """Outward normals (object frame) of the largest convex-hull faces: resting sides."""
+    hull = ConvexHull(vertices)
+    normals = hull.equations[:, :3]
+    areas = np.zeros(len(hull.simplices))
+    for k, s in enumerate(hull.simplices):
+        a, b, c = vertices[s]
+        areas[k] = 0.5 * np.linalg.norm(np.cross(b - a, c - a))
+    groups: list[tuple[np.ndarray, float]] = []
+    for n, a in zip(normals, areas, strict=True):
+        for g, (gn, ga) in enumerate(groups):
+            if gn @ n > 0.985:
+                groups[g] = (gn, ga + a)
+                break
+        else:
+            groups.append((n, a))
+    groups.sort(key=lambda t: -t[1])
+    total = sum(a for _, a in groups)
+    return [n for n, a in groups[:max_faces] if a > 0.03 * total]
+
+
+def _rotation_taking(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A rotation mapping unit vector a onto unit vector b."""
+    v = np.cross(a, b)
+    c = float(a @ b)
+    if np.linalg.norm(v) < 1e-9:
+        if c > 0:
+            return np.eye(3)
+        perp = np.cross(a, [1.0, 0, 0])
+        if np.linalg.norm(perp) < 1e-6:
+            perp = np.cross(a, [0, 1.0, 0])
+        return so3_exp(np.pi * perp / np.linalg.norm(perp))
+    return so3_exp(v / np.linalg.norm(v) * np.arctan2(np.linalg.norm(v), c))
+
+
+def resting_hypotheses(
+    vertices: np.ndarray,
+    plane: TablePlane,
+    above_cam: np.ndarray,
+    cell_m: float = 0.04,
+    yaw_step_deg: float = 15.0,
+    min_cell_points: int = 20,
+) -> np.ndarray:
+    """Object-on-the-table poses ``(H, 4, 4)`` at the occupied cells of the table."""
+    up = plane.normal_cam
+    # Table axes: e1 along the camera's x projected on the plane, e2 = up × e1.
+    e1 = np.array([1.0, 0, 0]) - up * up[0]
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(up, e1)
+    xy = np.stack([above_cam @ e1, above_cam @ e2], axis=1)
+    cells, counts = np.unique(np.floor(xy / cell_m).astype(np.int64), axis=0, return_counts=True)
+    cells = cells[counts >= min_cell_points]
+    centers = (cells + 0.5) * cell_m  # in-plane coordinates; the camera's foot is (0, 0)
+    # Objects sit behind their visible surface: push centres away from the camera's foot.
+    away = centers / np.maximum(np.linalg.norm(centers, axis=1, keepdims=True), 1e-9)
+    hyps = []
+    yaws = np.deg2rad(np.arange(0.0, 360.0, yaw_step_deg))
+    for down in stable_down_directions(vertices):
+        R_rest = _rotation_taking(down, -up)
+        for yaw in yaws:
+            R = so3_exp(up * yaw) @ R_rest
+            rotated = vertices @ R.T
+            h = -(rotated @ up).min()  # origin height above the plane when resting
+            shift = 0.5 * min(np.ptp(rotated @ e1), np.ptp(rotated @ e2))
+            c_off = 0.5 * (rotated.max(0) + rotated.min(0))
+            c_off_h = c_off - up * (c_off @ up)  # horizontal offset of the box centre
+            p_plane = centers + away * shift
+            pos = p_plane[:, :1] * e1 + p_plane[:, 1:] * e2 - plane.offset * up + up * h - c_off_h
+            T = np.tile(np.eye(4), (len(pos), 1, 1))
+            T[:, :3, :3] = R
+            T[:, :3, 3] = pos
+            hyps.append(T)
+    return np.asarray(hyps).reshape(-1, 4, 4)
+
+
+def feature_ransac_hypotheses(
+    model_pts: np.ndarray,
+    model_nrm: np.ndarray,
+    scene_pts: np.ndarray,
+    voxel_m: float,
+    runs: int = 3,
+    seed: int = 0,
+) -> np.ndarray:
+    """FPFH + RANSAC registrations of the model to the scene, one per seed."""
+    if len(scene_pts) < 50:
+        return np.zeros((0, 4, 4))
+
+    def prep(pts, nrm=None):
+        pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
+        if nrm is not None:
+            pcd.normals = o3d.utility.Vector3dVector(nrm)
+        pcd = pcd.voxel_down_sample(voxel_m)
+        if nrm is None:
+            pcd.estimate_normals(
+                o3d.geometry.KDTreeSearchParamHybrid(radius=3 * voxel_m, max_nn=30)
+            )
+            pcd.orient_normals_towards_camera_location(np.zeros(3))
+        feat = _REG.compute_fpfh_feature(
+            pcd, o3d.geometry.KDTreeSearchParamHybrid(radius=5 * voxel_m, max_nn=100)
+        )
+        return pcd, feat
+
+    src, src_f = prep(model_pts, model_nrm)
+    tgt, tgt_f = prep(scene_pts)
+    out = []
+    for k in range(runs):
+        o3d.utility.random.seed(seed + k)
+        res = _REG.registration_ransac_based_on_feature_matching(
+            src,
+            tgt,
+            src_f,
+            tgt_f,
+            False,
+            1.5 * voxel_m,
+            _REG.TransformationEstimationPointToPoint(False),
+            3,
+            [
+                _REG.CorrespondenceCheckerBasedOnEdgeLength(0.9),
+                _REG.CorrespondenceCheckerBasedOnDistance(1.5 * voxel_m),
+            ],
+            _REG.RANSACConvergenceCriteria(20000, 0.999),
+        )
+        out.append(np.asarray(res.transformation))
+    return np.asarray(out)
+
+
+def local_hypotheses(
+    T_center: np.ndarray,
+    rng: np.random.Generator,
+    n: int = 64,
+    trans_m: float = 0.03,
+    rot_rad: float = 0.35,
+) -> np.ndarray:
+    """Perturbations of a pose (re-initialization near where the object was)."""
+    out = [T_center]
+    for _ in range(n - 1):
+        R = so3_exp(rng.normal(0, rot_rad / 2, 3))
+        T = T_center.copy()
+        T[:3, :3] = T_center[:3, :3] @ R
+        T[:3, 3] += rng.normal(0, trans_m / 2, 3)
+        out.append(T)
+    return np.asarray(out)
+
+
+def initialize(
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    target: ModelTarget,
+    vertices: np.ndarray,
+    mask: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
+    refine_top: int = 8,
+    seed: int = 0,
+) -> InitResult:
+    """Best pose of the object in a depth image (see the module docstring)."""
+    model = target.model
+    pts = scene_points(depth_m, K, stride=2, mask=mask)
+    planes = fit_support_planes(pts, seed) if mask is None else []
+    hyps = []
+    if planes:
+        heights = np.stack([pl.height(pts) for pl in planes], axis=1)
+        off_planes = np.all(np.abs(heights) > 0.004, axis=1)
+        above_any = np.zeros(len(pts), dtype=bool)
+        for k, pl in enumerate(planes):
+            above_k = off_planes & (heights[:, k] > 0) & (heights[:, k] < 1.2 * model.diameter_m)
+            above_any |= above_k
+            if above_k.sum() > 0:
+                hyps.append(resting_hypotheses(vertices, pl, pts[above_k]))
+        above = pts[above_any]
+    else:
+        above = pts
+    plane = planes[0] if planes else None
+    voxel = float(np.clip(model.diameter_m / 30, 0.004, 0.01))
+    hyps.append(feature_ransac_hypotheses(model.points, model.normals, above, voxel, seed=seed))
+    if prior is not None:
+        hyps.append(local_hypotheses(prior, np.random.default_rng(seed)))
+    H = np.concatenate([h for h in hyps if len(h)], axis=0)
+    if len(H) == 0:
+        return InitResult(np.eye(4), -1.0, 0.0, 0, 0, plane)
+    order = _rank(H, depth_m, K, model, refine_top)
+    best: InitResult | None = None
+    for k in order:
+        T = H[k]
+        for radii in ((0.03, 0.015, 0.006, 0.003),):
+            crop = _points_near(above if mask is None else pts, T, target, 0.04)
+            if len(crop) < 30:
+                continue
+            T = icp(target, crop, T, radii_m=radii, iterations=20).T_cam_obj
+        s = score_poses(
+            T[None], model.points[::4], model.normals[::4], depth_m, K, tol_m=0.01, zbuffer=True
+        )
+        cand = InitResult(
+            T, float(s.score[0]), float(s.agreement[0]), int(s.visible[0]), len(H), plane
+        )
+        if best is None or cand.score > best.score:
+            best = cand
+    assert best is not None
+    return best
+
+
+def _rank(H: np.ndarray, depth_m: np.ndarray, K: np.ndarray, model, k: int) -> list[int]:
+    """Two-stage depth scoring (few samples for all, more for the best 300), then the
+    ``k`` best diverse hypotheses."""
+    few = max(len(model.coarse_points) // 4, 50)
+    s1 = np.concatenate(
+        [
+            score_poses(c, model.coarse_points[:few], model.coarse_normals[:few], depth_m, K).score
+            for c in np.array_split(H, max(1, len(H) // 4000))
+        ]
+    )
+    top = np.argsort(-s1)[:300]
+    s2 = np.full(len(H), -np.inf)
+    s2[top] = score_poses(H[top], model.coarse_points, model.coarse_normals, depth_m, K).score
+    return _diverse_top(H, s2, k, min_dist_m=model.diameter_m / 8)
+
+
+def relocalize(
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    target: ModelTarget,
+    prior: np.ndarray,
+    points_cam: np.ndarray,
+    rng: np.random.Generator,
+    refine_top: int = 4,
+) -> tuple[np.ndarray, float]:
+    """Local re-initialization near ``prior`` (the last good pose); returns the best pose
+    and its z-buffered depth score."""
+    model = target.model
+    H = local_hypotheses(prior, rng)
+    best_T, best_s = prior, -np.inf
+    for k in _rank(H, depth_m, K, model, refine_top):
+        crop = _points_near(points_cam, H[k], target, 0.04)
+        if len(crop) < 30:
+            continue
+        T = icp(target, crop, H[k], radii_m=(0.02, 0.01, 0.005), iterations=15).T_cam_obj
+        s = score_poses(
+            T[None], model.points[::4], model.normals[::4], depth_m, K, zbuffer=True
+        ).score[0]
+        if s > best_s:
+            best_T, best_s = T, float(s)
+    return best_T, best_s
+
+
+def _points_near(
+    pts: np.ndarray, T_cam_obj: np.ndarray, target: ModelTarget, dist_m: float
+) -> np.ndarray:
+    from pipeline.geometry import T_inv, transform_points
+
+    d = target.distance(transform_points(T_inv(T_cam_obj), pts))
+    return pts[d < dist_m]
+
+
+def _diverse_top(H: np.ndarray, score: np.ndarray, k: int, min_dist_m: float) -> list[int]:
+    """Indices of the ``k`` best hypotheses, no two closer than ``min_dist_m`` unless they
+    differ in orientation by more than 30°."""
+    chosen: list[int] = []
+    for i in np.argsort(-score):
+        if len(chosen) >= k:
+            break
+        ok = True
+        for j in chosen:
+            close = np.linalg.norm(H[i, :3, 3] - H[j, :3, 3]) < min_dist_m
+            cos = (np.trace(H[i, :3, :3].T @ H[j, :3, :3]) - 1) / 2
+            if close and cos > np.cos(np.deg2rad(30)):
+                ok = False
+                break
+        if ok:
+            chosen.append(int(i))
+    return chosen

@@ -1,0 +1,49 @@
+"""Reading object meshes a user brings: OBJ, PLY, STL, OFF, GLB (Open3D) and MuJoCo .msh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import H2S2RError
+
+
+def read_msh(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """MuJoCo's legacy binary mesh: 4 int32 counts (nv, nn, nt, nf), then float32 vertices,
+    normals, texcoords and int32 faces."""
+    raw = path.read_bytes()
+    if len(raw) < 16:
+        raise H2S2RError(f"{path}: too short for a .msh file")
+    nv, nn, nt, nf = (int(x) for x in np.frombuffer(raw[:16], np.int32))
+    need = 16 + 4 * (3 * nv + 3 * nn + 2 * nt + 3 * nf)
+    if min(nv, nn, nt, nf) < 0 or len(raw) != need:
+        raise H2S2RError(f"{path}: not a MuJoCo .msh file (size {len(raw)}, header says {need})")
+    v = np.frombuffer(raw, np.float32, 3 * nv, 16).reshape(-1, 3)
+    f_off = 16 + 4 * (3 * nv + 3 * nn + 2 * nt)
+    f = np.frombuffer(raw, np.int32, 3 * nf, f_off).reshape(-1, 3)
+    return v.astype(np.float64), f.astype(np.int64)
+
+
+def read_mesh(path: str | Path, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (scaled) and triangles of a mesh file."""
+    path = Path(path)
+    if not path.is_file():
+        raise H2S2RError(
+            f"{path}: mesh file does not exist — pass --mesh PATH to an existing OBJ/PLY/STL file"
+        )
+    if path.suffix.lower() == ".msh":
+        v, f = read_msh(path)
+    else:
+        import open3d as o3d
+
+        mesh = o3d.io.read_triangle_mesh(str(path))
+        v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.triangles, np.int64)
+        if len(v) == 0 or len(f) == 0:
+            raise H2S2RError(
+                f"{path}: no triangles could be read (formats: OBJ, PLY, STL, OFF, "
+                "GLB, MuJoCo .msh)"
+            )
+    if not scale > 0:
+        raise H2S2RError(f"--mesh-scale must be > 0, got {scale}")
+    return v * scale, f

@@ -1,0 +1,127 @@
+"""The object model for tracking: surface samples with normals, and depth-agreement scores.
+
+The score of a pose hypothesis compares the model's visible surface, projected into the
+depth image, with the measured depth at the same pixels: a sample *agrees* when the
+measured depth is within ``tol`` of the model's, is *occluded* when something is measured
+in front of it (the hand, another object: allowed), and *violates* free space when the
+camera sees farther than the model's surface (the object cannot be there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.geometry import transform_points
+
+
+def sample_surface(
+    vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` area-uniform surface samples and their (outward) face normals."""
+    v = np.asarray(vertices, dtype=np.float64)
+    tri = v[faces]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    area = 0.5 * np.linalg.norm(cross, axis=1)
+    normals = cross / np.maximum(2 * area[:, None], 1e-12)
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(faces), size=n, p=area / area.sum())
+    r1, r2 = rng.random(n), rng.random(n)
+    s = np.sqrt(r1)
+    pts = (
+        tri[idx, 0] * (1 - s)[:, None]
+        + tri[idx, 1] * (s * (1 - r2))[:, None]
+        + tri[idx, 2] * (s * r2)[:, None]
+    )
+    return pts, normals[idx]
+
+
+@dataclass(frozen=True)
+class DepthScore:
+    agree: np.ndarray  # (H,) samples within tol of the measured depth
+    violate: np.ndarray  # (H,) samples the camera sees through
+    occluded: np.ndarray  # (H,) samples behind something measured in front
+    visible: np.ndarray  # (H,) samples facing the camera inside the image
+
+    @property
+    def score(self) -> np.ndarray:
+        """Agreement minus twice the free-space violations, per visible sample."""
+        return (self.agree - 2.0 * self.violate) / np.maximum(self.visible, 1)
+
+    @property
+    def agreement(self) -> np.ndarray:
+        """Fraction of the unoccluded visible samples that agree with the depth."""
+        return self.agree / np.maximum(self.agree + self.violate, 1)
+
+
+@dataclass(frozen=True)
+class ObjectModel:
+    """Surface samples of the object (object frame) at two densities."""
+
+    points: np.ndarray  # (P, 3) dense, for ICP targets and outlines
+    normals: np.ndarray  # (P, 3)
+    coarse_points: np.ndarray  # (Q, 3) for scoring many hypotheses
+    coarse_normals: np.ndarray
+    extents_m: np.ndarray  # (3,)
+    center_obj: np.ndarray  # (3,) bounding-box centre
+    diameter_m: float
+
+    @staticmethod
+    def from_mesh(
+        vertices: np.ndarray, faces: np.ndarray, n_dense: int = 6000, n_coarse: int = 400
+    ) -> ObjectModel:
+        pts, nrm = sample_surface(vertices, faces, n_dense, seed=0)
+        cpts, cnrm = sample_surface(vertices, faces, n_coarse, seed=1)
+        lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+        return ObjectModel(
+            points=pts,
+            normals=nrm,
+            coarse_points=cpts,
+            coarse_normals=cnrm,
+            extents_m=hi - lo,
+            center_obj=(lo + hi) / 2,
+            diameter_m=float(np.linalg.norm(hi - lo)),
+        )
+
+
+def score_poses(
+    T_cam_obj: np.ndarray,
+    points_obj: np.ndarray,
+    normals_obj: np.ndarray,
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    tol_m: float = 0.01,
+    zbuffer: bool = False,
+) -> DepthScore:
+    """Depth agreement of hypotheses ``T_cam_obj (H, 4, 4)`` with a depth image.
+
+    Visibility: samples whose normals face the camera; with ``zbuffer`` also only the
+    nearest sample per pixel (self-occlusion of non-convex objects), per hypothesis.
+    """
+    T = np.asarray(T_cam_obj, dtype=np.float64).reshape(-1, 4, 4)
+    h, w = depth_m.shape
+    p = transform_points(T, points_obj)  # (H, P, 3)
+    n = normals_obj @ np.swapaxes(T[:, :3, :3], -1, -2)  # (H, P, 3)
+    z = p[..., 2]
+    facing = np.einsum("hpi,hpi->hp", n, p) < 0
+    zs = np.where(z > 1e-3, z, 1.0)
+    u = np.rint(K[0, 0] * p[..., 0] / zs + K[0, 2]).astype(np.int64)
+    v = np.rint(K[1, 1] * p[..., 1] / zs + K[1, 2]).astype(np.int64)
+    vis = facing & (z > 1e-3) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    uc, vc = np.clip(u, 0, w - 1), np.clip(v, 0, h - 1)
+    if zbuffer:
+        hyp = np.broadcast_to(np.arange(len(T))[:, None], z.shape)
+        key = (hyp * h + vc) * w + uc
+        zb = np.full(len(T) * h * w, np.inf)
+        np.minimum.at(zb, key[vis], z[vis])
+        vis &= z <= zb[key] + 0.003
+    d = depth_m[vc, uc]
+    measured = vis & (d > 0)
+    r = d - z
+    agree = measured & (np.abs(r) < tol_m)
+    violate = measured & (r >= tol_m)
+    occluded = measured & (r <= -tol_m)
+    return DepthScore(
+        agree=agree.sum(-1), violate=violate.sum(-1), occluded=occluded.sum(-1), visible=vis.sum(-1)
+    )

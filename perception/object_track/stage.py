@@ -1,0 +1,187 @@
+"""``h2s2r track-object``: the object's 6-DoF pose in every frame of the demo.
+
+Example::
+
+    h2s2r track-object runs/box                      # built-in ICP tracker, object/ mesh
+    h2s2r track-object runs/mug --mesh mug.ply --mesh-scale 0.001 --masks runs/mug/masks
+    h2s2r track-object runs/mug --method foundationpose --fp-output fp_out/
+
+Writes ``object_track/``: ``poses.npz`` (``T_cam_obj``, ``valid``, per-frame fit quality),
+``metrics.json`` (frames/s, valid fraction; errors against ``ground_truth/`` if present),
+``overlay.mp4`` and ``overlay_strip.png``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from perception.object_track.foundationpose import read_ob_in_cam
+from perception.object_track.mesh_io import read_mesh
+from perception.object_track.metrics import pose_metrics, rotation_error_deg
+from perception.object_track.model import ObjectModel, sample_surface
+from perception.object_track.overlay import write_overlay
+from perception.object_track.tracker import TrackerConfig, track
+from pipeline.artifacts import Capture, GroundTruth, ObjectMesh, ObjectTrack, Provenance
+from pipeline.errors import ArtifactError, H2S2RError
+
+METHODS = ("icp", "foundationpose")
+
+
+@dataclass(frozen=True)
+class TrackObjectConfig(TrackerConfig):
+    """Options of ``h2s2r track-object``."""
+
+    method: str = "icp"  # icp (built in, CPU) | foundationpose (read its ob_in_cam/ output)
+    mesh: str = ""  # object mesh file (OBJ/PLY/STL/.msh); default: the workspace's object/
+    mesh_scale: float = 1.0  # factor to metres for --mesh (0.001 for a mesh in millimetres)
+    masks: str = ""  # folder of per-frame object masks (white on black, 000000.png …)
+    fp_output: str = ""  # FoundationPose output folder (with ob_in_cam/)
+    overlay: bool = True  # write overlay.mp4 and overlay_strip.png
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise H2S2RError(f"--method {self.method!r} is unknown; valid: {', '.join(METHODS)}")
+
+
+def _mesh(ws: Path, cfg: TrackObjectConfig) -> ObjectMesh:
+    if not cfg.mesh:
+        if not (ws / "object").is_dir():
+            raise ArtifactError(
+                ws / "object",
+                "folder does not exist (no object mesh)",
+                "pass --mesh PATH [--mesh-scale S] (it is copied to object/)",
+            )
+        return ObjectMesh.load(ws / "object")
+    v, f = read_mesh(cfg.mesh, cfg.mesh_scale)
+    mesh = ObjectMesh(
+        vertices=v, faces=f, name=Path(cfg.mesh).stem, source=str(cfg.mesh), scale=cfg.mesh_scale
+    )
+    ext = float(mesh.extents_m.max())
+    if ext > ObjectMesh.EXTENT_RANGE_M[1]:
+        guess = 0.001 if ext > 20 else 0.01
+        unit = "millimetres" if guess == 0.001 else "centimetres"
+        raise H2S2RError(
+            f"{cfg.mesh}: the mesh is {ext:.4g} m across after --mesh-scale "
+            f"{cfg.mesh_scale}; a hand-held object is at most 1 m — it looks like "
+            f"{unit}: pass --mesh-scale {guess * cfg.mesh_scale:g}"
+        )
+    if (ws / "object").is_dir():
+        existing = ObjectMesh.load(ws / "object")
+        if existing.vertices.shape != v.shape or not np.allclose(existing.vertices, v):
+            raise H2S2RError(
+                f"{ws / 'object'} already holds a different mesh "
+                f"({existing.source}); delete object/ or omit --mesh"
+            )
+        return existing
+    mesh.save(ws / "object")
+    return mesh
+
+
+def _mask_reader(folder: Path, n: int, shape: tuple[int, int]):
+    if not folder.is_dir():
+        raise H2S2RError(f"{folder}: masks folder does not exist")
+    missing = [i for i in range(n) if not (folder / f"{i:06d}.png").is_file()]
+    if missing:
+        raise H2S2RError(
+            f"{folder / f'{missing[0]:06d}.png'}: mask missing ({len(missing)} of "
+            f"{n} frames have none); one white-on-black PNG per frame is needed"
+        )
+
+    def read(i: int) -> np.ndarray:
+        m = np.asarray(Image.open(folder / f"{i:06d}.png").convert("L")) > 127
+        if m.shape != shape:
+            raise H2S2RError(
+                f"{folder / f'{i:06d}.png'}: mask is {m.shape[1]}×{m.shape[0]}, "
+                f"frames are {shape[1]}×{shape[0]}"
+            )
+        return m
+
+    return read
+
+
+def run_track_object(
+    ws: str | Path, cfg: TrackObjectConfig = TrackObjectConfig(), progress=None
+) -> ObjectTrack:
+    ws = Path(ws)
+    cap = Capture.load(ws / "capture")
+    mesh = _mesh(ws, cfg)
+    upstream = [ws / "capture" / "meta.json", ws / "object" / "meta.json"]
+    quality: dict[str, np.ndarray] = {}
+    metrics: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if cfg.method == "foundationpose":
+        if not cfg.fp_output:
+            raise H2S2RError(
+                "--method foundationpose needs --fp-output DIR — FoundationPose "
+                "runs outside h2s2r (NVIDIA GPU and weights); see the README"
+            )
+        T, valid = read_ob_in_cam(cfg.fp_output, cap.num_frames)
+    else:
+        read_mask = None
+        if cfg.masks:
+            read_mask = _mask_reader(Path(cfg.masks), cap.num_frames, (cap.height, cap.width))
+        tracker_cfg = TrackerConfig(**{f.name: getattr(cfg, f.name) for f in fields(TrackerConfig)})
+        res = track(
+            cap.read_depth_m,
+            cap.num_frames,
+            cap.K,
+            mesh.vertices,
+            mesh.faces,
+            tracker_cfg,
+            read_rgb=cap.read_rgb,
+            read_mask=read_mask,
+            progress=progress,
+        )
+        T, valid, quality = res.T_cam_obj, res.valid, res.quality
+        metrics.update(
+            fps=(cap.num_frames - 1) / max(res.track_time_s, 1e-9),
+            init_time_s=res.init_time_s,
+            init_agreement=res.init.agreement,
+            init_hypotheses=res.init.n_hypotheses,
+            reinit_count=len(res.reinit_frames),
+        )
+    metrics.setdefault("fps", cap.num_frames / max(time.perf_counter() - t0, 1e-9))
+    metrics["valid_fraction"] = float(valid.mean())
+    metrics["num_frames"] = cap.num_frames
+
+    if (ws / "ground_truth").is_dir():
+        gt = GroundTruth.load(ws / "ground_truth")
+        pts, _ = sample_surface(mesh.vertices, mesh.faces, 3000, seed=2)
+        metrics.update(pose_metrics(T, valid, gt.T_cam_obj, pts, mesh.symmetry))
+        te = np.linalg.norm(T[:, :3, 3] - gt.T_cam_obj[:, :3, 3], axis=1)
+        quality["gt_trans_err_m"] = np.where(valid, te, np.nan)
+        re = rotation_error_deg(
+            np.where(valid[:, None, None], T[:, :3, :3], np.eye(3)),
+            gt.T_cam_obj[:, :3, :3],
+            mesh.symmetry,
+        )
+        quality["gt_rot_err_deg"] = np.where(valid, re, np.nan)
+        upstream.append(ws / "ground_truth" / "meta.json")
+
+    config = asdict(cfg)
+    track_art = ObjectTrack(
+        T_cam_obj=T,
+        valid=valid,
+        quality=quality,
+        method=cfg.method,
+        metrics=metrics,
+        provenance=Provenance.of_files(ws, upstream, config=config),
+    )
+    out = ws / "object_track"
+    track_art.save(out)
+    if cfg.overlay:
+        write_overlay(
+            out,
+            cap.read_rgb,
+            T,
+            valid,
+            ObjectModel.from_mesh(mesh.vertices, mesh.faces),
+            cap.K,
+            cap.fps,
+        )
+    return track_art

@@ -1,0 +1,229 @@
+"""Frame-to-frame object tracking with loss detection and re-initialization.
+
+Per frame: predict the pose (constant velocity on SE(3)), take the measured points
+near the predicted object — minus occluders in front of it and pixels whose colour the
+object never showed (:mod:`appearance`) — refine with point-to-plane ICP, and check the
+fit (ICP inlier RMS, depth agreement of the model's visible surface, how much of it is
+measured, the jump from the prediction). A failed check triggers a local
+re-initialization around the last good pose; a frame that still fails is flagged invalid
+(NaN pose), never guessed. Finally the valid poses are smoothed without lag
+(:mod:`smooth`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from perception.object_track.appearance import AppearanceGate
+from perception.object_track.icp import ModelTarget, crop_points, icp, silhouette
+from perception.object_track.init import InitResult, initialize, relocalize
+from perception.object_track.model import ObjectModel, score_poses
+from perception.object_track.smooth import smooth_poses
+from pipeline.errors import H2S2RError
+from pipeline.geometry import T_inv, backproject_depth, se3_exp, se3_log, transform_points
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Options of the built-in ICP tracker (``h2s2r track-object --method icp``)."""
+
+    min_init_agreement: float = 0.75  # depth agreement needed to accept the first pose
+    min_agreement: float = 0.7  # depth agreement of a tracked frame (fraction)
+    min_seen_fraction: float = 0.15  # visible model samples that must be measured
+    max_rmse_m: float = 0.008  # ICP inlier RMS of a tracked frame, m
+    max_jump_m: float = 0.03  # largest believable deviation from the prediction, m
+    velocity_gain: float = 1.0  # fraction of the last frame's motion predicted (0: static)
+    occluder_m: float = 0.01  # measured points this far in front of the object are occluders
+    use_color: bool = True  # drop pixels whose colour the object never showed
+    smooth_half_window: int = 3  # Savitzky–Golay half window (frames); 0 = off
+    max_points: int = 2500  # measured points per frame for ICP
+    seed: int = 0  # random seed (RANSAC, subsampling)
+
+
+@dataclass
+class TrackResult:
+    T_cam_obj: np.ndarray  # (N, 4, 4), NaN where invalid
+    valid: np.ndarray  # (N,)
+    quality: dict[str, np.ndarray]  # per-frame fit quality
+    init: InitResult
+    init_time_s: float
+    track_time_s: float  # frames 1..N-1, wall clock, including frame decoding
+    reinit_frames: list[int] = field(default_factory=list)
+
+
+def _predict(poses: list[np.ndarray | None], gain: float) -> np.ndarray | None:
+    """Constant-velocity prediction (scaled by ``gain``) from the last two good poses."""
+    last = next((T for T in reversed(poses) if T is not None), None)
+    if last is None or len(poses) < 2 or poses[-1] is None or poses[-2] is None:
+        return last
+    delta = poses[-1] @ T_inv(poses[-2])  # one frame of motion, camera frame
+    return se3_exp(gain * se3_log(delta)) @ poses[-1]
+
+
+def learn_appearance(
+    rgb: np.ndarray, depth: np.ndarray, K: np.ndarray, T: np.ndarray, target: ModelTarget
+) -> AppearanceGate:
+    """Object colours: silhouette pixels whose depth lies on the model; context: the rest
+    of the object's neighbourhood."""
+    model = target.model
+    sil = silhouette(T, model, K, depth.shape, dilate_px=0)
+    near = silhouette(T, model, K, depth.shape, dilate_px=40)
+    ctx = near & ~silhouette(T, model, K, depth.shape, dilate_px=6)
+    pts = backproject_depth(K, depth)
+    on_surface = np.zeros_like(sil)
+    idx = np.nonzero(sil & (depth > 0))
+    if len(idx[0]):
+        d = target.distance(transform_points(T_inv(T), pts[idx]))
+        on_surface[idx] = d < 0.005
+    return AppearanceGate.learn(rgb, on_surface, ctx)
+
+
+def track(
+    read_depth: Callable[[int], np.ndarray],
+    n_frames: int,
+    K: np.ndarray,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    cfg: TrackerConfig = TrackerConfig(),
+    read_rgb: Callable[[int], np.ndarray] | None = None,
+    read_mask: Callable[[int], np.ndarray | None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrackResult:
+    model = ObjectModel.from_mesh(vertices, faces)
+    target = ModelTarget(model)
+    rng = np.random.default_rng(cfg.seed)
+    use_rgb = cfg.use_color and read_rgb is not None
+
+    def load(i: int):
+        return (
+            read_depth(i),
+            read_rgb(i) if use_rgb else None,
+            read_mask(i) if read_mask else None,
+        )
+
+    depth0, rgb0, mask0 = load(0)
+    if mask0 is not None and not mask0.any():
+        raise H2S2RError(
+            "masks/000000.png is empty: the object must be visible in the first "
+            "frame — fix the mask or start the video earlier"
+        )
+    if not np.any(depth0 > 0):
+        raise H2S2RError(
+            "capture/depth/000000.png has no valid depth (all zero): check the "
+            "depth stream and re-import"
+        )
+    t0 = time.perf_counter()
+    init = initialize(depth0, K, target, vertices, mask=mask0, seed=cfg.seed)
+    init_time = time.perf_counter() - t0
+    if init.agreement < cfg.min_init_agreement or init.visible_samples < 50:
+        raise H2S2RError(
+            f"object not found in frame 0 (best depth agreement {init.agreement:.2f} < "
+            f"{cfg.min_init_agreement}, {init.visible_samples} visible samples): make sure it "
+            "is in view and not hidden in the first frame, that the mesh is in metres "
+            "(--mesh-scale), or give masks with --masks DIR"
+        )
+    gate = learn_appearance(rgb0, depth0, K, init.T_cam_obj, target) if use_rgb else None
+
+    n = n_frames
+    T_out = np.full((n, 4, 4), np.nan)
+    valid = np.zeros(n, dtype=bool)
+    q = {k: np.full(n, np.nan) for k in ("agreement", "seen_fraction", "rmse_m", "fitness")}
+    poses: list[np.ndarray | None] = []
+    reinit: list[int] = []
+
+    def evaluate(T: np.ndarray, depth: np.ndarray) -> tuple[float, float]:
+        s = score_poses(T[None], model.coarse_points, model.coarse_normals, depth, K)
+        seen = float((s.agree[0] + s.violate[0]) / max(s.visible[0], 1))
+        return float(s.agreement[0]), seen
+
+    t_track = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # decode frames ahead of tracking
+        ahead = {i: pool.submit(load, i) for i in range(1, min(n, 4))}
+        for i in range(n):
+            if i == 0:
+                depth, rgb, mask = depth0, rgb0, mask0
+            else:
+                depth, rgb, mask = ahead.pop(i).result()
+                if i + 3 < n:
+                    ahead[i + 3] = pool.submit(load, i + 3)
+            T_pred = init.T_cam_obj if i == 0 else _predict(poses, cfg.velocity_gain)
+            ok, T_new, rmse, fit, agree, seen = False, None, np.nan, np.nan, np.nan, np.nan
+            usable = (mask is None or mask.any()) and bool(np.any(depth > 0))
+            if T_pred is not None and usable:
+                pts = crop_points(
+                    depth,
+                    K,
+                    T_pred,
+                    target,
+                    max_dist_m=0.015,
+                    occluder_m=cfg.occluder_m,
+                    max_points=cfg.max_points,
+                    mask=mask,
+                    rng=rng,
+                    rgb=rgb,
+                    gate=gate,
+                )
+                if len(pts) >= 30:
+                    r = icp(target, pts, T_pred, radii_m=(0.01, 0.005, 0.003))
+                    agree, seen = evaluate(r.T_cam_obj, depth)
+                    jump = np.linalg.norm(r.T_cam_obj[:3, 3] - T_pred[:3, 3])
+                    ok = (
+                        agree >= cfg.min_agreement
+                        and seen >= cfg.min_seen_fraction
+                        and r.rmse_m <= cfg.max_rmse_m
+                        and jump <= cfg.max_jump_m
+                    )
+                    T_new, rmse, fit = r.T_cam_obj, r.rmse_m, r.fitness
+                if not ok and i == 0:  # the initializer's pose passed its stricter check
+                    ok, T_new = True, init.T_cam_obj
+                    agree, seen = evaluate(T_new, depth)
+                if not ok and i > 0:  # lost: re-initialize around the last good pose
+                    prior = next((T for T in reversed(poses) if T is not None), None)
+                    if prior is not None:
+                        near = crop_points(
+                            depth,
+                            K,
+                            prior,
+                            target,
+                            max_dist_m=0.08,
+                            occluder_m=cfg.occluder_m,
+                            margin_px=60,
+                            max_points=2 * cfg.max_points,
+                            mask=mask,
+                            rng=rng,
+                            rgb=rgb,
+                            gate=gate,
+                        )
+                        T_r, _ = relocalize(depth, K, target, prior, near, rng)
+                        agree, seen = evaluate(T_r, depth)
+                        ok = agree >= cfg.min_agreement and seen >= cfg.min_seen_fraction
+                        if ok:
+                            T_new, rmse, fit = T_r, np.nan, np.nan
+                            reinit.append(i)
+            if ok:
+                T_out[i], valid[i] = T_new, True
+                q["agreement"][i], q["seen_fraction"][i] = agree, seen
+                q["rmse_m"][i], q["fitness"][i] = rmse, fit
+            poses.append(T_new if ok else None)
+            if i == 0:
+                t_track = time.perf_counter()
+            if progress is not None:
+                progress(i + 1, n)
+    track_time = time.perf_counter() - t_track
+
+    if cfg.smooth_half_window > 0:
+        T_out = smooth_poses(T_out, valid, cfg.smooth_half_window)
+    return TrackResult(
+        T_cam_obj=T_out,
+        valid=valid,
+        quality=q,
+        init=init,
+        init_time_s=init_time,
+        track_time_s=track_time,
+        reinit_frames=reinit,
+    )
