@@ -22,7 +22,7 @@ import open3d as o3d
 from scipy.spatial import ConvexHull
 
 from perception.object_track.icp import ModelTarget, icp
-from perception.object_track.model import score_poses
+from perception.object_track.model import boundary_support, score_poses
 from pipeline.geometry import backproject_depth, so3_exp
 
 _REG = o3d.pipelines.registration
@@ -88,7 +88,30 @@ def fit_support_planes(
             n, d = -n, -d
         planes.append(TablePlane(normal_cam=n, offset=d, inlier_fraction=frac))
         pcd = pcd.select_by_index(inliers, invert=True)
-    return planes
+    # Of parallel planes (a table over the floor, a desk behind the table) the one nearest
+    # the camera is the working surface; the others are dropped.
+    return merge_planes(planes)
+
+
+def merge_planes(planes: list[TablePlane]) -> list[TablePlane]:
+    """Drop duplicates and, of parallel planes, keep the one nearest the camera."""
+    kept: list[TablePlane] = []
+    for pl in sorted(planes, key=lambda p: p.offset):
+        if all(abs(pl.normal_cam @ k.normal_cam) < 0.95 for k in kept):
+            kept.append(pl)
+    return kept
+
+
+def _grow(mask: np.ndarray) -> np.ndarray:
+    """The mask's bounding box, grown by its own size on every side."""
+    vs, us = np.nonzero(mask)
+    h, w = mask.shape
+    du, dv = us.max() - us.min() + 1, vs.max() - vs.min() + 1
+    out = np.zeros_like(mask)
+    out[
+        max(vs.min() - dv, 0) : min(vs.max() + dv, h), max(us.min() - du, 0) : min(us.max() + du, w)
+    ] = True
+    return out
 
 
 def fit_table_plane(points_cam: np.ndarray, seed: int = 0) -> TablePlane | None:
@@ -136,11 +159,16 @@ def resting_hypotheses(
     vertices: np.ndarray,
     plane: TablePlane,
     above_cam: np.ndarray,
+    support_cam: np.ndarray | None = None,
     cell_m: float = 0.04,
     yaw_step_deg: float = 15.0,
     min_cell_points: int = 20,
 ) -> np.ndarray:
-    """Object-on-the-table poses ``(H, 4, 4)`` at the occupied cells of the table."""
+    """Object-on-the-table poses ``(H, 4, 4)`` at the occupied cells of the table.
+
+    With ``support_cam`` (the plane's inlier points), only cells within two cells of
+    visible table are used: things beyond the table's edge do not stand on it.
+    """
     up = plane.normal_cam
     # Table axes: e1 along the camera's x projected on the plane, e2 = up × e1.
     e1 = np.array([1.0, 0, 0]) - up * up[0]
@@ -149,6 +177,14 @@ def resting_hypotheses(
     xy = np.stack([above_cam @ e1, above_cam @ e2], axis=1)
     cells, counts = np.unique(np.floor(xy / cell_m).astype(np.int64), axis=0, return_counts=True)
     cells = cells[counts >= min_cell_points]
+    if support_cam is not None and len(support_cam):
+        sxy = np.stack([support_cam @ e1, support_cam @ e2], axis=1)
+        table = {tuple(c) for c in np.unique(np.floor(sxy / cell_m).astype(np.int64), axis=0)}
+        near_table = [
+            any((c[0] + a, c[1] + b) in table for a in range(-2, 3) for b in range(-2, 3))
+            for c in cells
+        ]
+        cells = cells[np.asarray(near_table, dtype=bool)] if len(cells) else cells
     centers = (cells + 0.5) * cell_m  # in-plane coordinates; the camera's foot is (0, 0)
     # Objects sit behind their visible surface: push centres away from the camera's foot.
     away = centers / np.maximum(np.linalg.norm(centers, axis=1, keepdims=True), 1e-9)
@@ -248,24 +284,40 @@ def initialize(
     vertices: np.ndarray,
     mask: np.ndarray | None = None,
     prior: np.ndarray | None = None,
-    refine_top: int = 8,
+    refine_top: int = 12,
+    boundary_weight: float = 0.5,
     seed: int = 0,
 ) -> InitResult:
-    """Best pose of the object in a depth image (see the module docstring)."""
+    """Best pose of the object in a depth image (see the module docstring).
+
+    ``mask`` (an object mask, or a box the user drew) restricts where the object is
+    looked for; the support planes are still fitted to the whole view.
+    """
     model = target.model
-    pts = scene_points(depth_m, K, stride=2, mask=mask)
-    planes = fit_support_planes(pts, seed) if mask is None else []
+    all_pts = scene_points(depth_m, K, stride=2)
+    # Candidates: the whole view, or only the pixels of a mask / region of interest.
+    pts = all_pts if mask is None else scene_points(depth_m, K, stride=2, mask=mask)
+    planes = fit_support_planes(all_pts, seed)
+    if mask is not None:  # the surface under a small object may be small in the whole view
+        planes = merge_planes(
+            planes
+            + fit_support_planes(
+                scene_points(depth_m, K, stride=2, mask=_grow(mask)), seed, min_fraction=0.15
+            )
+        )
     hyps = []
     if planes:
         heights = np.stack([pl.height(pts) for pl in planes], axis=1)
+        all_heights = np.stack([pl.height(all_pts) for pl in planes], axis=1)
         off_planes = np.all(np.abs(heights) > 0.004, axis=1)
         above_any = np.zeros(len(pts), dtype=bool)
         for k, pl in enumerate(planes):
             above_k = off_planes & (heights[:, k] > 0) & (heights[:, k] < 1.2 * model.diameter_m)
             above_any |= above_k
             if above_k.sum() > 0:
-                hyps.append(resting_hypotheses(vertices, pl, pts[above_k]))
-        above = pts[above_any]
+                support = all_pts[np.abs(all_heights[:, k]) <= 0.004]
+                hyps.append(resting_hypotheses(vertices, pl, pts[above_k], support))
+        above = pts[above_any] if above_any.sum() >= 30 else pts
     else:
         above = pts
     plane = planes[0] if planes else None
@@ -280,36 +332,38 @@ def initialize(
     best: InitResult | None = None
     for k in order:
         T = H[k]
-        for radii in ((0.03, 0.015, 0.006, 0.003),):
-            crop = _points_near(above if mask is None else pts, T, target, 0.04)
-            if len(crop) < 30:
-                continue
-            T = icp(target, crop, T, radii_m=radii, iterations=20).T_cam_obj
+        crop = _points_near(above, T, target, 0.04)
+        if len(crop) >= 30:
+            T = icp(target, crop, T, radii_m=(0.03, 0.015, 0.006, 0.003), iterations=20).T_cam_obj
         s = score_poses(
             T[None], model.points[::4], model.normals[::4], depth_m, K, tol_m=0.01, zbuffer=True
         )
-        cand = InitResult(
-            T, float(s.score[0]), float(s.agreement[0]), int(s.visible[0]), len(H), plane
-        )
+        # Depth agreement of the surface, plus a depth jump all around the outline.
+        total = float(s.score[0]) + boundary_weight * boundary_support(T, model.points, depth_m, K)
+        cand = InitResult(T, total, float(s.agreement[0]), int(s.visible[0]), len(H), plane)
         if best is None or cand.score > best.score:
             best = cand
     assert best is not None
     return best
 
 
-def _rank(H: np.ndarray, depth_m: np.ndarray, K: np.ndarray, model, k: int) -> list[int]:
+def _rank(
+    H: np.ndarray, depth_m: np.ndarray, K: np.ndarray, model, k: int, tol_m: float = 0.02
+) -> list[int]:
     """Two-stage depth scoring (few samples for all, more for the best 300), then the
-    ``k`` best diverse hypotheses."""
+    ``k`` best diverse hypotheses. The tolerance is loose: grid hypotheses are a few cm
+    and degrees off until ICP refines them."""
     few = max(len(model.coarse_points) // 4, 50)
+    pts, nrm = model.coarse_points, model.coarse_normals
     s1 = np.concatenate(
         [
-            score_poses(c, model.coarse_points[:few], model.coarse_normals[:few], depth_m, K).score
+            score_poses(c, pts[:few], nrm[:few], depth_m, K, tol_m=tol_m).score
             for c in np.array_split(H, max(1, len(H) // 4000))
         ]
     )
     top = np.argsort(-s1)[:300]
     s2 = np.full(len(H), -np.inf)
-    s2[top] = score_poses(H[top], model.coarse_points, model.coarse_normals, depth_m, K).score
+    s2[top] = score_poses(H[top], pts, nrm, depth_m, K, tol_m=tol_m).score
     return _diverse_top(H, s2, k, min_dist_m=model.diameter_m / 8)
 
 

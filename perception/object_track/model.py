@@ -43,11 +43,13 @@ class DepthScore:
     violate: np.ndarray  # (H,) samples the camera sees through
     occluded: np.ndarray  # (H,) samples behind something measured in front
     visible: np.ndarray  # (H,) samples facing the camera inside the image
+    facing: np.ndarray  # (H,) samples facing the camera, inside the image or not
 
     @property
     def score(self) -> np.ndarray:
-        """Agreement minus twice the free-space violations, per visible sample."""
-        return (self.agree - 2.0 * self.violate) / np.maximum(self.visible, 1)
+        """Agreement minus twice the free-space violations, per sample facing the camera
+        (samples that fall outside the image count as unexplained)."""
+        return (self.agree - 2.0 * self.violate) / np.maximum(self.facing, 1)
 
     @property
     def agreement(self) -> np.ndarray:
@@ -93,22 +95,26 @@ def score_poses(
     K: np.ndarray,
     tol_m: float = 0.01,
     zbuffer: bool = False,
+    min_cos: float = 0.3,
 ) -> DepthScore:
     """Depth agreement of hypotheses ``T_cam_obj (H, 4, 4)`` with a depth image.
 
-    Visibility: samples whose normals face the camera; with ``zbuffer`` also only the
-    nearest sample per pixel (self-occlusion of non-convex objects), per hypothesis.
+    Visibility: samples whose normals face the camera by more than ``min_cos`` (grazing
+    samples project onto silhouette edges, where real depth is unreliable); with
+    ``zbuffer`` also only the nearest sample per pixel (self-occlusion), per hypothesis.
     """
     T = np.asarray(T_cam_obj, dtype=np.float64).reshape(-1, 4, 4)
     h, w = depth_m.shape
     p = transform_points(T, points_obj)  # (H, P, 3)
     n = normals_obj @ np.swapaxes(T[:, :3, :3], -1, -2)  # (H, P, 3)
     z = p[..., 2]
-    facing = np.einsum("hpi,hpi->hp", n, p) < 0
+    cos = -np.einsum("hpi,hpi->hp", n, p) / np.maximum(np.linalg.norm(p, axis=-1), 1e-9)
+    facing = cos > min_cos
     zs = np.where(z > 1e-3, z, 1.0)
     u = np.rint(K[0, 0] * p[..., 0] / zs + K[0, 2]).astype(np.int64)
     v = np.rint(K[1, 1] * p[..., 1] / zs + K[1, 2]).astype(np.int64)
-    vis = facing & (z > 1e-3) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    facing &= z > 1e-3
+    vis = facing & (u >= 0) & (u < w) & (v >= 0) & (v < h)
     uc, vc = np.clip(u, 0, w - 1), np.clip(v, 0, h - 1)
     if zbuffer:
         hyp = np.broadcast_to(np.arange(len(T))[:, None], z.shape)
@@ -123,5 +129,53 @@ def score_poses(
     violate = measured & (r >= tol_m)
     occluded = measured & (r <= -tol_m)
     return DepthScore(
-        agree=agree.sum(-1), violate=violate.sum(-1), occluded=occluded.sum(-1), visible=vis.sum(-1)
+        agree=agree.sum(-1),
+        violate=violate.sum(-1),
+        occluded=occluded.sum(-1),
+        visible=vis.sum(-1),
+        facing=facing.sum(-1),
     )
+
+
+def boundary_support(
+    T_cam_obj: np.ndarray,
+    points_obj: np.ndarray,
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    ring_px: int = 4,
+    step_m: float = 0.02,
+) -> float:
+    """Fraction of the pixels just outside the object's silhouette whose depth jumps.
+
+    An object's outline is a depth discontinuity: just outside it the camera sees the
+    background (farther) or an occluder (nearer), not the continuation of the object's own
+    surface. A hypothesis that fits a patch of a larger surface (the front of another box)
+    has no such jumps. Pixels without depth count half (sensors drop edges).
+    """
+    import cv2
+    from scipy.ndimage import grey_erosion
+
+    h, w = depth_m.shape
+    p = transform_points(T_cam_obj, points_obj)
+    p = p[p[:, 2] > 0.05]
+    u = np.rint(K[0, 0] * p[:, 0] / p[:, 2] + K[0, 2]).astype(int)
+    v = np.rint(K[1, 1] * p[:, 1] / p[:, 2] + K[1, 2]).astype(int)
+    ok = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    if ok.sum() < 10:
+        return 0.0
+    model_depth = np.full((h, w), np.inf)
+    np.minimum.at(model_depth, (v[ok], u[ok]), p[ok, 2])
+    sil = np.isfinite(model_depth).astype(np.uint8)
+    sil = cv2.morphologyEx(sil, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    outer = cv2.dilate(sil, np.ones((2 * ring_px + 1,) * 2, np.uint8))
+    inner = cv2.dilate(sil, np.ones((3, 3), np.uint8))
+    ring = (outer > 0) & (inner == 0)
+    if not ring.any():
+        return 0.0
+    # Depth of the nearest part of the model: a min filter spreads it over the ring.
+    edge_depth = grey_erosion(
+        np.where(np.isfinite(model_depth), model_depth, 1e3), size=2 * ring_px + 5
+    )
+    d = depth_m[ring]
+    jump = np.abs(d - edge_depth[ring]) > step_m
+    return float(np.mean(np.where(d > 0, jump, 0.5)))

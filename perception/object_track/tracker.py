@@ -42,7 +42,26 @@ class TrackerConfig:
     use_color: bool = True  # drop pixels whose colour the object never showed
     smooth_half_window: int = 3  # Savitzky–Golay half window (frames); 0 = off
     max_points: int = 2500  # measured points per frame for ICP
+    icp_radii_m: tuple[float, ...] = (0.02, 0.01, 0.005, 0.003)  # coarse-to-fine ICP radii
     seed: int = 0  # random seed (RANSAC, subsampling)
+    roi: str = ""  # first-frame box around the object, "u0,v0,u1,v1" in pixels (a hint for clutter)
+
+    def roi_mask(self, shape: tuple[int, int]) -> np.ndarray | None:
+        """The --roi box as a boolean image (None without --roi)."""
+        if not self.roi:
+            return None
+        try:
+            u0, v0, u1, v1 = (int(x) for x in self.roi.split(","))
+        except ValueError:
+            raise H2S2RError(f"--roi {self.roi!r}: expected four integers u0,v0,u1,v1") from None
+        h, w = shape
+        if not (0 <= u0 < u1 <= w and 0 <= v0 < v1 <= h):
+            raise H2S2RError(
+                f"--roi {self.roi}: must lie inside the {w}×{h} image with u0<u1, v0<v1"
+            )
+        m = np.zeros(shape, dtype=bool)
+        m[v0:v1, u0:u1] = True
+        return m
 
 
 @dataclass
@@ -118,14 +137,15 @@ def track(
             "depth stream and re-import"
         )
     t0 = time.perf_counter()
-    init = initialize(depth0, K, target, vertices, mask=mask0, seed=cfg.seed)
+    init_mask = mask0 if mask0 is not None else cfg.roi_mask(depth0.shape)
+    init = initialize(depth0, K, target, vertices, mask=init_mask, seed=cfg.seed)
     init_time = time.perf_counter() - t0
     if init.agreement < cfg.min_init_agreement or init.visible_samples < 50:
         raise H2S2RError(
             f"object not found in frame 0 (best depth agreement {init.agreement:.2f} < "
             f"{cfg.min_init_agreement}, {init.visible_samples} visible samples): make sure it "
             "is in view and not hidden in the first frame, that the mesh is in metres "
-            "(--mesh-scale), or give masks with --masks DIR"
+            "(--mesh-scale), or point at it with --roi u0,v0,u1,v1 or --masks DIR"
         )
     gate = learn_appearance(rgb0, depth0, K, init.T_cam_obj, target) if use_rgb else None
 
@@ -169,7 +189,7 @@ def track(
                     gate=gate,
                 )
                 if len(pts) >= 30:
-                    r = icp(target, pts, T_pred, radii_m=(0.01, 0.005, 0.003))
+                    r = icp(target, pts, T_pred, radii_m=cfg.icp_radii_m)
                     agree, seen = evaluate(r.T_cam_obj, depth)
                     jump = np.linalg.norm(r.T_cam_obj[:3, 3] - T_pred[:3, 3])
                     ok = (
