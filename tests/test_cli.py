@@ -97,3 +97,15 @@ def test_shipped_configs_parse():
     assert configs
     for path in configs:
         SynthConfig(**load_config_file(path, SynthConfig))
+
+
+def test_track_object_verb(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    assert main(["synth", "--task", "box_push", "--out", str(ws), "--frames", "30"]) == 0
+    assert main(["track-object", str(ws), "--no-overlay"]) == 0
+    out = capsys.readouterr().out
+    assert "vs ground truth" in out and (ws / "object_track" / "poses.npz").is_file()
+    assert main(["track-object", str(ws), "--method", "sam6d"]) == 1
+    assert "icp, foundationpose" in capsys.readouterr().err
+    assert main(["track-object", str(ws), "--method", "foundationpose"]) == 1
+    assert "GPU" in capsys.readouterr().err
