@@ -181,6 +181,31 @@ def _setup_track_object(p: argparse.ArgumentParser):
     return run
 
 
+def _setup_track_hand(p: argparse.ArgumentParser):
+    from perception.hand_track.stage import TrackHandConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace folder (with capture/)")
+    add_dataclass_args(p, TrackHandConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from perception.hand_track.stage import run_track_hand
+
+        cfg = config_from_args(TrackHandConfig, args)
+        with progress_bar(f"track-hand ({cfg.method})") as update:
+            art = run_track_hand(args.workspace, cfg, progress=update)
+        m = art.metrics
+        print(
+            f"wrote {args.workspace / 'hand_track'}: {art.handedness} hand, "
+            f"{m['valid_fraction']:.0%} of {int(m['num_frames'])} frames valid, wrist to "
+            f"middle knuckle {m['wrist_to_middle_mcp_m'] * 100:.1f} cm"
+        )
+        if "keypoint_err_mean_m" in m:
+            print(f"  vs ground truth: keypoints {m['keypoint_err_mean_m'] * 1e3:.1f} mm mean")
+        return 0
+
+    return run
+
+
 def _setup_validate(p: argparse.ArgumentParser):
     p.add_argument("workspace", type=Path, help="demo workspace folder")
 
@@ -241,7 +266,7 @@ VERBS: tuple[Verb, ...] = (
         "21 hand keypoints per frame",
         "capture/",
         "hand_track/",
-        missing=f"the MediaPipe hand tracker with depth lifting {_LATER}",
+        setup=_setup_track_hand,
     ),
     Verb(
         "retarget",

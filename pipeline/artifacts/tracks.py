@@ -135,6 +135,8 @@ class HandTrack(ArtifactBase):
     valid: np.ndarray  # (N,) bool
     handedness: str = "right"
     method: str = "mediapipe"
+    # (21,) which keypoints the method provides (HaMeR-depth gives 8 of 21); NaN elsewhere.
+    present: np.ndarray = field(default_factory=lambda: np.ones(21, dtype=bool))
     metrics: Mapping[str, float] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
 
@@ -149,6 +151,7 @@ class HandTrack(ArtifactBase):
                 "keypoints_px": self.keypoints_px,
                 "valid": self.valid,
                 "handedness": np.str_(self.handedness),
+                "present": np.asarray(self.present, dtype=bool),
             },
         )
         write_metrics(folder, self.metrics)
@@ -183,6 +186,7 @@ class HandTrack(ArtifactBase):
             keypoints_px=d["keypoints_px"],
             valid=d["valid"],
             handedness=str(d["handedness"]),
+            present=d.get("present", np.ones(21, dtype=bool)),
             method=str(meta.get("method", "?")),
             metrics=read_metrics(folder, cls.PRODUCER),
             provenance=_prov(meta),
@@ -198,9 +202,28 @@ class HandTrack(ArtifactBase):
                 f"handedness must be 'right' or 'left', got {self.handedness!r}",
                 self._rerun(),
             )
+        n = len(valid)
+        if self.keypoints_cam.shape != (n, 21, 3) or self.keypoints_px.shape != (n, 21, 2):
+            raise ArtifactError(
+                path,
+                f"keypoints must be (N,21,3) and (N,21,2) with N={n}, got "
+                f"{self.keypoints_cam.shape} and {self.keypoints_px.shape}",
+                self._rerun(),
+            )
+        present = np.asarray(self.present, dtype=bool)
+        if present.shape != (21,) or not present[0]:
+            raise ArtifactError(
+                path, "present must be (21,) booleans including the wrist", self._rerun()
+            )
         require_finite(
-            path, "keypoints_cam of valid frames", self.keypoints_cam[valid], self.PRODUCER
+            path,
+            "keypoints_cam of valid frames",
+            self.keypoints_cam[valid][:, present],
+            self.PRODUCER,
         )
         require_finite(
-            path, "keypoints_px of valid frames", self.keypoints_px[valid], self.PRODUCER
+            path,
+            "keypoints_px of valid frames",
+            self.keypoints_px[valid][:, present],
+            self.PRODUCER,
         )

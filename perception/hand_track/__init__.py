@@ -1,0 +1,1 @@
+"""Hand keypoints from the demo video (``h2s2r track-hand``)."""

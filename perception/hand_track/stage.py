@@ -1,0 +1,223 @@
+"""``h2s2r track-hand``: 21 hand keypoints per frame, in the camera frame.
+
+Example::
+
+    h2s2r track-hand runs/box                         # MediaPipe + depth lifting
+    h2s2r track-hand runs/box --method ground-truth   # a synthetic demo's own hand
+    h2s2r track-hand runs/real --method hamer --hamer-output hamer_out/
+
+Writes ``hand_track/``: ``keypoints.npz`` (``keypoints_cam (N,21,3)``, ``keypoints_px
+(N,21,2)``, ``valid (N,)``, ``handedness``, ``present (21,)``), ``metrics.json`` and
+``meta.json``. Frames without a hand, or without depth under it, are flagged invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from perception.object_track.smooth import savgol_weights
+from pipeline.artifacts import Capture, GroundTruth, HandTrack, Provenance
+from pipeline.errors import H2S2RError
+from pipeline.geometry import project_points
+
+METHODS = ("mediapipe", "hamer", "ground-truth")
+# hamer_depth's per-frame JSON keys → MediaPipe keypoint index (front/back pairs averaged).
+HAMER_KEYS = {
+    0: ("wrist_back", "wrist_front"),
+    5: ("index_0_back", "index_0_front"),
+    9: ("middle_0_back", "middle_0_front"),
+    13: ("ring_0_back", "ring_0_front"),
+    8: ("index_3",),
+    12: ("middle_3",),
+    16: ("ring_3",),
+    4: ("thumb_3",),
+}
+
+
+@dataclass(frozen=True)
+class TrackHandConfig:
+    """Options of ``h2s2r track-hand``."""
+
+    method: str = "mediapipe"  # mediapipe | hamer (read hamer_depth JSON) | ground-truth
+    model: str = ""  # MediaPipe hand_landmarker.task (else $H2S2R_HAND_MODEL, user cache)
+    hand: str = "right"  # which hand to track when several are seen: right | left
+    hamer_output: str = ""  # folder of hamer_depth per-frame JSON files (00000.json …)
+    min_detection: float = 0.3  # MediaPipe detection confidence
+    smooth_half_window: int = 2  # Savitzky–Golay half window over valid runs; 0 = off
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise H2S2RError(f"--method {self.method!r} is unknown; valid: {', '.join(METHODS)}")
+        if self.hand not in ("right", "left"):
+            raise H2S2RError(f"--hand must be right or left, got {self.hand!r}")
+
+
+def smooth_keypoints(kp: np.ndarray, valid: np.ndarray, half_window: int) -> np.ndarray:
+    """Centred Savitzky–Golay (quadratic) smoothing of each coordinate over valid runs."""
+    out = kp.copy()
+    n = len(kp)
+    for i in np.nonzero(valid)[0]:
+        k = half_window
+        while k > 0 and (i - k < 0 or i + k >= n or not valid[i - k : i + k + 1].all()):
+            k -= 1
+        if k >= 2:
+            out[i] = np.tensordot(savgol_weights(k, 2), kp[i - k : i + k + 1], axes=1)
+    return out
+
+
+def _mediapipe(cap: Capture, cfg: TrackHandConfig, progress):
+    from perception.hand_track.lift import lift_hand
+    from perception.hand_track.mediapipe_hand import HandDetector, resolve_model
+
+    model = resolve_model(cfg.model or None)
+    n = cap.num_frames
+    kp = np.full((n, 21, 3), np.nan)
+    px = np.full((n, 21, 2), np.nan)
+    valid = np.zeros(n, dtype=bool)
+    seen = {"right": 0, "left": 0}
+    stats = {"detected": 0, "no_depth": 0, "scale": []}
+    with HandDetector(model, min_detection=cfg.min_detection) as det:
+        for i in range(n):
+            hands = det.detect(cap.read_rgb(i), round(i * 1000 / cap.fps))
+            for h in hands:
+                seen[h.handedness] += 1
+            pick = [h for h in hands if h.handedness == cfg.hand]
+            if pick:
+                h = max(pick, key=lambda x: x.score)
+                stats["detected"] += 1
+                px[i] = h.px
+                lifted = lift_hand(h.px, h.world, cap.read_depth_m(i), cap.K)
+                if lifted is None:
+                    stats["no_depth"] += 1
+                else:
+                    kp[i], valid[i] = lifted.keypoints_cam, True
+                    stats["scale"].append(lifted.scale)
+            if progress:
+                progress(i + 1, n)
+    if stats["detected"] == 0:
+        other = "left" if cfg.hand == "right" else "right"
+        if seen[other]:
+            raise H2S2RError(
+                f"only a {other} hand was seen ({seen[other]} frames); the robot needs a "
+                f"{cfg.hand} hand — record the demo with the {cfg.hand} hand (h2s2r does not "
+                f"mirror a hand), or pass --hand {other} for a {other}-handed robot"
+            )
+        raise H2S2RError(
+            f"no hand found in any of the {n} frames of {cap.root}: check that "
+            "the hand is in view and lit, or lower --min-detection"
+        )
+    if not valid.any():
+        raise H2S2RError(
+            f"a hand was found in {stats['detected']} frames but none had depth "
+            "under it: check depth alignment and range (capture/depth)"
+        )
+    metrics = {
+        "detected_fraction": stats["detected"] / n,
+        "no_depth_frames": stats["no_depth"],
+        "mediapipe_scale_mean": float(np.mean(stats["scale"])),
+    }
+    return kp, px, valid, np.ones(21, dtype=bool), metrics
+
+
+def _hamer(cap: Capture, cfg: TrackHandConfig):
+    folder = Path(cfg.hamer_output)
+    if not cfg.hamer_output or not folder.is_dir():
+        raise H2S2RError(
+            "--method hamer needs --hamer-output DIR: the folder of per-frame "
+            "JSON files written by the hamer_depth tool (HaMeR needs a GPU and "
+            "the MANO model; h2s2r only reads its output)"
+        )
+    n = cap.num_frames
+    kp = np.full((n, 21, 3), np.nan)
+    valid = np.zeros(n, dtype=bool)
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise H2S2RError(f"{folder}: holds no per-frame JSON files (00000.json …)")
+    for f in files:
+        try:
+            i = int(f.stem)
+            data = json.loads(f.read_text())
+        except (ValueError, json.JSONDecodeError) as e:
+            raise H2S2RError(f"{f}: not a hamer_depth frame file ({e})") from e
+        if not 0 <= i < n:
+            raise H2S2RError(f"{f}: frame {i} is outside the capture's 0..{n - 1}")
+        try:
+            for k, keys in HAMER_KEYS.items():
+                kp[i, k] = np.mean([np.asarray(data[key], dtype=float) for key in keys], axis=0)
+        except KeyError as e:
+            expected = sorted({x for ks in HAMER_KEYS.values() for x in ks})
+            raise H2S2RError(f"{f}: lacks key {e} (hamer_depth writes {expected})") from e
+        valid[i] = bool(np.all(np.isfinite(kp[i, list(HAMER_KEYS)])))
+    present = np.zeros(21, dtype=bool)
+    present[list(HAMER_KEYS)] = True
+    px = np.full((n, 21, 2), np.nan)
+    px[:, present] = project_points(
+        cap.K, np.where(np.isfinite(kp[:, present]), kp[:, present], 1.0)
+    )
+    px[~valid] = np.nan
+    return kp, px, valid, present, {}
+
+
+def run_track_hand(
+    ws: str | Path, cfg: TrackHandConfig = TrackHandConfig(), progress=None
+) -> HandTrack:
+    ws = Path(ws)
+    cap = Capture.load(ws / "capture")
+    upstream = [ws / "capture" / "meta.json"]
+    t0 = time.perf_counter()
+    if cfg.method == "ground-truth":
+        if not (ws / "ground_truth").is_dir():
+            raise H2S2RError(
+                f"--method ground-truth needs {ws / 'ground_truth'} (only "
+                "`h2s2r synth` writes it); use --method mediapipe"
+            )
+        gt = GroundTruth.load(ws / "ground_truth")
+        kp = gt.hand_keypoints_cam.copy()
+        px = project_points(cap.K, kp)
+        valid, present, metrics = np.ones(len(kp), dtype=bool), np.ones(21, dtype=bool), {}
+        handedness = gt.handedness
+        upstream.append(ws / "ground_truth" / "meta.json")
+    elif cfg.method == "hamer":
+        kp, px, valid, present, metrics = _hamer(cap, cfg)
+        handedness = "right"  # hamer_depth fits the right MANO hand
+    else:
+        kp, px, valid, present, metrics = _mediapipe(cap, cfg, progress)
+        handedness = cfg.hand
+    elapsed = time.perf_counter() - t0
+    if cfg.smooth_half_window > 0 and cfg.method != "ground-truth":
+        kp = smooth_keypoints(kp, valid, cfg.smooth_half_window)
+    bone = np.linalg.norm(kp[valid, 9] - kp[valid, 0], axis=1)
+    metrics.update(
+        fps=cap.num_frames / max(elapsed, 1e-9),
+        valid_fraction=float(valid.mean()),
+        num_frames=cap.num_frames,
+        wrist_to_middle_mcp_m=float(np.median(bone)) if len(bone) else 0.0,
+    )
+    if (ws / "ground_truth").is_dir() and cfg.method != "ground-truth":
+        gt = GroundTruth.load(ws / "ground_truth")
+        err = np.linalg.norm(
+            kp[valid][:, present] - gt.hand_keypoints_cam[valid][:, present], axis=-1
+        )
+        metrics.update(
+            keypoint_err_mean_m=float(err.mean()),
+            keypoint_err_p95_m=float(np.percentile(err, 95)),
+            wrist_err_mean_m=float(err[:, 0].mean()),
+        )
+        upstream.append(ws / "ground_truth" / "meta.json")
+    art = HandTrack(
+        keypoints_cam=kp,
+        keypoints_px=px,
+        valid=valid,
+        handedness=handedness,
+        method=cfg.method,
+        present=present,
+        metrics=metrics,
+        provenance=Provenance.of_files(ws, upstream, config=asdict(cfg)),
+    )
+    art.save(ws / "hand_track")
+    return art
