@@ -206,6 +206,33 @@ def _setup_track_hand(p: argparse.ArgumentParser):
     return run
 
 
+def _setup_retarget(p: argparse.ArgumentParser):
+    from sim.retarget.stage import RetargetConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace (object_track/, hand_track/)")
+    add_dataclass_args(p, RetargetConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from sim.retarget.stage import run_retarget
+
+        cfg = config_from_args(RetargetConfig, args)
+        with progress_bar(f"retarget ({cfg.robot})") as update:
+            task = run_retarget(args.workspace, cfg, progress=update)
+        import json
+
+        m = json.loads((args.workspace / "task" / "metrics.json").read_text())
+        print(
+            f"wrote {args.workspace / 'task'}: motion starts at frame {task.start_idx}, "
+            f"{len(task.t)} waypoints; pre-manipulation fingertips "
+            f"{m['pre_fingertip_err_mean_m'] * 100:.1f} cm from their targets (max "
+            f"{m['pre_fingertip_err_max_m'] * 100:.1f}), clearance "
+            f"{m['pre_min_clearance_m'] * 1000:.1f} mm; see task/retarget_check.png"
+        )
+        return 0
+
+    return run
+
+
 def _setup_validate(p: argparse.ArgumentParser):
     p.add_argument("workspace", type=Path, help="demo workspace folder")
 
@@ -273,7 +300,7 @@ VERBS: tuple[Verb, ...] = (
         "pre-manipulation hand → robot (IK), task artifact",
         "tracks, calibration/",
         "task/",
-        missing=f"start-of-manipulation detection and mink retargeting {_LATER}",
+        setup=_setup_retarget,
     ),
     Verb(
         "train",

@@ -362,3 +362,47 @@ def backproject_depth(K: np.ndarray, depth_m: np.ndarray) -> np.ndarray:
     x = (u - K[0, 2]) * z / K[0, 0]
     y = (v - K[1, 2]) * z / K[1, 1]
     return np.stack([x, y, z], axis=-1)
+
+
+# ----------------------------------------------------------------------------- planes
+def fit_plane_ransac(
+    points: np.ndarray,
+    threshold_m: float = 0.008,
+    iterations: int = 300,
+    rng: np.random.Generator | None = None,
+    normal_hint: np.ndarray | None = None,
+    max_angle_deg: float = 90.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dominant plane ``(n, d)`` with ``n·x + d = 0`` and its inlier mask (RANSAC + refit).
+
+    With ``normal_hint`` only planes within ``max_angle_deg`` of it are accepted, and the
+    normal is oriented along it.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if len(pts) < 3:
+        raise ValueError("need at least 3 points to fit a plane")
+    rng = rng or np.random.default_rng(0)
+    best, best_count = None, -1
+    cos_min = np.cos(np.deg2rad(max_angle_deg))
+    for _ in range(iterations):
+        a, b, c = pts[rng.choice(len(pts), 3, replace=False)]
+        n = np.cross(b - a, c - a)
+        if np.linalg.norm(n) < 1e-9:
+            continue
+        n /= np.linalg.norm(n)
+        if normal_hint is not None and abs(n @ normal_hint) < cos_min:
+            continue
+        count = int(np.sum(np.abs(pts @ n - n @ a) < threshold_m))
+        if count > best_count:
+            best, best_count = (n, -(n @ a)), count
+    if best is None:
+        raise ValueError("no plane found (points collinear, or none near the normal hint)")
+    n, d = best
+    inliers = np.abs(pts @ n + d) < threshold_m
+    centroid = pts[inliers].mean(axis=0)
+    _, _, vt = np.linalg.svd(pts[inliers] - centroid, full_matrices=False)
+    n = vt[-1]
+    if normal_hint is not None and n @ normal_hint < 0:
+        n = -n
+    d = -(n @ centroid)
+    return np.r_[n, d], np.abs(pts @ n + d) < threshold_m

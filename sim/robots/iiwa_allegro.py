@@ -38,6 +38,9 @@ IIWA_ALLEGRO = RobotSpec(
         "th": SiteSpec(body="th_tip", pos=(0.0, 0.0, 0.043)),
     },
     finger_map={"thumb": "th", "index": "ff", "middle": "mf", "ring": "rf"},
+    # Fingertip targets are the human's, spread 1.2× about the palm: the Allegro's fingers
+    # are 1.6× longer (0.19 vs 0.12 m palm to middle tip), and the palm backs off the rest.
+    retarget_scale=1.2,
     arm_gains=tuple(
         JointGroupGains(kp=2000.0, kd=200.0, armature=0.1, force_limit=f, velocity_limit=v)
         for f, v in zip(_ARM_FORCE_LIMITS, _ARM_VELOCITY_LIMITS, strict=True)

@@ -33,6 +33,7 @@ IIWA_LEAP = RobotSpec(
         "th": SiteSpec(body="th_ds", geom="th_tip"),
     },
     finger_map={"thumb": "th", "index": "if", "middle": "mf", "ring": "rf"},
+    retarget_scale=1.15,
     arm_gains=IIWA_ALLEGRO.arm_gains,
     hand_gains=JointGroupGains(kp=3.0, kd=0.1, armature=0.005, force_limit=0.9, velocity_limit=6.0),
     # Fingers (mcp, rot, pip, dip) slightly curled; thumb (cmc, axl, mcp, ipl) opposed.

@@ -90,6 +90,8 @@ class RobotSpec:
     hand_gains: JointGroupGains
     home_qpos: tuple[float, ...]  # a collision-free posture in joint order
     hand_prefix: str = "hand/"
+    # Human → robot hand size (palm to fingertip), for fingertip retargeting targets.
+    retarget_scale: float = 1.0
     physics: PhysicsOptions = field(default_factory=PhysicsOptions)
     # Contacts to exclude: (arm body, hand body) pairs whose collision shapes overlap.
     exclude_contacts: tuple[tuple[str, str], ...] = ()

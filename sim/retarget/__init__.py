@@ -1,0 +1,1 @@
+"""Retargeting the demo to the robot (``h2s2r retarget``)."""

@@ -1,0 +1,97 @@
+"""The task scene: table, the demo's object and the robot, built with ``mujoco.MjSpec``.
+
+Used by retargeting (IK with collision avoidance) and, later, by the simulator. The world
+frame is the robot base frame; the table top is the plane ``z = table_height_m``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from pipeline.geometry import matrix_to_quat
+from sim.robots import RobotModelInfo, RobotSpec, build_robot_spec
+
+TABLE_THICKNESS_M = 0.04
+
+
+@dataclass(frozen=True)
+class TaskScene:
+    model: mujoco.MjModel
+    robot: RobotModelInfo
+    object_mocap: int
+    object_geom: int
+    table_geom: int
+    robot_collision_geoms: tuple[int, ...]
+    hand_collision_geoms: tuple[int, ...]
+
+
+def build_task_scene(
+    robot: RobotSpec,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    table_height_m: float,
+    table_center_xy=(0.65, 0.0),
+    table_half_xy=(0.45, 0.6),
+    camera_T_base_cam: np.ndarray | None = None,
+    camera_fovy_deg: float = 45.0,
+    object_kinematic: bool = True,
+) -> TaskScene:
+    spec = build_robot_spec(robot)
+    robot_bodies = {b.name for b in spec.bodies if b.name != "world"}
+    spec.visual.global_.offwidth = 1280
+    spec.visual.global_.offheight = 960
+    wb = spec.worldbody
+    wb.add_light(pos=[0.5, 0.0, 2.0], dir=[0, 0, -1], diffuse=[0.7, 0.7, 0.7])
+    table = wb.add_geom(
+        name="table",
+        type=mujoco.mjtGeom.mjGEOM_BOX,
+        size=[*table_half_xy, TABLE_THICKNESS_M / 2],
+        pos=[*table_center_xy, table_height_m - TABLE_THICKNESS_M / 2],
+        rgba=[0.6, 0.5, 0.4, 1],
+    )
+    del table
+    spec.add_mesh(
+        name="object",
+        uservert=np.asarray(vertices, np.float32).ravel().tolist(),
+        userface=np.asarray(faces, np.int32).ravel().tolist(),
+    )
+    obj = wb.add_body(name="object", mocap=object_kinematic)
+    obj.add_geom(
+        name="object",
+        type=mujoco.mjtGeom.mjGEOM_MESH,
+        meshname="object",
+        rgba=[0.85, 0.35, 0.15, 1],
+    )
+    if camera_T_base_cam is not None:
+        R_mj = camera_T_base_cam[:3, :3] @ np.diag([1.0, -1.0, -1.0])
+        wb.add_camera(
+            name="demo_cam",
+            pos=list(camera_T_base_cam[:3, 3]),
+            quat=list(matrix_to_quat(R_mj)),
+            fovy=float(camera_fovy_deg),
+        )
+    model = spec.compile()
+    info = RobotModelInfo.of(model, robot)
+    robot_geoms = tuple(
+        g
+        for g in range(model.ngeom)
+        if model.body(model.geom_bodyid[g]).name in robot_bodies
+        and (model.geom_contype[g] or model.geom_conaffinity[g])
+    )
+    hand = tuple(
+        g
+        for g in robot_geoms
+        if model.body(model.geom_bodyid[g]).name.startswith(robot.hand_prefix)
+    )
+    return TaskScene(
+        model=model,
+        robot=info,
+        object_mocap=int(model.body_mocapid[model.body("object").id]),
+        object_geom=model.geom("object").id,
+        table_geom=model.geom("table").id,
+        robot_collision_geoms=robot_geoms,
+        hand_collision_geoms=hand,
+    )
