@@ -101,7 +101,7 @@ class RetargetIK:
         reach the palm target at all.
         """
         t0 = time.perf_counter()
-        cfg, model = self.cfg, self.scene.model
+        cfg = self.cfg
         info = self.scene.robot
         q = self.configuration.q.copy()
         q[info.qpos_adr] = q_init
@@ -112,15 +112,16 @@ class RetargetIK:
             self.tip_tasks[f].set_target(mink.SE3.from_translation(target))
             tasks.append(self.tip_tasks[f])
         limits = self.limits[:1] if palm_only else self.limits
-        it = 0
-        for it in range(1, cfg.max_iterations + 1):
+        iterations = 0
+        while iterations < cfg.max_iterations:
+            iterations += 1
             vel = mink.solve_ik(
                 self.configuration, tasks, cfg.step_s, "daqp", damping=1e-3, limits=limits
             )
             self.configuration.integrate_inplace(vel, cfg.step_s)
             if np.max(np.abs(vel)) * cfg.step_s < cfg.stall_rad:
                 break
-        return self._result(T_base_palm, tips_base, it, time.perf_counter() - t0)
+        return self._result(T_base_palm, tips_base, iterations, time.perf_counter() - t0)
 
     def _result(self, T_base_palm, tips_base, iterations, dt) -> IkResult:
         data, model, info = self.configuration.data, self.scene.model, self.scene.robot

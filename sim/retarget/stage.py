@@ -120,7 +120,7 @@ def table_height(cap: Capture, frame: int, T_base_cam: np.ndarray, below_z: floa
             f"cannot find the table under the object in frame {frame} "
             "(too little depth below it): calibrate the table plane"
         )
-    plane, inl = fit_plane_ransac(
+    plane, _ = fit_plane_ransac(
         pts,
         0.01,
         200,
