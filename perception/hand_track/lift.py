@@ -7,8 +7,10 @@ and only a scale ``s`` and an offset ``t`` are fitted, ``P_i = s·W_i + t``, to
 
 - the 2D keypoints (reprojection, σ = 3 px), and
 - the measured depth at the keypoints that show skin (the surface lies ~8 mm in front of
-  the joint centre), with a robust loss; keypoints whose depth disagrees by more than
-  3 cm after a first fit (occluded by the object) are dropped and the fit repeated;
+  the joint centre), asymmetrically: a joint may lie behind the measured surface
+  (occluded by the object or by other fingers) far more easily than in front of it (free
+  space); keypoints whose depth disagrees by more than 3 cm after a first fit are dropped
+  and the fit repeated;
 - a weak prior on the scale (MediaPipe's hand size is already metric).
 """
 
@@ -22,6 +24,7 @@ from scipy.optimize import least_squares
 SKIN_OFFSET_M = 0.008  # joint centre behind the visible skin
 PX_SIGMA = 3.0
 DEPTH_SIGMA_M = 0.01
+OCCLUDED_SIGMA_M = 0.04
 SCALE_SIGMA = 0.15
 
 
@@ -67,7 +70,10 @@ def lift_hand(
             ).ravel()
             / PX_SIGMA
         )
-        dep = (P[use_depth, 2] - (d[use_depth] + SKIN_OFFSET_M)) / DEPTH_SIGMA_M
+        r = P[use_depth, 2] - (d[use_depth] + SKIN_OFFSET_M)
+        # Asymmetric: a joint in front of the measured surface is impossible (free space);
+        # behind it is what occlusion (by the object, by other fingers) looks like.
+        dep = np.where(r < 0, r / DEPTH_SIGMA_M, r / OCCLUDED_SIGMA_M)
         return np.concatenate([reproj, dep, [(s - 1.0) / SCALE_SIGMA]])
 
     # Start: the hand centre on the ray through its 2D centroid, at the median depth.
