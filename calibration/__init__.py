@@ -1,1 +1,3 @@
 """calibration stage."""
+
+import pipeline  # noqa: F401  (sets the headless MuJoCo renderer default before mujoco loads)

@@ -1,1 +1,3 @@
 """sim stage."""
+
+import pipeline  # noqa: F401  (sets the headless MuJoCo renderer default before mujoco loads)

@@ -31,8 +31,9 @@ class IkConfig:
     fingertip_cost: float = 1.0  # per metre, each mapped finger
     posture_cost: float = 0.01  # per radian
     min_clearance_m: float = 0.005  # robot geoms keep this far from table and object
-    max_iterations: int = 80
-    step_s: float = 0.25  # integration step of the differential IK
+    max_iterations: int = 150
+    step_s: float = 0.1  # integration step of the differential IK
+    max_joint_step_rad: float = 0.08  # largest joint change per iteration
     stall_rad: float = 2e-4  # stop when no joint moves more than this in an iteration
 
 
@@ -72,14 +73,22 @@ class RetargetIK:
         self.posture.set_target(home)
         obstacles = [scene.table_geom] + ([scene.object_geom] if avoid_object else [])
         self.obstacles = obstacles
+        # A speed limit keeps each step small, so the collision limit sees every approach
+        # (it only acts within its detection distance).
+        speed = {
+            model.joint(j).name: cfg.max_joint_step_rad / cfg.step_s
+            for j in range(model.njnt)
+            if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE
+        }
         self.limits = [
             mink.ConfigurationLimit(model),
+            mink.VelocityLimit(model, speed),
             mink.CollisionAvoidanceLimit(
                 model,
                 geom_pairs=[(list(scene.robot_collision_geoms), obstacles)],
                 gain=0.5,
                 minimum_distance_from_collisions=cfg.min_clearance_m,
-                collision_detection_distance=0.05,
+                collision_detection_distance=0.1,
             ),
         ]
 
@@ -111,7 +120,7 @@ class RetargetIK:
         for f, target in ({} if palm_only else tips_base).items():
             self.tip_tasks[f].set_target(mink.SE3.from_translation(target))
             tasks.append(self.tip_tasks[f])
-        limits = self.limits[:1] if palm_only else self.limits
+        limits = self.limits[:2] if palm_only else self.limits
         iterations = 0
         while iterations < cfg.max_iterations:
             iterations += 1

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.artifacts import Capture, GroundTruth, HandTrack
-from pipeline.errors import H2S2RError
-from pipeline.geometry import project_points
 from perception.hand_track.lift import lift_hand
 from perception.hand_track.mediapipe_hand import HandDetector, resolve_model
 from perception.hand_track.stage import HAMER_KEYS, TrackHandConfig, run_track_hand
+from pipeline.artifacts import Capture, GroundTruth, HandTrack
+from pipeline.errors import H2S2RError
+from pipeline.geometry import project_points
 from tests.conftest import SHARED_DATA
 
 MODEL = SHARED_DATA / "models" / "hand_landmarker.task"
@@ -73,7 +73,7 @@ def test_lifting_rejects_occluded_keypoints(synth_box):
 
 
 def test_no_depth_under_the_hand_gives_no_lift(synth_box):
-    cap, kp, px, world = _lift_inputs(synth_box, 20)
+    cap, _, px, world = _lift_inputs(synth_box, 20)
     assert lift_hand(px, world, np.zeros((cap.height, cap.width)), cap.K) is None
 
 
@@ -117,7 +117,7 @@ def test_ground_truth_and_hamer_readers(synth_box, tmp_path):
 def test_model_resolution_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("H2S2R_HAND_MODEL", raising=False)
     monkeypatch.setattr("perception.hand_track.mediapipe_hand.CACHE_PATH", tmp_path / "none")
-    with pytest.raises(H2S2RError, match="hand_landmarker.task"):
+    with pytest.raises(H2S2RError, match=r"hand_landmarker\.task"):
         resolve_model(None)
     with pytest.raises(H2S2RError, match="does not exist"):
         resolve_model(str(tmp_path / "missing.task"))

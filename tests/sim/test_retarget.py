@@ -1,0 +1,168 @@
+"""Retargeting: start of manipulation, IK on real and synthetic hands, the task artifact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perception.hand_track.stage import TrackHandConfig, run_track_hand
+from perception.object_track.stage import TrackObjectConfig, run_track_object
+from pipeline.artifacts import GroundTruth, HandTrack, ObjectTrack, Task
+from pipeline.errors import ArtifactError, H2S2RError
+from pipeline.geometry import make_T, transform_points
+from sim.retarget.ik import RetargetIK
+from sim.retarget.stage import RetargetConfig, robot_targets, run_retarget
+from sim.retarget.start import detect_motion
+from sim.robots import ROBOTS, get_robot
+from sim.scene import build_task_scene
+from sim.synth import SynthConfig, run_synth
+from sim.synth.tasks import box_mesh
+from tests.conftest import SHARED_DATA
+
+
+@pytest.fixture(scope="module", params=[("box_push", 5), ("can_lift", 6)], ids=str)
+def tracked(request, tmp_path_factory) -> Path:
+    """A noisy synthetic demo with the object tracked and the hand from ground truth."""
+    task, seed = request.param
+    ws = run_synth(
+        SynthConfig(task=task, seed=seed, frames=90, noise=True),
+        tmp_path_factory.mktemp("rt") / task,
+    )
+    run_track_object(ws, TrackObjectConfig(overlay=False))
+    run_track_hand(ws, TrackHandConfig(method="ground-truth"))
+    return ws
+
+
+def test_start_of_manipulation_within_3_frames(tracked):
+    gt = GroundTruth.load(tracked / "ground_truth")
+    tr = ObjectTrack.load(tracked / "object_track")
+    seg = detect_motion(
+        tr.T_cam_obj, tr.valid, 30.0, 0.1, symmetry="box" if "box" in tracked.name else "cylinder_z"
+    )
+    assert abs(seg.start_idx - gt.start_idx) <= 3
+    assert seg.pre_manip_idx == seg.start_idx - 1
+    assert abs(seg.end_idx - gt.release_idx) <= 5
+
+
+def test_retarget_writes_a_valid_task(tracked):
+    task = run_retarget(tracked, RetargetConfig())
+    m = json.loads((tracked / "task" / "metrics.json").read_text())
+    loaded = Task.load(tracked / "task")
+    assert loaded.robot == "iiwa_allegro" and len(loaded.pre_manip_qpos) == 23
+    assert abs(loaded.start_idx - GroundTruth.load(tracked / "ground_truth").start_idx) <= 3
+    assert loaded.extras["replay_qpos"].shape == (len(loaded.t), 23)
+    np.testing.assert_allclose(np.diff(loaded.t), 1 / 30.0, atol=1e-9)
+    # The object starts the path at rest on the table (z up in the base frame).
+    assert loaded.object_pos_base[0, 2] > 0.0 and task.T_obj_palm.shape == (4, 4)
+    # No penetration of table or object at the pre-manipulation pose (1 mm tolerance).
+    assert m["pre_min_clearance_m"] > -0.001
+    assert m["pre_fingertip_err_mean_m"] < 0.02
+    assert (tracked / "task" / "retarget_check.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("robot_name", sorted(ROBOTS))
+def test_real_hand_keypoints_retarget_within_2cm(robot_name):
+    """dex-retargeting's recorded keypoints (MediaPipe, real video), held in front of the
+    robot palm down: fingertips reach their targets."""
+    joints = np.load(SHARED_DATA / "hand_keypoints" / "human_joint_right.npz")["joints"]
+    robot = get_robot(robot_name)
+    v, f = box_mesh((0.05, 0.05, 0.05))
+    scene = build_task_scene(robot, v, f, table_height_m=0.0)
+    ik = RetargetIK(scene, robot)
+    ik.set_object_pose(make_T(np.eye(3), [0.3, -0.6, 0.025]))  # out of the way
+    palm_down = np.stack([[0, 0, -1.0], [0, 1.0, 0], [1.0, 0, 0]], axis=1)
+    T_base_hand = make_T(palm_down, [0.55, 0.0, 0.30])
+    q = np.asarray(robot.home_qpos)
+    errors = []
+    for k in range(0, len(joints), 62):
+        kp = transform_points(T_base_hand, joints[k])
+        palm, tips = robot_targets(
+            np.eye(4), kp, "right", np.ones(21, bool), robot.finger_map, robot.retarget_scale
+        )
+        r = ik.solve(palm, tips, q)
+        q = r.qpos
+        errors += list(r.fingertip_err_m.values())
+        assert r.min_distance_m > -0.001
+    assert np.mean(errors) < 0.02 and np.max(errors) < 0.03
+
+
+# ----------------------------------------------------------------------------- bad inputs
+def _copy(
+    ws: Path, dst: Path, folders=("capture", "object", "ground_truth", "object_track", "hand_track")
+) -> Path:
+    for d in folders:
+        shutil.copytree(ws / d, dst / d)
+    return dst
+
+
+def test_object_never_moves(tracked, tmp_path):
+    ws = _copy(tracked, tmp_path / "ws")
+    tr = ObjectTrack.load(ws / "object_track")
+    still = np.repeat(tr.T_cam_obj[:1], len(tr.valid), axis=0)
+    shutil.rmtree(ws / "object_track")
+    ObjectTrack(T_cam_obj=still, valid=tr.valid, method="test").save(ws / "object_track")
+    with pytest.raises(H2S2RError, match="never moves"):
+        run_retarget(ws)
+
+
+def test_left_hand_with_right_robot(tracked, tmp_path):
+    ws = _copy(tracked, tmp_path / "ws")
+    h = HandTrack.load(ws / "hand_track")
+    shutil.rmtree(ws / "hand_track")
+    HandTrack(
+        keypoints_cam=h.keypoints_cam,
+        keypoints_px=h.keypoints_px,
+        valid=h.valid,
+        handedness="left",
+        method="test",
+    ).save(ws / "hand_track")
+    with pytest.raises(H2S2RError, match="left hand but iiwa_allegro has a right hand"):
+        run_retarget(ws)
+
+
+def test_no_hand_near_the_start(tracked, tmp_path):
+    ws = _copy(tracked, tmp_path / "ws")
+    h = HandTrack.load(ws / "hand_track")
+    valid = h.valid.copy()
+    valid[: GroundTruth.load(ws / "ground_truth").start_idx + 5] = False
+    kp = np.where(valid[:, None, None], h.keypoints_cam, np.nan)
+    shutil.rmtree(ws / "hand_track")
+    HandTrack(keypoints_cam=kp, keypoints_px=h.keypoints_px, valid=valid, method="test").save(
+        ws / "hand_track"
+    )
+    with pytest.raises(H2S2RError, match="no tracked hand within 5 frames"):
+        run_retarget(ws)
+
+
+def test_unreachable_target_reports_the_residual(tracked, tmp_path):
+    ws = _copy(tracked, tmp_path / "ws")
+    gt = GroundTruth.load(ws / "ground_truth")
+    far = gt.T_base_cam.copy()
+    far[0, 3] += 2.0  # the whole scene 2 m farther from the robot than it was
+    shutil.rmtree(ws / "ground_truth")
+    GroundTruth(
+        T_cam_obj=gt.T_cam_obj,
+        hand_keypoints_cam=gt.hand_keypoints_cam,
+        T_base_cam=far,
+        start_idx=gt.start_idx,
+        pre_manip_idx=gt.pre_manip_idx,
+        release_idx=gt.release_idx,
+    ).save(ws / "ground_truth")
+    for d in ("object_track", "hand_track"):  # re-point their upstream hashes
+        shutil.rmtree(ws / d)
+    run_track_object(ws, TrackObjectConfig(overlay=False))
+    run_track_hand(ws, TrackHandConfig(method="ground-truth"))
+    with pytest.raises(H2S2RError, match=r"cannot reach .* residual \d+\.\d cm"):
+        run_retarget(ws)
+
+
+def test_no_camera_pose(tracked, tmp_path):
+    ws = _copy(tracked, tmp_path / "ws", folders=("capture", "object"))
+    shutil.copytree(tracked / "object_track", ws / "object_track")
+    shutil.copytree(tracked / "hand_track", ws / "hand_track")
+    with pytest.raises(ArtifactError, match="h2s2r calibrate"):
+        run_retarget(ws)
