@@ -77,7 +77,17 @@ def test_no_depth_under_the_hand_gives_no_lift(synth_box):
     assert lift_hand(px, world, np.zeros((cap.height, cap.width)), cap.K) is None
 
 
-def test_mediapipe_track_on_synthetic_demo(synth_can):
+def _private(ws: Path, tmp_path: Path) -> Path:
+    """A copy of a shared demo, so that writing hand_track/ leaves the fixture alone."""
+    import shutil
+
+    for d in ("capture", "object", "ground_truth"):
+        shutil.copytree(ws / d, tmp_path / "ws" / d)
+    return tmp_path / "ws"
+
+
+def test_mediapipe_track_on_synthetic_demo(synth_can, tmp_path):
+    synth_can = _private(synth_can, tmp_path)
     art = run_track_hand(synth_can, TrackHandConfig(model=str(MODEL)))
     m = art.metrics
     # The capsule hand is not a photograph: MediaPipe finds it as a right hand in about half
@@ -92,6 +102,7 @@ def test_mediapipe_track_on_synthetic_demo(synth_can):
 
 
 def test_ground_truth_and_hamer_readers(synth_box, tmp_path):
+    synth_box = _private(synth_box, tmp_path)
     art = run_track_hand(synth_box, TrackHandConfig(method="ground-truth"))
     assert art.valid.all() and art.method == "ground-truth"
     gt = GroundTruth.load(synth_box / "ground_truth")
