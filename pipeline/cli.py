@@ -233,6 +233,37 @@ def _setup_retarget(p: argparse.ArgumentParser):
     return run
 
 
+def _setup_calibrate(p: argparse.ArgumentParser):
+    from calibration.stage import CalibrateConfig
+
+    p.add_argument("out", type=Path, help="demo workspace to write calibration/ into")
+    add_dataclass_args(p, CalibrateConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from calibration.stage import run_calibrate
+
+        cfg = config_from_args(CalibrateConfig, args)
+        cal = run_calibrate(args.out, cfg)
+        where = args.out / "calibration"
+        if cfg.check:
+            print(f"wrote {where / 'check.png'}")
+            return 0
+        t = cal.T_base_cam[:3, 3]
+        print(
+            f"wrote {where}: {cal.method}, camera at ({t[0]:.3f}, {t[1]:.3f}, {t[2]:.3f}) m "
+            f"in the base frame, reprojection RMS {cal.reprojection_rms_px:.2f} px"
+            + (
+                ""
+                if cal.table_plane_base is None
+                else f", table at z = {-cal.table_plane_base[3] / cal.table_plane_base[2]:.3f} m"
+            )
+        )
+        print(f"  check it: {where / 'check.png'}")
+        return 0
+
+    return run
+
+
 def _setup_validate(p: argparse.ArgumentParser):
     p.add_argument("workspace", type=Path, help="demo workspace folder")
 
@@ -279,7 +310,7 @@ VERBS: tuple[Verb, ...] = (
         "camera-to-robot calibration",
         "board images / robot poses",
         "calibration/",
-        missing=f"ChArUco and hand-eye calibration {_LATER}",
+        setup=_setup_calibrate,
     ),
     Verb(
         "track-object",

@@ -11,6 +11,7 @@ import numpy as np
 
 from pipeline.artifacts import Capture
 from pipeline.geometry import matrix_to_quat
+from pipeline.render import offscreen_renderer
 from sim.scene import TaskScene
 
 BONES = [
@@ -67,7 +68,7 @@ def write_check_image(
     data.mocap_quat[scene.object_mocap] = matrix_to_quat(T_base_obj[:3, :3])
     mujoco.mj_forward(model, data)
     h, w = cap.height, cap.width
-    with mujoco.Renderer(model, h, w) as r:
+    with offscreen_renderer(model, h, w) as r:
         r.update_scene(data, camera="demo_cam")
         robot_view = r.render().copy()
     demo = draw_hand(cap.read_rgb(frame), keypoints_px)

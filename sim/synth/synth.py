@@ -156,6 +156,7 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
     """Render the demo into workspace ``out``; returns ``out``."""
     import mujoco
 
+    from pipeline.render import offscreen_renderer
     from sim.synth.scene import build_demo_scene, set_pose
 
     out = Path(out)
@@ -180,7 +181,7 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
     wrists, angles = hand_trajectory(task, tl, T_world_obj)
 
     data = mujoco.MjData(scene.model)
-    renderer = mujoco.Renderer(scene.model, cfg.height, cfg.width)
+    renderer = offscreen_renderer(scene.model, cfg.height, cfg.width)
     noise_rng = np.random.default_rng([cfg.seed, 1])
     T_cam_world = T_inv(T_world_cam)
     keypoints = np.zeros((cfg.frames, 21, 3))

@@ -1,0 +1,270 @@
+"""Camera-to-robot calibration against rendered ground truth, imports and bad inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+from PIL import Image
+
+from calibration.board import BoardSpec
+from calibration.stage import CalibrateConfig, read_pose_file, read_robot_poses, run_calibrate
+from calibration.synthetic import render_board, render_plane_depth
+from pipeline.artifacts import Calibration
+from pipeline.errors import H2S2RError
+from pipeline.geometry import (
+    T_inv,
+    look_at_T_world_cam,
+    make_T,
+    matrix_to_quat,
+    quat_wxyz_to_xyzw,
+    rot_x,
+    rot_z,
+    rotation_error_rad,
+    translation_error,
+)
+
+BOARD = "charuco:7x5:0.06:0.045:DICT_5X5_100"
+K = np.array([[615.0, 0, 319.5], [0, 615.0, 239.5], [0, 0, 1]])
+
+
+def _write_K(path: Path) -> Path:
+    np.savetxt(path, K)
+    return path
+
+
+def _pose_arg(T: np.ndarray) -> str:
+    return ",".join(f"{x:.10f}" for x in [*T[:3, 3], *matrix_to_quat(T[:3, :3])])
+
+
+@pytest.fixture
+def board_in_base_setup(tmp_path):
+    spec = BoardSpec.parse(BOARD)
+    T_base_board = make_T(rot_z(0.4) @ rot_x(np.pi), [0.40, -0.20, 0.0])  # face up on table
+    T_base_cam = look_at_T_world_cam([1.15, 0.25, 0.65], [0.55, -0.05, 0.0])
+    rng = np.random.default_rng(3)
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(5):
+        img = render_board(
+            spec,
+            K,
+            T_inv(T_base_cam) @ T_base_board,
+            rng=rng,
+            occlusion=0.1,
+            blur_px=0.8,
+            noise_sigma=2.0,
+        )
+        Image.fromarray(img).save(images / f"{i:03d}.png")
+    return tmp_path, images, T_base_board, T_base_cam
+
+
+def test_board_in_base_from_5_images(board_in_base_setup):
+    ws, images, T_base_board, T_base_cam = board_in_base_setup
+    cal = run_calibrate(
+        ws,
+        CalibrateConfig(
+            board=BOARD,
+            images=str(images),
+            board_pose=_pose_arg(T_base_board),
+            intrinsics=str(_write_K(ws / "K.txt")),
+        ),
+    )
+    assert translation_error(cal.T_base_cam, T_base_cam) <= 0.002
+    assert np.degrees(rotation_error_rad(cal.T_base_cam, T_base_cam)) <= 0.2
+    assert len(cal.per_image_rms_px) == 5 and cal.reprojection_rms_px < 1.0
+    loaded = Calibration.load(ws / "calibration")
+    assert loaded.method == "board_in_base" and (ws / "calibration" / "check.png").is_file()
+    meta = json.loads((ws / "calibration" / "meta.json").read_text())
+    assert len(meta["upstream"]) == 6  # 5 images and the intrinsics file
+
+
+E2H_BOARD = "charuco:5x4:0.05:0.037:DICT_5X5_100"
+NOMINAL_Q = np.array([0.0, 0.5, 0.0, -1.3, 0.0, 0.6, 0.0])
+
+
+def _e2h_geometry(tmp_path: Path):
+    """Board on the flange facing outward along its axis; camera 0.8 m in front of it."""
+    spec = BoardSpec.parse(E2H_BOARD)
+    w, h = spec.size_m
+    T_ee_board = make_T(rot_x(np.pi) @ rot_z(0.3), [0.0, 0.0, 0.06]) @ make_T(
+        np.eye(3), [-w / 2, -h / 2, 0.0]
+    )
+    T_base_ee = read_robot_poses(
+        str(_save_rows(tmp_path / "nominal.csv", NOMINAL_Q[None])),
+        "joints",
+        "iiwa_allegro",
+        "attachment_site",
+    )[0]
+    center = (T_base_ee @ make_T(np.eye(3), [0, 0, 0.06]))[:3, 3]
+    eye = center + 0.8 * T_base_ee[:3, 2] + np.array([0.0, 0.1, 0.1])
+    return spec, T_ee_board, look_at_T_world_cam(eye, center)
+
+
+def _arm_configs(rng: np.random.Generator, n: int) -> np.ndarray:
+    spread = np.array([0.15, 0.1, 0.15, 0.1, 0.3, 0.3, 0.5])
+    return NOMINAL_Q + rng.uniform(-1, 1, (n, 7)) * spread
+
+
+def _eye_to_hand_images(tmp_path: Path, q: np.ndarray, T_ee_board, T_base_cam, spec):
+    poses = read_robot_poses(
+        str(_save_rows(tmp_path / "q.csv", q)), "joints", "iiwa_allegro", "attachment_site"
+    )
+    images = tmp_path / "images"
+    images.mkdir(exist_ok=True)
+    rng = np.random.default_rng(7)
+    for i, T_base_ee in enumerate(poses):
+        T_cam_board = T_inv(T_base_cam) @ T_base_ee @ T_ee_board
+        img = render_board(spec, K, T_cam_board, rng=rng, occlusion=0.05)
+        Image.fromarray(img).save(images / f"{i:03d}.png")
+    return images, poses
+
+
+def _save_rows(path: Path, rows: np.ndarray) -> Path:
+    np.savetxt(path, rows, delimiter=",")
+    return path
+
+
+def test_eye_to_hand_from_15_poses(tmp_path):
+    spec, T_ee_board, T_base_cam = _e2h_geometry(tmp_path)
+    q = _arm_configs(np.random.default_rng(11), 15)
+    images, _ = _eye_to_hand_images(tmp_path, q, T_ee_board, T_base_cam, spec)
+    cal = run_calibrate(
+        tmp_path,
+        CalibrateConfig(
+            board=E2H_BOARD,
+            images=str(images),
+            robot_poses=str(tmp_path / "q.csv"),
+            intrinsics=str(_write_K(tmp_path / "K.txt")),
+        ),
+    )
+    assert translation_error(cal.T_base_cam, T_base_cam) <= 0.003
+    assert np.degrees(rotation_error_rad(cal.T_base_cam, T_base_cam)) <= 0.3
+    notes = json.loads((tmp_path / "calibration" / "meta.json").read_text())["config"]["notes"]
+    np.testing.assert_allclose(np.array(notes["T_ee_board"])[:3, 3], T_ee_board[:3, 3], atol=0.005)
+
+
+def test_parallel_rotations_are_degenerate(tmp_path):
+    spec, T_ee_board, T_base_cam = _e2h_geometry(tmp_path)
+    q = np.tile(NOMINAL_Q, (6, 1))
+    q[:, 6] = np.linspace(-0.6, 0.6, 6)  # only the last joint turns: one rotation axis
+    images, _ = _eye_to_hand_images(tmp_path, q, T_ee_board, T_base_cam, spec)
+    with pytest.raises(H2S2RError, match="parallel axes"):
+        run_calibrate(
+            tmp_path,
+            CalibrateConfig(
+                board=E2H_BOARD,
+                images=str(images),
+                robot_poses=str(tmp_path / "q.csv"),
+                intrinsics=str(_write_K(tmp_path / "K.txt")),
+            ),
+        )
+
+
+def test_too_few_poses_and_board_not_found(tmp_path, capsys):
+    spec, T_ee_board, T_base_cam = _e2h_geometry(tmp_path)
+    q = _arm_configs(np.random.default_rng(2), 4)
+    images, _ = _eye_to_hand_images(tmp_path, q, T_ee_board, T_base_cam, spec)
+    for i in (1, 3):  # the board is not visible in two of the four images
+        Image.fromarray(np.full((480, 640), 128, np.uint8)).save(images / f"{i:03d}.png")
+    with pytest.raises(H2S2RError, match="at least 3 usable poses, got 2"):
+        run_calibrate(
+            tmp_path,
+            CalibrateConfig(
+                board=E2H_BOARD,
+                images=str(images),
+                robot_poses=str(tmp_path / "q.csv"),
+                intrinsics=str(_write_K(tmp_path / "K.txt")),
+            ),
+        )
+    err = capsys.readouterr().err
+    assert "board not found in 001.png (skipped)" in err and "003.png" in err
+
+
+def test_wrong_square_size_is_flagged_by_depth(board_in_base_setup, capsys):
+    ws, images, T_base_board, T_base_cam = board_in_base_setup
+    depth = render_plane_depth(K, T_inv(T_base_cam) @ T_base_board)
+    Image.fromarray(np.rint(depth * 1000).astype(np.uint16)).save(ws / "board_depth.png")
+    wrong = "charuco:7x5:0.05:0.0375:DICT_5X5_100"  # printed at 6 cm, told 5 cm
+    run_calibrate(
+        ws,
+        CalibrateConfig(
+            board=wrong,
+            images=str(images),
+            board_pose=_pose_arg(T_base_board),
+            intrinsics=str(_write_K(ws / "K.txt")),
+            board_depth=str(ws / "board_depth.png"),
+        ),
+    )
+    err = capsys.readouterr().err
+    assert "is the square size right" in err and "0.06" in err
+
+
+def test_table_plane_and_check_image_on_a_synthetic_demo(synth_box, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(synth_box / "capture", ws / "capture")
+    from pipeline.artifacts import GroundTruth
+
+    T = GroundTruth.load(synth_box / "ground_truth").T_base_cam
+    np.savetxt(tmp_path / "T.txt", T)
+    cal = run_calibrate(ws, CalibrateConfig(from_file=str(tmp_path / "T.txt")))
+    n, d = cal.table_plane_base[:3], cal.table_plane_base[3]
+    assert n[2] > 0.999 and abs(-d / n[2]) < 0.003  # synth's table top is z = 0
+    assert (ws / "calibration" / "check.png").stat().st_size > 10_000
+    run_calibrate(ws, CalibrateConfig(check=True, joints="0,0.5,0,-1.2,0,0.9,0"))
+
+
+def test_from_file_formats(tmp_path):
+    T = make_T(rot_z(0.5) @ rot_x(2.0), [1.1, 0.2, 0.7])
+    q = matrix_to_quat(T[:3, :3])
+    np.savetxt(tmp_path / "m.txt", T)
+    np.testing.assert_allclose(read_pose_file(tmp_path / "m.txt"), T, atol=1e-9)
+    x, y, z, w = (float(v) for v in quat_wxyz_to_xyzw(q))
+    (tmp_path / "easy.yaml").write_text(
+        "parameters: {eye_on_hand: false}\ntransform:\n"
+        f"  translation: {{x: 1.1, y: 0.2, z: 0.7}}\n"
+        f"  rotation: {{x: {x}, y: {y}, z: {z}, w: {w}}}\n"
+    )
+    np.testing.assert_allclose(read_pose_file(tmp_path / "easy.yaml"), T, atol=1e-9)
+    (tmp_path / "list.yaml").write_text(f"position: [1.1, 0.2, 0.7]\nquaternion: {[x, y, z, w]}\n")
+    np.testing.assert_allclose(read_pose_file(tmp_path / "list.yaml"), T, atol=1e-9)
+    (tmp_path / "wxyz.yaml").write_text(
+        f"position: [1.1, 0.2, 0.7]\nquaternion: {[float(v) for v in q]}\nquaternion_order: wxyz\n"
+    )
+    np.testing.assert_allclose(read_pose_file(tmp_path / "wxyz.yaml"), T, atol=1e-9)
+    (tmp_path / "bad.yaml").write_text("position: [1.1, 0.2, 0.7]\nquaternion: [1, 1, 0, 0]\n")
+    with pytest.raises(H2S2RError, match="unit quaternion"):
+        read_pose_file(tmp_path / "bad.yaml")
+    T_mm = T.copy()
+    T_mm[:3, 3] *= 1000
+    np.savetxt(tmp_path / "mm.txt", T_mm)
+    with pytest.raises(H2S2RError, match="millimetres"):
+        read_pose_file(tmp_path / "mm.txt")
+
+
+def test_board_spec_errors():
+    with pytest.raises(H2S2RError, match="charuco:COLSxROWS"):
+        BoardSpec.parse("chessboard:7x5:0.04")
+    with pytest.raises(H2S2RError, match="unknown ArUco dictionary"):
+        BoardSpec.parse("charuco:7x5:0.04:0.03:DICT_9X9_1")
+    with pytest.raises(H2S2RError, match="MARKER_M < SQUARE_M"):
+        BoardSpec.parse("charuco:7x5:0.04:0.05")
+
+
+def test_forward_kinematics_of_joint_rows_matches_mujoco(tmp_path):
+    from sim.robots import build_robot_model, get_robot
+
+    q = _arm_configs(np.random.default_rng(0), 3)
+    poses = read_robot_poses(
+        str(_save_rows(tmp_path / "q.csv", q)), "joints", "iiwa_allegro", "attachment_site"
+    )
+    model, info = build_robot_model(get_robot("iiwa_allegro"))
+    data = mujoco.MjData(model)
+    data.qpos[info.qpos_adr] = get_robot("iiwa_allegro").home_qpos
+    data.qpos[info.qpos_adr[:7]] = q[1]
+    mujoco.mj_forward(model, data)
+    np.testing.assert_allclose(poses[1][:3, 3], data.site("attachment_site").xpos, atol=1e-9)
