@@ -50,7 +50,9 @@ def field_help(cls: type) -> dict[str, str]:
     return out
 
 
-def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
+def add_dataclass_args(
+    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()
+) -> None:
     """``--field-name`` options for the scalar fields of a config dataclass, plus ``--config``.
 
     Precedence: command-line flag > ``--config`` YAML file > the dataclass default.
@@ -63,7 +65,7 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
         help="YAML file with option values (see configs/); flags override it",
     )
     for f in dataclasses.fields(cls):
-        if not isinstance(f.default, (bool, int, float, str)):
+        if f.name in skip or not isinstance(f.default, (bool, int, float, str)):
             continue
         flag = "--" + f.name.replace("_", "-")
         h = f"{helps.get(f.name, '')} (default: {f.default})"
@@ -264,6 +266,49 @@ def _setup_calibrate(p: argparse.ArgumentParser):
     return run
 
 
+def _setup_capture(p: argparse.ArgumentParser):
+    from perception.capture.record import CaptureConfig
+
+    p.add_argument("workspace", type=Path, help="new demo workspace (capture/ is written)")
+    add_dataclass_args(p, CaptureConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from perception.capture.record import run_capture
+
+        cap = run_capture(args.workspace, config_from_args(CaptureConfig, args))
+        print(f"wrote {cap.root}: {cap.num_frames} frames")
+        return 0
+
+    return run
+
+
+def _setup_import(p: argparse.ArgumentParser):
+    from perception.capture.importers import ImportConfig
+
+    p.add_argument("workspace", type=Path, help="new demo workspace (capture/ is written)")
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        help="RealSense .bag/.db3, ROS 2 bag folder, or folder of images",
+    )
+    add_dataclass_args(p, ImportConfig, skip=("source",))
+
+    def run(args: argparse.Namespace) -> int:
+        from perception.capture.importers import run_import
+
+        cfg = config_from_args(ImportConfig, args)
+        with progress_bar("import") as update:
+            cap = run_import(args.workspace, cfg, progress=update)
+        print(
+            f"wrote {cap.root}: {cap.num_frames} frames {cap.width}×{cap.height} @ "
+            f"{cap.fps:.1f} fps, depth scale {cap.depth_scale_m:g} m/unit"
+        )
+        return 0
+
+    return run
+
+
 def _setup_validate(p: argparse.ArgumentParser):
     p.add_argument("workspace", type=Path, help="demo workspace folder")
 
@@ -289,14 +334,14 @@ VERBS: tuple[Verb, ...] = (
         "record a demo with a RealSense camera",
         "camera",
         "capture/",
-        missing=f"live RealSense recording (perception, pyrealsense2) {_LATER}",
+        setup=_setup_capture,
     ),
     Verb(
         "import",
         "import a recording or folder as capture/",
         "files",
         "capture/",
-        missing=f"importers for RealSense .bag, ROS 2 bags and folders {_LATER}",
+        setup=_setup_import,
     ),
     Verb(
         "synth",

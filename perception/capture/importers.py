@@ -1,0 +1,321 @@
+"""``h2s2r import``: recordings and folders users bring, as a ``capture/`` artifact.
+
+Example::
+
+    h2s2r import --from demo.bag runs/mug                      # RealSense recording
+    h2s2r import --from official_demo/ runs/mug                # rgb/ depth/ cam_K.txt
+    h2s2r import --from float_depth/ runs/mug --cam-K K.txt    # depth in metres (.npy/.tiff)
+    h2s2r import --from rosbag2_dir/ runs/mug                  # ROS 2 bag (Image, CameraInfo)
+    h2s2r import --from posecnn_ycbv_demo/ runs/ycb --depth-scale 0.0001
+
+Formats are recognised by their content. uint16 depth keeps its units (recorded as
+``depth_scale_m``); float depth (metres) becomes uint16 millimetres.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pipeline.artifacts import Capture, CaptureWriter
+from pipeline.artifacts.capture import read_cam_K
+from pipeline.errors import H2S2RError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+FLOAT_DEPTH_SUFFIXES = (".npy", ".tif", ".tiff", ".exr")
+
+
+@dataclass(frozen=True)
+class ImportConfig:
+    """Options of ``h2s2r import``."""
+
+    source: str = ""  # recording or folder to import (--from)
+    depth_scale: float = 0.0  # metres per depth unit for uint16 depth (0: detect / 0.001)
+    cam_k: str = ""  # 3×3 intrinsics file, when the source has none
+    fps: float = 0.0  # frame rate for folders without timestamps (0: 30)
+    color_topic: str = ""  # ROS 2 bag: colour Image topic (default: the one found)
+    depth_topic: str = ""  # ROS 2 bag: depth Image topic (default: the one found)
+
+
+def _frame_key(name: str) -> int:
+    m = re.findall(r"\d+", name)
+    return int(m[-1]) if m else -1
+
+
+def _sorted_files(d: Path, suffixes) -> list[Path]:
+    files = [p for p in d.iterdir() if p.suffix.lower() in suffixes]
+    return sorted(files, key=lambda p: (_frame_key(p.stem), p.name))
+
+
+def _depth_scale(cfg: ImportConfig, folder: Path) -> float:
+    if cfg.depth_scale > 0:
+        return cfg.depth_scale
+    f = folder / "depth_scale.txt"
+    if f.is_file():  # units per metre (YCB-Video: 10000) or metres per unit
+        v = float(f.read_text().split()[0])
+        return 1.0 / v if v > 1 else v
+    return 0.001
+
+
+def _intrinsics(cfg: ImportConfig, folder: Path) -> np.ndarray:
+    path = Path(cfg.cam_k) if cfg.cam_k else folder / "cam_K.txt"
+    return read_cam_K(path, "give the camera intrinsics with --cam-K FILE (3 rows of 3)")
+
+
+def _read_depth(path: Path) -> tuple[np.ndarray, bool]:
+    """Depth image and whether it is metric float (True) or integer units (False)."""
+    d = np.load(path) if path.suffix.lower() == ".npy" else np.asarray(Image.open(path))
+    if d.ndim != 2:
+        raise H2S2RError(f"{path}: depth must be a single-channel image, got shape {d.shape}")
+    if np.issubdtype(d.dtype, np.floating):
+        return d.astype(np.float64), True
+    if d.dtype not in (np.uint16, np.int32, np.uint32, np.int64):
+        raise H2S2RError(
+            f"{path}: {d.dtype} depth; expected 16-bit integer units or float "
+            "metres (8-bit depth loses the range)"
+        )
+    if d.max() > 65535 or d.min() < 0:
+        raise H2S2RError(f"{path}: depth values outside 0..65535")
+    return d.astype(np.uint16), False
+
+
+def import_pairs(
+    rgb_files: list[Path],
+    depth_files: list[Path],
+    out: Path,
+    K: np.ndarray,
+    fps: float,
+    depth_scale_m: float,
+    source: str,
+    config: dict,
+    progress=None,
+) -> Capture:
+    if not rgb_files:
+        raise H2S2RError(f"{source}: no colour images found")
+    if len(rgb_files) != len(depth_files):
+        raise H2S2RError(
+            f"{source}: {len(rgb_files)} colour images but {len(depth_files)} "
+            "depth images; they must pair up one to one"
+        )
+    first_float = None
+    writer = None
+    for i, (c, d) in enumerate(zip(rgb_files, depth_files, strict=True)):
+        rgb = np.asarray(Image.open(c).convert("RGB"))
+        depth, is_float = _read_depth(d)
+        if first_float is None:
+            first_float = is_float
+            scale = 0.001 if is_float else depth_scale_m
+            writer = CaptureWriter(out, K, fps, depth_scale_m=scale, source=source, config=config)
+        elif is_float != first_float:
+            raise H2S2RError(f"{d}: mixes float and integer depth with earlier frames")
+        if depth.shape != rgb.shape[:2]:
+            raise H2S2RError(
+                f"{d}: depth {depth.shape[1]}×{depth.shape[0]} does not match "
+                f"colour {rgb.shape[1]}×{rgb.shape[0]}: depth must be aligned to "
+                "colour"
+            )
+        assert writer is not None
+        writer.add(rgb, depth)
+        if progress:
+            progress(i + 1, len(rgb_files))
+    assert writer is not None
+    return writer.close()
+
+
+def import_folder(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Capture:
+    """``rgb/`` + ``depth/`` subfolders (official layout), or ``*-color`` / ``*-depth`` pairs."""
+    K = _intrinsics(cfg, src)
+    fps = cfg.fps or 30.0
+    config = asdict(cfg)
+    if (src / "rgb").is_dir() and (src / "depth").is_dir():
+        rgb = _sorted_files(src / "rgb", IMAGE_SUFFIXES)
+        depth = _sorted_files(src / "depth", (".png", *FLOAT_DEPTH_SUFFIXES))
+    else:
+        rgb = _sorted_files(src, IMAGE_SUFFIXES)
+        rgb = [p for p in rgb if re.search(r"(color|rgb)", p.stem, re.I)]
+        depth = []
+        for p in rgb:
+            stem = re.sub(r"(color|rgb)", "depth", p.stem, flags=re.I)
+            match = [
+                src / f"{stem}{s}"
+                for s in (".png", *FLOAT_DEPTH_SUFFIXES)
+                if (src / f"{stem}{s}").is_file()
+            ]
+            if not match:
+                raise H2S2RError(f"{p}: no depth image {stem}.png next to it")
+            depth.append(match[0])
+        if not rgb:
+            raise H2S2RError(
+                f"{src}: not a folder this importer knows: expected rgb/ and "
+                "depth/ subfolders, or *-color.png with *-depth.png pairs"
+            )
+    return import_pairs(
+        rgb, depth, out, K, fps, _depth_scale(cfg, src), f"folder:{src}", config, progress
+    )
+
+
+def import_realsense(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Capture:
+    """SDK playback (not real time) of a RealSense recording."""
+    from perception.capture.realsense import PlaybackSource
+
+    source = PlaybackSource(str(src))
+    info = source.start()
+    writer = CaptureWriter(
+        out,
+        info.K,
+        info.fps,
+        depth_scale_m=info.depth_scale_m,
+        source=f"realsense-recording:{src.name}",
+        config=asdict(cfg),
+    )
+    last = None
+    try:
+        while True:
+            fp = source.wait(1000)
+            if fp is None:
+                break
+            if last is not None and fp.frame_number <= last:
+                break  # the recording looped
+            last = fp.frame_number
+            writer.add(fp.rgb, fp.depth)
+            if progress:
+                progress(writer.n, writer.n)
+    finally:
+        source.stop()
+    if writer.n == 0:
+        raise H2S2RError(f"{src}: no colour+depth frame pairs in the recording")
+    return writer.close()
+
+
+def import_rosbag(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Capture:
+    """A ROS 2 bag with ``sensor_msgs/Image`` colour and depth and ``CameraInfo``.
+
+    Colour and depth are paired by timestamp: the slower stream sets the frame rate, each
+    of its frames takes the nearest frame of the other stream within half a period.
+    """
+    from rosbags.highlevel import AnyReader
+
+    try:
+        reader = AnyReader([src])
+    except Exception as e:
+        raise H2S2RError(f"{src}: cannot be read as a ROS 2 bag ({e})") from e
+    with reader:
+        images = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/Image"]
+        infos = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/CameraInfo"]
+
+        def pick(wanted: str, depth: bool):
+            if wanted:
+                found = [c for c in images if c.topic == wanted]
+                if not found:
+                    raise H2S2RError(
+                        f"{src}: no Image topic {wanted!r}; topics: "
+                        f"{sorted(c.topic for c in images)}"
+                    )
+                return found[0]
+            cand = [c for c in images if ("depth" in c.topic) == depth]
+            if not cand:
+                raise H2S2RError(
+                    f"{src}: no {'depth' if depth else 'colour'} Image topic "
+                    f"(topics: {sorted(c.topic for c in images)}); name it with "
+                    f"--{'depth' if depth else 'color'}-topic"
+                )
+            return cand[0]
+
+        ccon, dcon = pick(cfg.color_topic, False), pick(cfg.depth_topic, True)
+        color, depth, K = [], [], None
+        for con, _t, raw in reader.messages(connections=[ccon, dcon, *infos]):
+            msg = reader.deserialize(raw, con.msgtype)
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            if con.msgtype.endswith("CameraInfo"):
+                if K is None and ("color" in con.topic or "rgb" in con.topic or len(infos) == 1):
+                    K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+                continue
+            (color if con is ccon else depth).append((stamp, msg))
+    if K is None:
+        if not cfg.cam_k:
+            raise H2S2RError(f"{src}: no colour CameraInfo message; give --cam-K FILE")
+        K = read_cam_K(Path(cfg.cam_k), "give a 3×3 intrinsics file")
+    if not color or not depth:
+        raise H2S2RError(f"{src}: needs both colour and depth images")
+    ct = np.array([s for s, _ in color])
+    dt_ = np.array([s for s, _ in depth])
+    ref_is_color = len(ct) <= len(dt_)
+    ref, other = (ct, dt_) if ref_is_color else (dt_, ct)
+    period = float(np.median(np.diff(ref))) if len(ref) > 1 else 1 / 30
+    fps = cfg.fps or 1.0 / period
+    pairs = []
+    for i, s in enumerate(ref):
+        j = int(np.argmin(np.abs(other - s)))
+        if abs(other[j] - s) <= period / 2:
+            pairs.append((i, j) if ref_is_color else (j, i))
+    if not pairs:
+        raise H2S2RError(f"{src}: colour and depth timestamps never come within half a frame")
+    scale = cfg.depth_scale or 0.001
+    writer = CaptureWriter(
+        out,
+        K,
+        fps,
+        depth_scale_m=scale,
+        source=f"rosbag2:{src.name}",
+        config=asdict(cfg)
+        | {"paired_frames": len(pairs), "colour_frames": len(ct), "depth_frames": len(dt_)},
+    )
+    for k, (ci, di) in enumerate(pairs):
+        writer.add(_ros_image(color[ci][1], color=True), _ros_depth(depth[di][1], scale))
+        if progress:
+            progress(k + 1, len(pairs))
+    return writer.close()
+
+
+def _ros_image(msg, color: bool) -> np.ndarray:
+    enc = msg.encoding.lower()
+    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    if enc in ("rgb8", "bgr8"):
+        img = data.reshape(msg.height, msg.step)[:, : msg.width * 3].reshape(
+            msg.height, msg.width, 3
+        )
+        return img[..., ::-1].copy() if enc == "bgr8" else img.copy()
+    raise H2S2RError(f"colour Image encoding {msg.encoding!r} is not supported (rgb8, bgr8)")
+
+
+def _ros_depth(msg, scale: float) -> np.ndarray:
+    enc = msg.encoding.lower()
+    raw = bytes(msg.data)
+    if enc in ("16uc1", "mono16"):
+        d = np.frombuffer(raw, dtype=">u2" if msg.is_bigendian else "<u2")
+        return d.reshape(msg.height, msg.step // 2)[:, : msg.width].astype(np.uint16)
+    if enc == "32fc1":
+        d = np.frombuffer(raw, dtype=">f4" if msg.is_bigendian else "<f4")
+        m = d.reshape(msg.height, msg.step // 4)[:, : msg.width].astype(np.float64)
+        return m  # metres; CaptureWriter converts with the capture's scale
+    raise H2S2RError(f"depth Image encoding {msg.encoding!r} is not supported (16UC1, 32FC1)")
+
+
+def run_import(ws: str | Path, cfg: ImportConfig, progress=None) -> Capture:
+    src = Path(cfg.source)
+    out = Path(ws) / "capture"
+    if not src.exists():
+        raise H2S2RError(f"--from {src}: does not exist")
+    if out.exists() and any(out.iterdir()):
+        raise H2S2RError(f"{out} already holds a capture — import into a new workspace")
+    if src.is_file() and src.suffix.lower() in (".bag", ".db3") and _is_realsense(src):
+        cap = import_realsense(src, out, cfg, progress)
+    elif (src.is_dir() and (src / "metadata.yaml").is_file()) or src.suffix in (".mcap",):
+        cap = import_rosbag(src, out, cfg, progress)
+    elif src.is_dir():
+        cap = import_folder(src, out, cfg, progress)
+    else:
+        raise H2S2RError(
+            f"--from {src}: not a format h2s2r imports (RealSense .bag/.db3, ROS 2 "
+            "bag folder, or a folder of colour and depth images)"
+        )
+    return Capture.load(cap.root)
+
+
+def _is_realsense(path: Path) -> bool:
+    """RealSense recordings: ROS 1 .bag, or the SDK's own .db3 (not a ROS 2 bag folder)."""
+    return path.suffix.lower() == ".bag" or not (path.parent / "metadata.yaml").is_file()

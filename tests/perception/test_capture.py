@@ -1,0 +1,233 @@
+"""Capture through a RealSense software device, recording round trips, importers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from perception.capture.importers import ImportConfig, run_import
+from perception.capture.realsense import LiveCamera, SoftwareCamera
+from perception.capture.record import CaptureConfig, run_capture
+from pipeline.artifacts import Capture
+from pipeline.errors import H2S2RError
+from tests.conftest import SHARED_DATA
+
+K = np.array([[615.0, 0, 319.5], [0, 615.0, 239.5], [0, 0, 1]])
+
+
+def _frames(n: int, h: int = 480, w: int = 640):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in range(n):
+        depth = (600 + (xx + 3 * yy + 7 * i) % 900).astype(np.uint16)
+        depth[rng.random((h, w)) < 0.01] = 0
+        rgb = np.stack(
+            [(xx + i) % 256, (yy * 2) % 256, np.full_like(xx, i * 3 % 256)], axis=-1
+        ).astype(np.uint8)
+        yield rgb, depth
+
+
+def _feed(cam: SoftwareCamera, n: int, fps: float, started: threading.Event):
+    started.wait()
+    t0 = time.perf_counter()
+    for i, (rgb, depth) in enumerate(_frames(n)):
+        # Real time: frame i is due at i / fps (the camera does not wait for anyone).
+        time.sleep(max(0.0, t0 + i / fps - time.perf_counter()))
+        cam.push(rgb, depth, i + 1)
+
+
+def _capture_from_software(ws: Path, n: int, record: str = ""):
+    cam = SoftwareCamera(K, 640, 480, 30, record_path=record)
+    started = threading.Event()
+
+    orig = cam.start  # start feeding once the capture loop has started the device
+
+    def start():
+        info = orig()
+        started.set()
+        return info
+
+    cam.start = start
+    # One extra frame: the SDK's syncer pairs colour with depth from the second frame on.
+    feeder = threading.Thread(target=_feed, args=(cam, n + 1, 30.0, started), daemon=True)
+    feeder.start()
+    logs: list[str] = []
+    cap = run_capture(
+        ws,
+        CaptureConfig(countdown=0, preview=False, writers=2),
+        source=cam,
+        max_frames=n,
+        log=logs.append,
+    )
+    feeder.join(timeout=10)
+    return cap, logs
+
+
+def test_software_device_capture_drops_no_frame_at_full_rate(tmp_path):
+    n = 90  # 3 s at 30 fps
+    cap, logs = _capture_from_software(tmp_path / "ws", n)
+    cfg = cap.provenance.config
+    assert cap.num_frames == n
+    assert cfg["dropped_frames_camera"] == 0 and cfg["dropped_frames_writer"] == 0
+    assert cfg["writer_fps"] > 30  # the writers keep up with the camera
+    loaded = Capture.load(tmp_path / "ws" / "capture")
+    np.testing.assert_allclose(loaded.K, K)
+    expected = list(_frames(4))  # captured frame i is pushed frame i + 1 (see above)
+    for i in range(3):
+        np.testing.assert_array_equal(loaded.read_depth_raw(i), expected[i + 1][1])
+        np.testing.assert_array_equal(loaded.read_rgb(i), expected[i + 1][0])
+    assert any("dropped 0" in line for line in logs)
+
+
+def test_record_playback_import_round_trip_is_exact(tmp_path):
+    rec = tmp_path / "raw.db3"
+    _cap, _ = _capture_from_software(tmp_path / "live", 20, record=str(rec))
+    assert rec.is_file()
+    imported = run_import(tmp_path / "imp", ImportConfig(source=str(rec)))
+    np.testing.assert_allclose(imported.K, K)
+    assert imported.depth_scale_m == pytest.approx(0.001, rel=1e-6)
+    assert imported.num_frames >= 19  # the first frame may precede the recorder
+    live = Capture.load(tmp_path / "live" / "capture")
+    # Every live frame is in the recording, byte for byte (the recording may also hold the
+    # unpaired first frame): compare the ends.
+    for k in (1, 2, 5):
+        np.testing.assert_array_equal(
+            imported.read_depth_raw(imported.num_frames - k),
+            live.read_depth_raw(live.num_frames - k),
+        )
+        np.testing.assert_array_equal(
+            imported.read_rgb(imported.num_frames - k), live.read_rgb(live.num_frames - k)
+        )
+
+
+def test_ros2_bag_import(tmp_path):
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    ts = get_typestore(Stores.ROS2_HUMBLE)
+    Img = ts.types["sensor_msgs/msg/Image"]
+    Info = ts.types["sensor_msgs/msg/CameraInfo"]
+    Header = ts.types["std_msgs/msg/Header"]
+    Time = ts.types["builtin_interfaces/msg/Time"]
+    Roi = ts.types["sensor_msgs/msg/RegionOfInterest"]
+    frames = list(_frames(6))
+    bag = tmp_path / "bag"
+    with Writer(bag, version=8) as w:
+        cc = w.add_connection("/camera/color/image_raw", Img.__msgtype__, typestore=ts)
+        dc = w.add_connection("/camera/depth/image_rect_raw", Img.__msgtype__, typestore=ts)
+        ic = w.add_connection("/camera/color/camera_info", Info.__msgtype__, typestore=ts)
+        for i, (rgb, depth) in enumerate(frames):
+            t = 1_000_000_000 + i * 33_333_333
+            hdr = Header(stamp=Time(sec=t // 10**9, nanosec=t % 10**9), frame_id="cam")
+            bgr = np.ascontiguousarray(rgb[..., ::-1])
+            w.write(
+                cc,
+                t,
+                ts.serialize_cdr(
+                    Img(
+                        header=hdr,
+                        height=480,
+                        width=640,
+                        encoding="bgr8",
+                        is_bigendian=0,
+                        step=640 * 3,
+                        data=bgr.ravel(),
+                    ),
+                    Img.__msgtype__,
+                ),
+            )
+            dhdr = Header(
+                stamp=Time(sec=(t + 2_000_000) // 10**9, nanosec=(t + 2_000_000) % 10**9),
+                frame_id="cam",
+            )
+            w.write(
+                dc,
+                t + 2_000_000,
+                ts.serialize_cdr(
+                    Img(
+                        header=dhdr,
+                        height=480,
+                        width=640,
+                        encoding="16UC1",
+                        is_bigendian=0,
+                        step=640 * 2,
+                        data=depth.view(np.uint8).ravel(),
+                    ),
+                    Img.__msgtype__,
+                ),
+            )
+            if i == 0:
+                info = Info(
+                    header=hdr,
+                    height=480,
+                    width=640,
+                    distortion_model="plumb_bob",
+                    d=np.zeros(5),
+                    k=K.ravel(),
+                    r=np.eye(3).ravel(),
+                    p=np.c_[K, np.zeros(3)].ravel(),
+                    binning_x=0,
+                    binning_y=0,
+                    roi=Roi(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
+                )
+                w.write(ic, t, ts.serialize_cdr(info, Info.__msgtype__))
+    cap = run_import(tmp_path / "ws", ImportConfig(source=str(bag)))
+    assert cap.num_frames == 6 and abs(cap.fps - 30.0) < 0.1
+    np.testing.assert_allclose(cap.K, K)
+    np.testing.assert_array_equal(cap.read_depth_raw(4), frames[4][1])
+    np.testing.assert_array_equal(cap.read_rgb(4), frames[4][0])
+
+
+def test_posecnn_ycbv_folder_imports_with_its_depth_scale(tmp_path):
+    cap = run_import(tmp_path / "ws", ImportConfig(source=str(SHARED_DATA / "posecnn_ycbv_demo")))
+    assert cap.num_frames == 5 and cap.depth_scale_m == pytest.approx(1e-4)
+    np.testing.assert_allclose(cap.K[0, 0], 1066.778)
+    raw = np.asarray(Image.open(SHARED_DATA / "posecnn_ycbv_demo" / "000003-depth.png"))
+    np.testing.assert_array_equal(cap.read_depth_raw(2), raw)  # units kept exactly
+
+
+def test_official_layout_and_float_depth_folders(tmp_path):
+    src = tmp_path / "official"
+    (src / "rgb").mkdir(parents=True)
+    (src / "depth").mkdir()
+    np.savetxt(src / "cam_K.txt", K)
+    for i, (rgb, depth) in enumerate(_frames(3)):
+        Image.fromarray(rgb).save(src / "rgb" / f"{i:05d}.png")
+        Image.fromarray(depth).save(src / "depth" / f"{i:05d}.png")
+    cap = run_import(tmp_path / "a", ImportConfig(source=str(src)))
+    assert cap.num_frames == 3 and cap.depth_scale_m == 0.001
+
+    flt = tmp_path / "float"
+    (flt / "rgb").mkdir(parents=True)
+    (flt / "depth").mkdir()
+    for i, (rgb, depth) in enumerate(_frames(2)):
+        Image.fromarray(rgb).save(flt / "rgb" / f"{i:05d}.png")
+        np.save(flt / "depth" / f"{i:05d}.npy", depth.astype(np.float32) / 1000.0)
+    cap = run_import(tmp_path / "b", ImportConfig(source=str(flt), cam_k=str(src / "cam_K.txt")))
+    np.testing.assert_array_equal(cap.read_depth_raw(1), list(_frames(2))[1][1])
+
+
+def test_import_bad_inputs(tmp_path):
+    src = tmp_path / "bad"
+    (src / "rgb").mkdir(parents=True)
+    (src / "depth").mkdir()
+    for i, (rgb, _depth) in enumerate(_frames(2)):
+        Image.fromarray(rgb).save(src / "rgb" / f"{i:05d}.png")
+    Image.fromarray(next(iter(_frames(1)))[1]).save(src / "depth" / "00000.png")
+    with pytest.raises(H2S2RError, match="--cam-K"):
+        run_import(tmp_path / "x", ImportConfig(source=str(src)))
+    np.savetxt(src / "cam_K.txt", K)
+    with pytest.raises(H2S2RError, match="2 colour images but 1 depth"):
+        run_import(tmp_path / "y", ImportConfig(source=str(src)))
+    with pytest.raises(H2S2RError, match="does not exist"):
+        run_import(tmp_path / "z", ImportConfig(source=str(tmp_path / "nothing")))
+
+
+def test_no_camera_connected():
+    with pytest.raises(H2S2RError, match="no RealSense camera connected"):
+        LiveCamera(640, 480, 30)
