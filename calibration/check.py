@@ -33,6 +33,41 @@ def _background(out: Path, cfg, size: tuple[int, int] | None) -> np.ndarray:
     return np.full((h, w, 3), 40, np.uint8)
 
 
+def _draw_axes(
+    img: np.ndarray, cal: Calibration, T_base_frame: np.ndarray, length_m: float, width: int
+) -> None:
+    """Draw a frame's x (red), y (green), z (blue) axes, projected with the calibration."""
+    T_cam_frame = T_inv(cal.T_base_cam) @ T_base_frame
+    axes = np.array([[0, 0, 0], [length_m, 0, 0], [0, length_m, 0], [0, 0, length_m]])
+    p = axes @ T_cam_frame[:3, :3].T + T_cam_frame[:3, 3]
+    if np.any(p[:, 2] <= 0.01):
+        return
+    uv = project_points(cal.K, p)
+    o = tuple(int(v) for v in uv[0])
+    for k, color in zip(range(1, 4), ((255, 0, 0), (0, 255, 0), (0, 0, 255)), strict=True):
+        cv2.line(img, o, tuple(int(v) for v in uv[k]), color, width)
+
+
+def _board_pose(cal: Calibration) -> np.ndarray | None:
+    """``T_base_board`` from the calibration's own config: the given board pose, or the
+    first robot pose times the solved mount (eye-to-hand)."""
+    from calibration.stage import parse_pose, read_robot_poses
+
+    cfg = cal.provenance.config
+    try:
+        if cfg.get("board_pose"):
+            return parse_pose(cfg["board_pose"])
+        notes = cfg.get("notes", {})
+        if cfg.get("robot_poses") and notes.get("T_ee_board") is not None:
+            first = read_robot_poses(
+                cfg["robot_poses"], cfg["pose_kind"], cfg["robot"], cfg["ee_site"]
+            )[0]
+            return first @ np.asarray(notes["T_ee_board"])
+    except Exception:  # the inputs moved since: the check image simply omits the board
+        return None
+    return None
+
+
 def write_check(out: Path, cal: Calibration, cfg) -> Path:
     from sim.robots import build_robot_spec, get_robot
 
@@ -70,13 +105,10 @@ def write_check(out: Path, cal: Calibration, cfg) -> Path:
     img = bg.astype(np.float32)
     img[robot_mask] = 0.45 * img[robot_mask] + 0.55 * rgb[robot_mask]
     img = np.ascontiguousarray(img.astype(np.uint8))
-    axes = np.array([[0, 0, 0], [0.2, 0, 0], [0, 0.2, 0], [0, 0, 0.2]])
-    uv = project_points(
-        cal.K, axes @ T_inv(cal.T_base_cam)[:3, :3].T + T_inv(cal.T_base_cam)[:3, 3]
-    )
-    o = tuple(int(v) for v in uv[0])
-    for k, color in zip(range(1, 4), ((255, 0, 0), (0, 255, 0), (0, 0, 255)), strict=True):
-        cv2.line(img, o, tuple(int(v) for v in uv[k]), color, 3)
+    _draw_axes(img, cal, np.eye(4), 0.2, 3)  # the robot base frame
+    T_base_board = _board_pose(cal)
+    if T_base_board is not None:  # the board, where the calibration says it was
+        _draw_axes(img, cal, T_base_board, 0.1, 2)
     cv2.putText(
         img,
         f"{cal.method}: rms {cal.reprojection_rms_px:.2f} px",

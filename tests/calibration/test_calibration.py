@@ -268,3 +268,31 @@ def test_forward_kinematics_of_joint_rows_matches_mujoco(tmp_path):
     data.qpos[info.qpos_adr[:7]] = q[1]
     mujoco.mj_forward(model, data)
     np.testing.assert_allclose(poses[1][:3, 3], data.site("attachment_site").xpos, atol=1e-9)
+
+
+def test_intrinsics_estimated_from_board_images(tmp_path):
+    spec = BoardSpec.parse(BOARD)
+    rng = np.random.default_rng(4)
+    images = tmp_path / "images"
+    images.mkdir()
+    from calibration.synthetic import look_at_board
+
+    w, h = spec.size_m
+    for i in range(8):  # varied views of the board
+        eye = np.array([w / 2, h / 2, -0.75]) + rng.uniform(-0.3, 0.3, 3) * [1, 1, 0.3]
+        T_cam_board = look_at_board(eye, spec)
+        Image.fromarray(render_board(spec, K, T_cam_board, rng=rng, occlusion=0.0)).save(
+            images / f"{i:03d}.png"
+        )
+    T_base_board = make_T(np.eye(3), [0.5, 0.0, 0.0])
+    cal = run_calibrate(
+        tmp_path,
+        CalibrateConfig(
+            board=BOARD,
+            images=str(images),
+            board_pose=_pose_arg(T_base_board),
+            intrinsics="estimate",
+        ),
+    )
+    np.testing.assert_allclose(cal.K[[0, 1], [0, 1]], K[[0, 1], [0, 1]], rtol=0.01)
+    np.testing.assert_allclose(cal.K[:2, 2], K[:2, 2], atol=5.0)  # principal point ±5 px
