@@ -59,6 +59,8 @@ def build_task_scene(
         userface=np.asarray(faces, np.int32).ravel().tolist(),
     )
     obj = wb.add_body(name="object", mocap=object_kinematic)
+    if not object_kinematic:  # a free rigid body (mass from the mesh volume and density)
+        obj.add_freejoint(name="object")
     obj.add_geom(
         name="object",
         type=mujoco.mjtGeom.mjGEOM_MESH,

@@ -1,0 +1,1 @@
+"""Simulation backends: many worlds of one model stepped in parallel."""
