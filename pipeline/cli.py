@@ -309,6 +309,51 @@ def _setup_import(p: argparse.ArgumentParser):
     return run
 
 
+def _setup_train(p: argparse.ArgumentParser):
+    from policy.train import TrainConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace (with task/ and object/)")
+    add_dataclass_args(p, TrainConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from policy.train import run_train
+
+        cfg = config_from_args(TrainConfig, args)
+        unit = "env-steps" if cfg.total_steps else "s"
+        with progress_bar(f"train ({cfg.num_envs} worlds, {unit})") as update:
+            run_train(args.workspace, cfg, progress=update)
+        return 0
+
+    return run
+
+
+def _setup_eval(p: argparse.ArgumentParser):
+    from policy.evaluate import EvalConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace (with train/)")
+    add_dataclass_args(p, EvalConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from policy.evaluate import run_eval
+
+        run_eval(args.workspace, config_from_args(EvalConfig, args))
+        return 0
+
+    return run
+
+
+def _setup_export(p: argparse.ArgumentParser):
+    p.add_argument("workspace", type=Path, help="demo workspace (with train/)")
+
+    def run(args: argparse.Namespace) -> int:
+        from policy.export import run_export
+
+        run_export(args.workspace)
+        return 0
+
+    return run
+
+
 def _setup_validate(p: argparse.ArgumentParser):
     p.add_argument("workspace", type=Path, help="demo workspace folder")
 
@@ -383,21 +428,21 @@ VERBS: tuple[Verb, ...] = (
         "PPO in parallel simulation",
         "task/",
         "train/",
-        missing=f"the simulation task and PPO training (policy, rsl-rl) {_LATER}",
+        setup=_setup_train,
     ),
     Verb(
         "eval",
         "success rate vs replay baselines",
         "task/, train/",
         "eval/",
-        missing=f"policy evaluation and the replay baselines {_LATER}",
+        setup=_setup_eval,
     ),
     Verb(
         "export",
         "ONNX policy + header for deployment",
         "train/",
         "policy/",
-        missing=f"ONNX export of a trained policy {_LATER}",
+        setup=_setup_export,
     ),
     Verb(
         "deploy",

@@ -38,7 +38,11 @@ def build_task_scene(
     camera_T_base_cam: np.ndarray | None = None,
     camera_fovy_deg: float = 45.0,
     object_kinematic: bool = True,
+    object_density: float = 500.0,
+    hand_sensors: bool = False,
 ) -> TaskScene:
+    """Robot, table and object. ``hand_sensors`` adds world-frame position sensors for the
+    palm and then each fingertip (in the registry's order), 3 values each."""
     spec = build_robot_spec(robot)
     robot_bodies = {b.name for b in spec.bodies if b.name != "world"}
     spec.visual.global_.offwidth = 1280
@@ -66,6 +70,7 @@ def build_task_scene(
         type=mujoco.mjtGeom.mjGEOM_MESH,
         meshname="object",
         rgba=[0.85, 0.35, 0.15, 1],
+        density=object_density,
     )
     if camera_T_base_cam is not None:
         R_mj = camera_T_base_cam[:3, :3] @ np.diag([1.0, -1.0, -1.0])
@@ -75,6 +80,15 @@ def build_task_scene(
             quat=list(matrix_to_quat(R_mj)),
             fovy=float(camera_fovy_deg),
         )
+    if hand_sensors:
+        p = robot.hand_prefix
+        for site in ["palm", *(f"{f}_tip" for f in robot.fingertips)]:
+            spec.add_sensor(
+                name=f"pos/{site}",
+                type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
+                objtype=mujoco.mjtObj.mjOBJ_SITE,
+                objname=f"{p}{site}",
+            )
     model = spec.compile()
     info = RobotModelInfo.of(model, robot)
     robot_geoms = tuple(

@@ -44,9 +44,9 @@ def test_unimplemented_verbs_exit_2_and_say_what_is_missing(verb, tmp_path, caps
     assert not any(tmp_path.iterdir())  # nothing written
 
 
-def test_train_exits_2(tmp_path, capsys):
-    assert main(["train", str(tmp_path)]) == 2
-    assert "training" in capsys.readouterr().err
+def test_train_without_a_task_says_what_to_run(tmp_path, capsys):
+    assert main(["train", str(tmp_path)]) == 1
+    assert "h2s2r retarget" in capsys.readouterr().err
 
 
 def test_synth_then_validate(tmp_path, capsys):

@@ -44,6 +44,8 @@ class BatchedSim:
         self.state = np.tile(self._template, (num_worlds, 1))
         self.sensordata = np.tile(base.sensordata, (num_worlds, 1))
         self.runner = rollout.Rollout(nthread=self.nthread)
+        # One model per world (domain randomization), or None: all worlds share ``model``.
+        self.models: list[mujoco.MjModel] | None = None
 
     def step(self, ctrl: np.ndarray) -> np.ndarray:
         """Advance every world ``S`` physics steps with ``ctrl (B, S, nu)``.
@@ -51,7 +53,8 @@ class BatchedSim:
         Returns the sensor readings of every substep, ``(B, S, ns)``.
         """
         S = ctrl.shape[1]
-        states, sensors = self.runner.rollout(self.model, self.datas, self.state, ctrl, nstep=S)
+        models = self.models if self.models is not None else self.model
+        states, sensors = self.runner.rollout(models, self.datas, self.state, ctrl, nstep=S)
         self.state = states[:, -1].copy()
         self.sensordata = sensors[:, -1].copy()
         return sensors

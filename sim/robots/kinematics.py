@@ -13,17 +13,21 @@ import numpy as np
 from pipeline.geometry import make_T, quat_to_matrix, so3_exp
 
 
-def site_poses(model: mujoco.MjModel, qpos: np.ndarray, site_ids: np.ndarray) -> np.ndarray:
-    """World poses ``(B, len(site_ids), 4, 4)`` of sites for configurations ``qpos (B, nq)``.
+def forward(
+    model: mujoco.MjModel, qpos: np.ndarray, bodies: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """Body poses ``(nbody, B, 4, 4)`` and, per hinge joint, its world axis and anchor
+    ``((B, 3), (B, 3))``, for configurations ``qpos (B, nq)``.
 
-    Supports fixed bases, hinge and slide joints (robot arms and hands); bodies with free
-    or ball joints raise ``ValueError``.
+    ``bodies`` limits the walk to those bodies (they and their ancestors must be listed in
+    increasing order, as MuJoCo numbers them); the others stay zero.
     """
     qpos = np.atleast_2d(np.asarray(qpos, dtype=np.float64))
     batch = qpos.shape[0]
     T_world = np.zeros((model.nbody, batch, 4, 4))
     T_world[0] = np.eye(4)
-    for b in range(1, model.nbody):
+    joints: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for b in range(1, model.nbody) if bodies is None else bodies:
         parent = model.body_parentid[b]
         T_local = make_T(quat_to_matrix(model.body_quat[b]), model.body_pos[b])
         T = T_world[parent] @ T_local
@@ -35,6 +39,7 @@ def site_poses(model: mujoco.MjModel, qpos: np.ndarray, site_ids: np.ndarray) ->
             axis = model.jnt_axis[j]
             anchor = model.jnt_pos[j]
             if jtype == mujoco.mjtJoint.mjJNT_HINGE:
+                joints[j] = (T[:, :3, :3] @ axis, T[:, :3, :3] @ anchor + T[:, :3, 3])
                 R = so3_exp(q[:, None] * axis)  # (B, 3, 3) about the joint axis
                 # Rotation about an axis through the joint anchor (in the body frame).
                 p = anchor - (R @ anchor)
@@ -44,8 +49,49 @@ def site_poses(model: mujoco.MjModel, qpos: np.ndarray, site_ids: np.ndarray) ->
             else:
                 raise ValueError(f"body {model.body(b).name}: free/ball joints not supported")
         T_world[b] = T
+    return T_world, joints
+
+
+def site_poses(model: mujoco.MjModel, qpos: np.ndarray, site_ids: np.ndarray) -> np.ndarray:
+    """World poses ``(B, len(site_ids), 4, 4)`` of sites for configurations ``qpos (B, nq)``.
+
+    Supports fixed bases, hinge and slide joints (robot arms and hands); bodies with free
+    or ball joints raise ``ValueError``.
+    """
+    qpos = np.atleast_2d(np.asarray(qpos, dtype=np.float64))
+    batch = qpos.shape[0]
+    T_world, _ = forward(model, qpos)
     out = np.empty((batch, len(site_ids), 4, 4))
     for k, s in enumerate(site_ids):
         T_site = make_T(quat_to_matrix(model.site_quat[s]), model.site_pos[s])
         out[:, k] = T_world[model.site_bodyid[s]] @ T_site
     return out
+
+
+def site_jacobian(
+    model: mujoco.MjModel, qpos: np.ndarray, site: int, joint_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Site pose ``(B, 4, 4)`` and geometric Jacobian ``(B, 6, len(joint_ids))`` (linear
+    rows first, world frame) with respect to the given hinge joints, batched.
+
+    Column ``j``: ``[a_j × (p − o_j); a_j]`` for joint axis ``a_j`` through anchor ``o_j``
+    (zero for joints that do not move the site).
+    """
+    qpos = np.atleast_2d(np.asarray(qpos, dtype=np.float64))
+    chain = []
+    b = int(model.site_bodyid[site])
+    while b > 0:
+        chain.append(b)
+        b = int(model.body_parentid[b])
+    T_world, joints = forward(model, qpos, np.array(sorted(chain)))
+    T_site = T_world[model.site_bodyid[site]] @ make_T(
+        quat_to_matrix(model.site_quat[site]), model.site_pos[site]
+    )
+    p = T_site[:, :3, 3]
+    J = np.zeros((qpos.shape[0], 6, len(joint_ids)))
+    for k, j in enumerate(joint_ids):
+        if int(j) in joints:
+            axis, anchor = joints[int(j)]
+            J[:, :3, k] = np.cross(axis, p - anchor)
+            J[:, 3:, k] = axis
+    return T_site, J

@@ -1,0 +1,287 @@
+"""``h2s2r eval``: the trained policy against the paper's replay baselines, same simulator.
+
+Example::
+
+    h2s2r eval runs/box --episodes 100            # medium randomization by default
+
+Each of ``episodes`` worlds runs one episode under the chosen randomization for:
+
+- **policy**: the latest checkpoint in ``train/`` (or an exported ``policy/policy.onnx``);
+- **replay**: the retargeted robot trajectory of the demo (``task/`` extras), open loop at
+  the demo's timing;
+- **object-aware replay**: the same palm path re-anchored to where the object actually
+  starts (its start pose is randomized), tracked with the same differential IK, fingers
+  from the replay.
+
+Success: at the end the object is within 3 cm and 20° of the demo's final pose and never
+left the table. Writes ``eval/metrics.json``, ``eval/success.png`` and
+``eval/rollout.mp4`` (the policy's first episode from the demo camera, if known).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.artifacts import EvalResult, Provenance, TrainRun
+from pipeline.errors import H2S2RError
+from pipeline.geometry import T_from_pos_quat, T_inv, so3_log
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Options of ``h2s2r eval``."""
+
+    episodes: int = 100  # episodes per method (one per parallel world)
+    randomization: str = "medium"  # none | small | medium | large
+    policy: str = "checkpoint"  # checkpoint (train/) | onnx (policy/policy.onnx)
+    video: bool = True  # render the policy's first episode
+    seed: int = 1
+
+
+def _demo_palm_path(env, replay_q: np.ndarray) -> np.ndarray:
+    from sim.control import palm_pose
+
+    return palm_pose(env.controller, replay_q)
+
+
+def run_episodes(
+    env,
+    act: Callable[[dict, int], np.ndarray] | None,
+    targets: Callable[[int], np.ndarray] | None = None,
+    record_world: int | None = None,
+):
+    """One episode per world. Either ``act(obs, step)`` gives actions, or ``targets(step)``
+    gives joint targets directly. Returns success ``(B,)``, mean keypoint error ``(B,)``
+    and the recorded qpos of ``record_world``."""
+    env.reset(np.arange(env.num_envs))
+    obs = env.observe()
+    done = np.zeros(env.num_envs, dtype=bool)
+    success = np.zeros(env.num_envs, dtype=bool)
+    err_sum = np.zeros(env.num_envs)
+    err_n = np.zeros(env.num_envs)
+    frames = []
+    step = 0
+    while not done.all():
+        if act is not None:
+            obs, _, term, trunc, info = env.step(act(obs, step))
+        else:
+            obs, _, term, trunc, info = env.step_targets(targets(step))
+        live = ~done
+        err_sum[live] += info["keypoint_distance"][live]
+        err_n[live] += 1
+        if record_world is not None and not done[record_world]:
+            frames.append(env.sim.qpos()[record_world].copy())
+        ended = live & (term | trunc)
+        success[ended] = info["success"][ended] & trunc[ended] & ~term[ended]
+        done |= term | trunc
+        step += 1
+    return success, err_sum / np.maximum(err_n, 1), frames
+
+
+def replay_targets(env, task) -> Callable[[int], np.ndarray]:
+    """Open-loop joint targets of the retargeted demo, resampled to the policy rate."""
+    q = task.extras["replay_qpos"]
+    fps = 1.0 / float(np.median(np.diff(task.t)))
+
+    def targets(step: int) -> np.ndarray:
+        i = min(round(step * env.cfg.ctrl_dt_s * fps), len(q) - 1)
+        return np.tile(q[i], (env.num_envs, 1))
+
+    return targets
+
+
+def object_aware_targets(env, task) -> Callable[[int], np.ndarray]:
+    """The replay's palm path re-anchored to the object's actual start pose, tracked by
+    differential IK from the measured joints; the hand joints follow the replay."""
+    q = task.extras["replay_qpos"]
+    fps = 1.0 / float(np.median(np.diff(task.t)))
+    palm = _demo_palm_path(env, q)  # (M, 4, 4) demo palm poses (base)
+    T_demo0 = T_from_pos_quat(task.object_pos_base[0], task.object_quat_wxyz_base[0])
+    state = {}
+    from sim.control import Controller, ControllerConfig
+    from sim.robots.kinematics import site_jacobian
+
+    ctrl = Controller(env.robot, ControllerConfig(damping=0.02))
+    n_arm = ctrl.n_arm
+
+    def targets(step: int) -> np.ndarray:
+        if step == 0:
+            pos, quat = env.object_pose()
+            state["adj"] = T_from_pos_quat(pos, quat) @ T_inv(T_demo0)  # (B, 4, 4)
+        i = min(round(step * env.cfg.ctrl_dt_s * fps), len(q) - 1)
+        desired = state["adj"] @ palm[i]
+        qm = env.robot_q()
+        full = np.zeros((env.num_envs, ctrl.model.nq))
+        full[:, ctrl.info.qpos_adr] = qm
+        T, J = site_jacobian(ctrl.model, full, ctrl.info.palm_site, ctrl.arm_joints)
+        twist = np.concatenate(
+            [
+                desired[:, :3, 3] - T[:, :3, 3],
+                so3_log(desired[:, :3, :3] @ np.swapaxes(T[:, :3, :3], 1, 2)),
+            ],
+            axis=1,
+        )
+        JJt = J @ np.swapaxes(J, 1, 2) + ctrl.cfg.damping**2 * np.eye(6)
+        dq = (np.swapaxes(J, 1, 2) @ np.linalg.solve(JJt, twist[..., None]))[..., 0]
+        out = np.tile(q[i], (env.num_envs, 1))
+        out[:, :n_arm] = qm[:, :n_arm] + dq
+        return np.clip(out, ctrl.lo, ctrl.hi)
+
+    return targets
+
+
+def checkpoint_policy(ws: Path, env) -> Callable[[dict, int], np.ndarray]:
+    import torch
+    from rsl_rl.runners import OnPolicyRunner
+
+    from policy.rsl_env import RslVecEnv
+    from policy.train import TrainConfig, latest_checkpoint, ppo_config
+
+    ck = latest_checkpoint(ws / "train")
+    if ck is None:
+        raise H2S2RError(f"{ws / 'train'} holds no checkpoint: run `h2s2r train {ws}` first")
+    import json
+
+    saved = json.loads((ws / "train" / "config.json").read_text())["train"]
+    cfg = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items()})
+    runner = OnPolicyRunner(RslVecEnv(env), ppo_config(cfg), log_dir=None, device="cpu")
+    runner.load(str(ck))
+    policy = runner.get_inference_policy()
+    from tensordict import TensorDict
+
+    def act(obs: dict, step: int) -> np.ndarray:
+        with torch.inference_mode():
+            td = TensorDict(
+                {k: torch.from_numpy(v) for k, v in obs.items()}, batch_size=[env.num_envs]
+            )
+            return policy(td).numpy().astype(np.float64)
+
+    return act
+
+
+def onnx_policy(ws: Path, env) -> Callable[[dict, int], np.ndarray]:
+    import onnxruntime as ort
+
+    path = ws / "policy" / "policy.onnx"
+    if not path.is_file():
+        raise H2S2RError(f"{path} does not exist: run `h2s2r export {ws}` first")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+
+    def act(obs: dict, step: int) -> np.ndarray:
+        return sess.run(None, {name: obs["policy"]})[0].astype(np.float64)
+
+    return act
+
+
+def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalResult:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from policy.train import TrainConfig, make_env
+
+    ws = Path(ws)
+    run = TrainRun.load(ws / "train") if cfg.policy == "checkpoint" else None
+    import json
+
+    saved = (
+        json.loads((ws / "train" / "config.json").read_text())["train"]
+        if (ws / "train" / "config.json").is_file()
+        else {}
+    )
+    tcfg = TrainConfig(action_mode=saved.get("action_mode", "palm_synergy"))
+    env = make_env(ws, tcfg, randomization=cfg.randomization, num_envs=cfg.episodes, seed=cfg.seed)
+    act = checkpoint_policy(ws, env) if cfg.policy == "checkpoint" else onnx_policy(ws, env)
+    results = {}
+    env.rng = np.random.default_rng(cfg.seed)  # the same start poses for all three methods
+    s, e, frames = run_episodes(env, act, record_world=0 if cfg.video else None)
+    results["policy"] = (s, e)
+    env.rng = np.random.default_rng(cfg.seed)
+    s, e, _ = run_episodes(env, None, replay_targets(env, env.task))
+    results["replay"] = (s, e)
+    env.rng = np.random.default_rng(cfg.seed)
+    s, e, _ = run_episodes(env, None, object_aware_targets(env, env.task))
+    results["object_aware_replay"] = (s, e)
+    metrics = {
+        "success_rate": float(results["policy"][0].mean()),
+        "replay_success_rate": float(results["replay"][0].mean()),
+        "object_aware_replay_success_rate": float(results["object_aware_replay"][0].mean()),
+        "tracking_err_mean_m": float(results["policy"][1].mean()),
+        "replay_tracking_err_mean_m": float(results["replay"][1].mean()),
+        "object_aware_replay_tracking_err_mean_m": float(results["object_aware_replay"][1].mean()),
+        "episodes": cfg.episodes,
+    }
+    out = ws / "eval"
+    upstream = [ws / "task" / "meta.json"]
+    if run is not None:
+        upstream.append(ws / "train" / "meta.json")
+    EvalResult(
+        metrics=metrics, provenance=Provenance.of_files(ws, upstream, config=asdict(cfg))
+    ).save(out)
+    _plot(out / "success.png", results, cfg)
+    if cfg.video and frames:
+        _video(out / "rollout.mp4", env, frames)
+    env.close()
+    log(
+        f"success {metrics['success_rate']:.0%} (replay {metrics['replay_success_rate']:.0%}, "
+        f"object-aware replay {metrics['object_aware_replay_success_rate']:.0%}) over "
+        f"{cfg.episodes} episodes, {cfg.randomization} randomization; tracking error "
+        f"{metrics['tracking_err_mean_m'] * 100:.1f} cm"
+    )
+    return EvalResult.load(out)
+
+
+def _plot(path: Path, results: dict, cfg: EvalConfig) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax[0].bar(names, [results[n][0].mean() * 100 for n in names], color=["C0", "C1", "C2"])
+    ax[0].set_ylabel("success (%)")
+    ax[0].set_ylim(0, 100)
+    ax[1].bar(names, [results[n][1].mean() * 100 for n in names], color=["C0", "C1", "C2"])
+    ax[1].set_ylabel("mean keypoint error (cm)")
+    for a in ax:
+        a.tick_params(axis="x", labelrotation=15)
+    fig.suptitle(f"{cfg.episodes} episodes, {cfg.randomization} randomization")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _video(path: Path, env, frames: list[np.ndarray]) -> None:
+    import cv2
+    import mujoco
+
+    from pipeline.render import offscreen_renderer
+
+    model = env.variants[0]
+    data = mujoco.MjData(model)
+    T_base_cam = env.task.extras.get("T_base_cam")
+    cam = mujoco.MjvCamera()
+    if T_base_cam is None:
+        cam.lookat[:] = env.demo_pos[0]
+        cam.distance, cam.elevation, cam.azimuth = 1.2, -35, 150
+    else:  # look from the demo camera's position at the object
+        eye = T_base_cam[:3, 3]
+        v = env.demo_pos[0] - eye
+        cam.lookat[:] = env.demo_pos[0]
+        cam.distance = float(np.linalg.norm(v))
+        cam.azimuth = float(np.degrees(np.arctan2(-v[1], -v[0])))
+        cam.elevation = float(np.degrees(np.arcsin(-v[2] / np.linalg.norm(v))))
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*"mp4v"), 1.0 / env.cfg.ctrl_dt_s, (640, 480)
+    )
+    with offscreen_renderer(model, 480, 640) as r:
+        for qpos in frames:
+            data.qpos[:] = qpos
+            mujoco.mj_forward(model, data)
+            r.update_scene(data, camera=cam)
+            writer.write(r.render()[..., ::-1])
+    writer.release()

@@ -1,0 +1,207 @@
+"""``h2s2r train``: PPO (``rsl-rl-lib``) on the demo's task in parallel simulation.
+
+Example::
+
+    h2s2r train runs/box --num-envs 256 --budget-min 20          # 20 minutes of training
+    h2s2r train runs/box --total-steps 2000000 --resume           # continue a killed run
+
+Writes ``train/``: checkpoints ``model_<iteration>.pt``, TensorBoard logs (``tb/``), the
+config, and ``run.json`` (the ``TrainRun`` artifact). Resume picks the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pipeline.artifacts import ObjectMesh, Provenance, Task, TrainRun
+from pipeline.errors import H2S2RError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of ``h2s2r train``."""
+
+    backend: str = "mujoco"  # simulation backend: mujoco (CPU)
+    num_envs: int = 256  # parallel worlds
+    total_steps: int = 0  # stop after this many env-steps (0: use --budget-min)
+    budget_min: float = 20.0  # stop after this many minutes of wall clock
+    resume: bool = False  # continue from the newest checkpoint in train/
+    randomization: str = "none"  # domain randomization during training: none|small|medium|large
+    action_mode: str = "palm_synergy"  # palm_synergy (11-D) | joint_delta (23-D)
+    recurrent: bool = False  # an LSTM policy instead of an MLP
+    steps_per_env: int = 16  # rollout length per PPO iteration
+    learning_rate: float = 1e-3
+    entropy_coef: float = 0.005
+    threads: int = 0  # simulation threads (0: all cores)
+    seed: int = 0
+    save_every: int = 20  # iterations between checkpoints
+
+
+class _BudgetReachedError(Exception):
+    """Raised from the per-iteration hook when the step or time budget is spent."""
+
+
+def ppo_config(cfg: TrainConfig) -> dict:
+    model = "RNNModel" if cfg.recurrent else "MLPModel"
+    common = {
+        "class_name": model,
+        "hidden_dims": [256, 128, 64],
+        "activation": "elu",
+        "obs_normalization": True,
+    }
+    if cfg.recurrent:
+        common.update(rnn_type="lstm", rnn_hidden_dim=128, rnn_num_layers=1)
+    return {
+        "num_steps_per_env": cfg.steps_per_env,
+        "save_interval": cfg.save_every,
+        "obs_groups": {"actor": ["policy"], "critic": ["critic"]},
+        "algorithm": {
+            "class_name": "PPO",
+            "num_learning_epochs": 5,
+            "num_mini_batches": 4,
+            "clip_param": 0.2,
+            "gamma": 0.99,
+            "lam": 0.95,
+            "value_loss_coef": 1.0,
+            "entropy_coef": cfg.entropy_coef,
+            "learning_rate": cfg.learning_rate,
+            "max_grad_norm": 1.0,
+            "schedule": "adaptive",
+            "desired_kl": 0.01,
+        },
+        "actor": {
+            **common,
+            "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": 0.5},
+        },
+        "critic": dict(common),
+        "logger": "tensorboard",
+        "multi_gpu": None,
+        "check_for_nan": True,
+    }
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    ckpts = sorted(folder.glob("model_*.pt"), key=lambda p: int(re.findall(r"\d+", p.stem)[0]))
+    return ckpts[-1] if ckpts else None
+
+
+def make_env(
+    ws: Path, cfg: TrainConfig, randomization: str | None = None, num_envs=None, seed=None
+):
+    from sim.tasks.track_demo import TrackDemoEnv, make_task_cfg
+
+    task = Task.load(ws / "task")
+    mesh = ObjectMesh.load(ws / "object")
+    task_cfg = make_task_cfg(randomization or cfg.randomization, cfg.action_mode)
+    return TrackDemoEnv(
+        task,
+        mesh,
+        task_cfg,
+        num_envs=num_envs or cfg.num_envs,
+        nthread=cfg.threads or os.cpu_count(),
+        seed=cfg.seed if seed is None else seed,
+    )
+
+
+def run_train(
+    ws: str | Path, cfg: TrainConfig = TrainConfig(), progress=None, log=print
+) -> TrainRun:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+    from rsl_rl.runners import OnPolicyRunner
+
+    from policy.rsl_env import RslVecEnv
+
+    if cfg.backend != "mujoco":
+        raise H2S2RError(f"--backend {cfg.backend!r}: only 'mujoco' (CPU) exists so far")
+    ws = Path(ws)
+    out = ws / "train"
+    if out.exists() and latest_checkpoint(out) is not None and not cfg.resume:
+        raise H2S2RError(
+            f"{out} already holds a training run — pass --resume to continue "
+            "it, or delete train/ to start over"
+        )
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(1)  # the simulation's threads need the cores
+    env = make_env(ws, cfg)
+    venv = RslVecEnv(env)
+    train_cfg = ppo_config(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    runner = OnPolicyRunner(venv, train_cfg, log_dir=str(out), device="cpu")
+    runner.logger.log_dir = str(out)
+    state_path = out / "state.json"
+    env_steps, wall = 0, 0.0
+    if cfg.resume:
+        ck = latest_checkpoint(out)
+        if ck is None:
+            raise H2S2RError(f"--resume: no checkpoint in {out}")
+        runner.load(str(ck))
+        if state_path.is_file():
+            st = json.loads(state_path.read_text())
+            env_steps, wall = int(st["env_steps"]), float(st["wall_time_s"])
+        log(f"resuming from {ck.name} ({env_steps:,} env-steps done)")
+    (out / "config.json").write_text(json.dumps({"train": asdict(cfg), "ppo": train_cfg}, indent=2))
+    per_it = cfg.num_envs * cfg.steps_per_env
+    t_start = time.perf_counter() - wall
+    done_steps = env_steps
+    original_log = runner.logger.log
+
+    def log_and_check(*args, **kwargs):
+        # rsl-rl prints a table every iteration: keep it in train/console.log, show a bar.
+        nonlocal env_steps, wall
+        with open(out / "console.log", "a") as f, contextlib.redirect_stdout(f):
+            original_log(*args, **kwargs)
+        env_steps += per_it
+        wall = time.perf_counter() - t_start
+        state_path.write_text(
+            json.dumps(
+                {
+                    "env_steps": env_steps,
+                    "wall_time_s": wall,
+                    "iteration": runner.current_learning_iteration,
+                }
+            )
+        )
+        if progress:
+            if cfg.total_steps:
+                progress(env_steps, cfg.total_steps)
+            else:
+                progress(int(wall), int(cfg.budget_min * 60))
+        if (cfg.total_steps and env_steps >= cfg.total_steps) or (
+            not cfg.total_steps and wall >= cfg.budget_min * 60
+        ):
+            raise _BudgetReachedError
+
+    runner.logger.log = log_and_check
+    iterations = 10**9 if not cfg.total_steps else -(-(cfg.total_steps - done_steps) // per_it)
+    with (
+        open(out / "console.log", "a") as f,
+        contextlib.redirect_stdout(f),
+        contextlib.suppress(_BudgetReachedError),
+    ):
+        runner.learn(max(iterations, 1), init_at_random_ep_len=done_steps == 0)
+    ck = out / f"model_{runner.current_learning_iteration}.pt"
+    runner.save(str(ck))
+    env.close()
+    ckpts = tuple(p.name for p in sorted(out.glob("model_*.pt")))
+    art = TrainRun(
+        checkpoints=ckpts,
+        env_steps=env_steps,
+        wall_time_s=wall,
+        backend=cfg.backend,
+        provenance=Provenance.of_files(
+            ws, [ws / "task" / "meta.json", ws / "object" / "meta.json"], config=asdict(cfg)
+        ),
+    )
+    art.save(out)
+    log(
+        f"trained {env_steps:,} env-steps in {wall / 60:.1f} min "
+        f"({env_steps / max(wall, 1e-9):,.0f} env-steps/s incl. learning); latest {ck.name}"
+    )
+    return art

@@ -1,0 +1,132 @@
+"""The action → joint-target controller, one function for simulation and deployment.
+
+Default action (11-D, each in [-1, 1], the anchor's parametrisation):
+
+- ``a[0:3]``: palm translation per policy step, × ``max_step_m`` (base frame, **delta**);
+- ``a[3:6]``: palm rotation per policy step as a rotation vector, × ``max_step_rad``
+  (base frame, **delta**);
+- ``a[6:11]``: five hand-synergy coefficients, **absolute** around the pre-manipulation
+  hand posture: ``q_hand = q_hand_pre + S @ (a[6:11] × synergy_scale_rad)``.
+
+The palm delta becomes arm joint targets by damped least squares on the palm Jacobian
+(differential IK), from the *measured* joint positions; targets are clipped to the joint
+limits. No smoothing here: the simulator interpolates targets across its substeps and the
+deploy command node rate-limits them.
+
+``joint_delta`` mode (23-D): ``q_target = q + a × max_joint_step_rad``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from sim.robots import RobotModelInfo, RobotSpec, build_robot_model
+from sim.robots.kinematics import site_jacobian
+
+ACTION_MODES = ("palm_synergy", "joint_delta")
+
+
+def allegro_synergies() -> np.ndarray:
+    """Five hand synergies (16 × 5) in the registry's joint order (ff, mf, rf, th × 4).
+
+    Hand-authored from the anatomy of grasping (the anchor used PCA of hand data):
+    (1) close all fingers, (2) oppose the thumb, (3) curl the thumb, (4) spread the
+    fingers, (5) curl the fingertips (distal joints).
+    """
+    S = np.zeros((16, 5))
+    for f in range(3):  # ff, mf, rf: base (abduction), proximal, medial, distal
+        S[4 * f + 1 : 4 * f + 4, 0] = [1.0, 0.8, 0.6]
+        S[4 * f + 0, 3] = (1.0, 0.0, -1.0)[f]
+        S[4 * f + 2 : 4 * f + 4, 4] = [0.7, 1.0]
+    S[12:14, 1] = [1.0, 0.5]  # thumb: rotation toward the palm
+    S[14:16, 2] = [1.0, 1.0]  # thumb: flexion
+    return S / np.linalg.norm(S, axis=0, keepdims=True)
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Action semantics (also written into the exported policy's header)."""
+
+    mode: str = "palm_synergy"  # palm_synergy (11-D) | joint_delta (23-D)
+    max_step_m: float = 0.02  # palm translation per policy step at |a| = 1
+    max_step_rad: float = 0.1  # palm rotation per policy step at |a| = 1
+    synergy_scale_rad: float = 0.6  # joint motion along a unit synergy at |a| = 1
+    max_joint_step_rad: float = 0.1  # joint_delta mode
+    damping: float = 0.05  # differential-IK damping (m / rad)
+
+
+@dataclass
+class Controller:
+    """Turns actions into joint targets for a registry robot (batched)."""
+
+    robot: RobotSpec
+    cfg: ControllerConfig = field(default_factory=ControllerConfig)
+
+    def __post_init__(self) -> None:
+        self.model, self.info = build_robot_model(self.robot)
+        self.n_arm = sum(
+            1 for n in self.robot.joint_names if not n.startswith(self.robot.hand_prefix)
+        )
+        self.arm_joints = np.array(
+            [self.model.joint(n).id for n in self.robot.joint_names[: self.n_arm]]
+        )
+        self.synergies = allegro_synergies()
+        if self.synergies.shape[0] != len(self.robot.joint_names) - self.n_arm:
+            raise ValueError(f"{self.robot.name}: synergies are defined for 16 hand joints")
+        self.lo, self.hi = self.info.joint_range[:, 0], self.info.joint_range[:, 1]
+
+    @property
+    def action_dim(self) -> int:
+        return 6 + self.synergies.shape[1] if self.cfg.mode == "palm_synergy" else len(self.lo)
+
+    def __call__(self, q: np.ndarray, action: np.ndarray, q_hand_ref: np.ndarray) -> np.ndarray:
+        """Joint targets ``(B, n)`` from measured joints ``q (B, n)`` and ``action (B, A)``;
+        ``q_hand_ref (B, n_hand)`` is the hand posture the synergies are relative to."""
+        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        q = np.atleast_2d(q)
+        if self.cfg.mode == "joint_delta":
+            return np.clip(q + a * self.cfg.max_joint_step_rad, self.lo, self.hi)
+        full = np.zeros((q.shape[0], self.model.nq))
+        full[:, self.info.qpos_adr] = q
+        _, J = site_jacobian(self.model, full, self.info.palm_site, self.arm_joints)
+        twist = np.concatenate(
+            [a[:, :3] * self.cfg.max_step_m, a[:, 3:6] * self.cfg.max_step_rad], axis=1
+        )
+        # Damped least squares: dq = Jᵀ (J Jᵀ + λ² I)⁻¹ twist, per world.
+        JJt = J @ np.swapaxes(J, 1, 2) + self.cfg.damping**2 * np.eye(6)
+        dq_arm = (np.swapaxes(J, 1, 2) @ np.linalg.solve(JJt, twist[..., None]))[..., 0]
+        target = q.copy()
+        target[:, : self.n_arm] = q[:, : self.n_arm] + dq_arm
+        target[:, self.n_arm :] = (
+            q_hand_ref + (a[:, 6:] * self.cfg.synergy_scale_rad) @ self.synergies.T
+        )
+        return np.clip(target, self.lo, self.hi)
+
+
+def palm_pose(controller: Controller, q: np.ndarray) -> np.ndarray:
+    """``(B, 4, 4)`` palm poses in the base frame for joint positions ``q (B, n)``."""
+    full = np.zeros((np.atleast_2d(q).shape[0], controller.model.nq))
+    full[:, controller.info.qpos_adr] = np.atleast_2d(q)
+    T, _ = site_jacobian(controller.model, full, controller.info.palm_site, controller.arm_joints)
+    return T
+
+
+def mujoco_palm_check(controller: Controller, q: np.ndarray) -> np.ndarray:
+    """MuJoCo's own palm position for one configuration (used by tests)."""
+    d = mujoco.MjData(controller.model)
+    d.qpos[controller.info.qpos_adr] = q
+    mujoco.mj_kinematics(controller.model, d)
+    return d.site_xpos[controller.info.palm_site].copy()
+
+
+__all__ = [
+    "ACTION_MODES",
+    "Controller",
+    "ControllerConfig",
+    "RobotModelInfo",
+    "allegro_synergies",
+    "palm_pose",
+]

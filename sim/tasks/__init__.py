@@ -1,0 +1,1 @@
+"""Simulation tasks (one file each) built from the task/ artifact."""

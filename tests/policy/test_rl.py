@@ -1,0 +1,161 @@
+"""RL in three layers (STYLE 12): reward kernels by hand, a smoke test of the task, a toy
+problem PPO must solve; plus export to ONNX against torch."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from rsl_rl.env import VecEnv
+from rsl_rl.runners import OnPolicyRunner
+from tensordict import TensorDict
+
+from pipeline.artifacts import ObjectMesh, Task
+from pipeline.geometry import make_T
+from policy.train import TrainConfig, ppo_config
+from sim.robots import get_robot
+from sim.synth.tasks import box_mesh
+from sim.tasks.track_demo import (
+    DR_PRESETS,
+    TrackDemoEnv,
+    action_rate,
+    keypoint_distance,
+    keypoint_tracking,
+    make_task_cfg,
+)
+
+
+# ----------------------------------------------------------------------------- kernels
+def test_keypoint_tracking_by_hand():
+    kp = np.array([[0.1, 0, 0], [0, 0.06, 0], [0, 0, 0.03]])
+    pos = np.zeros((2, 3))
+    quat = np.tile([1.0, 0, 0, 0], (2, 1))
+    goal = np.array([[0.05, 0, 0], [0.3, 0, 0]])
+    d = keypoint_distance(pos, quat, goal, quat, kp)
+    np.testing.assert_allclose(d, [0.05, 0.3])  # a translation moves every keypoint
+    tips = np.array([0.1, 0.1])
+    r = keypoint_tracking(d, tips, gate_m=0.3, pause_m=0.2)
+    np.testing.assert_allclose(r, [np.exp(-0.5), 0.1 * np.exp(-3.0)])  # × 0.1 beyond 0.2 m
+    r = keypoint_tracking(d, np.array([0.3, 0.1]), gate_m=0.3, pause_m=0.2)
+    assert r[0] == 0.0  # fingertips 0.3 m away: no tracking reward
+    # A 90° turn about z moves the x keypoint by 0.1·√2 and the y one by 0.06·√2.
+    qz = np.array([[np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]])
+    d = keypoint_distance(pos[:1], quat[:1], pos[:1], qz, kp)
+    np.testing.assert_allclose(d, [(0.1 + 0.06) * np.sqrt(2) / 3])
+    np.testing.assert_allclose(action_rate(np.ones((1, 3)), np.zeros((1, 3))), [3.0])
+
+
+# ----------------------------------------------------------------------------- smoke
+def straight_push_task(robot: str = "iiwa_allegro") -> tuple[Task, ObjectMesh]:
+    """A 0.25 m straight push in 2 s, the robot starting at its home posture."""
+    n = 61
+    t = np.arange(n) / 30.0
+    s = 0.5 - 0.5 * np.cos(np.pi * t / t[-1])
+    pos = np.c_[np.full(n, 0.62), -0.10 + 0.25 * s, np.full(n, 0.0305)]
+    home = np.asarray(get_robot(robot).home_qpos)
+    task = Task(
+        t=t,
+        object_pos_base=pos,
+        object_quat_wxyz_base=np.tile([1.0, 0, 0, 0], (n, 1)),
+        pre_manip_qpos=home,
+        T_obj_palm=make_T(np.eye(3), [0, -0.1, 0.05]),
+        start_idx=1,
+        robot=robot,
+        extras={"replay_qpos": np.tile(home, (n, 1)), "table_height_m": np.float64(0)},
+    )
+    v, f = box_mesh((0.20, 0.12, 0.06))
+    return task, ObjectMesh(vertices=v, faces=f, name="box", symmetry="box")
+
+
+@pytest.mark.parametrize("preset", sorted(DR_PRESETS))
+@pytest.mark.parametrize("mode", ["palm_synergy", "joint_delta"])
+def test_task_builds_resets_and_steps(preset, mode):
+    task, mesh = straight_push_task()
+    env = TrackDemoEnv(task, mesh, make_task_cfg(preset, mode), num_envs=6, nthread=2, seed=0)
+    obs = env.observe()
+    assert obs["policy"].shape == (6, env.observe()["policy"].shape[1])
+    assert obs["critic"].shape[1] > obs["policy"].shape[1]
+    assert env.action_dim == (11 if mode == "palm_synergy" else 23)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        obs, reward, term, trunc, info = env.step(rng.uniform(-1, 1, (6, env.action_dim)))
+        assert reward.shape == (6,) and term.shape == (6,) and trunc.shape == (6,)
+        assert np.isfinite(obs["policy"]).all() and np.isfinite(obs["critic"]).all()
+        assert np.isfinite(reward).all()
+        assert set(info["reward_terms"]) == {"keypoint_tracking", "action_rate", "fingertip_reach"}
+    env.reset(np.array([0, 3]))
+    assert (env.steps[[0, 3]] == 0).all()
+    env.close()
+
+
+def test_goal_pauses_only_when_far_behind():
+    task, mesh = straight_push_task()
+    env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=2, nthread=1)
+    zero = np.zeros((2, env.action_dim))
+    env.step(zero)
+    assert (env.goal_time > 0).all()  # the object is on its path: the goal advances
+    env.goal_time[:] = env.duration  # the goal far ahead: 0.25 m > 0.2 m
+    before = env.goal_time.copy()
+    env.step(zero)
+    np.testing.assert_array_equal(env.goal_time, before)
+    env.close()
+
+
+# ----------------------------------------------------------------------------- toy PPO
+class PointReach(VecEnv):
+    """Move a 2-D point to a random target: PPO must solve it in seconds."""
+
+    def __init__(self, n: int = 64):
+        self.num_envs, self.num_actions, self.max_episode_length = n, 2, 30
+        self.device, self.cfg = "cpu", {}
+        self.episode_length_buf = torch.zeros(n, dtype=torch.long)
+        self.g = torch.Generator().manual_seed(0)
+        self.pos = torch.zeros(n, 2)
+        self.goal = torch.zeros(n, 2)
+        self._reset(torch.arange(n))
+
+    def _reset(self, ids):
+        # Out of place: inside the runner's inference mode tensors cannot be edited later.
+        pos, goal, steps = self.pos.clone(), self.goal.clone(), self.episode_length_buf.clone()
+        pos[ids] = torch.rand(len(ids), 2, generator=self.g) * 2 - 1
+        goal[ids] = torch.rand(len(ids), 2, generator=self.g) * 2 - 1
+        steps[ids] = 0
+        self.pos, self.goal, self.episode_length_buf = pos, goal, steps
+
+    def get_observations(self):
+        o = torch.cat([self.pos, self.goal - self.pos], dim=1)
+        return TensorDict({"policy": o, "critic": o}, batch_size=[self.num_envs])
+
+    def step(self, actions):
+        self.pos = (self.pos + 0.1 * actions.clamp(-1, 1)).clamp(-1.5, 1.5)
+        dist = (self.goal - self.pos).norm(dim=1)
+        reward = -dist
+        self.episode_length_buf = self.episode_length_buf + 1
+        done = self.episode_length_buf >= self.max_episode_length
+        self.final_dist = dist.clone()
+        ids = done.nonzero().flatten()
+        if len(ids):
+            self._reset(ids)
+        return self.get_observations(), reward, done, {"time_outs": done.clone(), "log": {}}
+
+
+def test_ppo_solves_a_toy_task_quickly(tmp_path):
+    torch.manual_seed(0)
+    env = PointReach()
+    cfg = ppo_config(TrainConfig(steps_per_env=30, learning_rate=3e-3, entropy_coef=0.0))
+    runner = OnPolicyRunner(env, cfg, log_dir=None, device="cpu")
+    t0 = time.perf_counter()
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        runner.learn(60)
+    assert time.perf_counter() - t0 < 60
+    policy = runner.get_inference_policy()
+    env._reset(torch.arange(env.num_envs))
+    with torch.inference_mode():
+        for _ in range(29):
+            env.step(policy(env.get_observations()))
+    assert float(env.final_dist.mean()) < 0.1  # reached (random policy: about 0.8)
