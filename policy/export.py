@@ -57,7 +57,14 @@ def run_export(ws: str | Path, log=print) -> PolicyExport:
     runner.load(str(ck))
     with tempfile.TemporaryDirectory() as tmp:
         runner.export_policy_to_onnx(tmp, "policy.onnx")
-        onnx_bytes = (Path(tmp) / "policy.onnx").read_bytes()
+        import onnx
+
+        # torch's exporter may put the weights in a side file; deploy wants one file. The
+        # batch dimension is made symbolic so that evaluation can run many worlds at once.
+        model = onnx.load(str(Path(tmp) / "policy.onnx"))
+        for value in (*model.graph.input, *model.graph.output):
+            value.type.tensor_type.shape.dim[0].dim_param = "batch"
+        onnx_bytes = model.SerializeToString()
     layout = observation_layout(env)
     assert sum(b["size"] for b in layout) == env.observe()["policy"].shape[1]
     header = {

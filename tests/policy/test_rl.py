@@ -159,3 +159,72 @@ def test_ppo_solves_a_toy_task_quickly(tmp_path):
         for _ in range(29):
             env.step(policy(env.get_observations()))
     assert float(env.final_dist.mean()) < 0.1  # reached (random policy: about 0.8)
+
+
+# ----------------------------------------------------------------------------- pipeline
+@pytest.fixture(scope="module")
+def trained_ws(tmp_path_factory):
+    """A workspace with a (barely) trained policy: enough to test the plumbing."""
+    from policy.train import run_train
+
+    ws = tmp_path_factory.mktemp("rl")
+    task, mesh = straight_push_task()
+    task.save(ws / "task")
+    mesh.save(ws / "object")
+    run_train(
+        ws,
+        TrainConfig(num_envs=8, total_steps=8 * 16 * 3, save_every=2, threads=2),
+        log=lambda *a: None,
+    )
+    return ws
+
+
+def test_training_writes_checkpoints_and_resumes(trained_ws):
+    from pipeline.artifacts import TrainRun
+    from policy.train import run_train
+
+    run = TrainRun.load(trained_ws / "train")
+    assert run.env_steps == 8 * 16 * 3 and run.checkpoints
+    assert (trained_ws / "train" / "config.json").is_file()
+    assert list((trained_ws / "train").glob("events.out.tfevents.*"))  # TensorBoard
+    from pipeline.errors import H2S2RError
+
+    with pytest.raises(H2S2RError, match="--resume"):
+        run_train(trained_ws, TrainConfig(num_envs=8, total_steps=8 * 16 * 4))
+    run = run_train(
+        trained_ws,
+        TrainConfig(num_envs=8, total_steps=8 * 16 * 4, resume=True, threads=2),
+        log=lambda *a: None,
+    )
+    assert run.env_steps == 8 * 16 * 4  # continued where it stopped
+
+
+def test_export_onnx_matches_torch_and_eval_reproduces(trained_ws):
+    import onnxruntime as ort
+
+    from pipeline.artifacts import EvalResult, PolicyExport
+    from policy.evaluate import EvalConfig, checkpoint_policy, run_eval
+    from policy.export import run_export
+    from policy.train import make_env
+
+    art = run_export(trained_ws, log=lambda *a: None)
+    loaded = PolicyExport.load(trained_ws / "policy")
+    assert loaded.header["robot"] == "iiwa_allegro" and len(loaded.header["joint_names"]) == 23
+    env = make_env(trained_ws, TrainConfig(num_envs=4, threads=2), num_envs=4)
+    obs = env.observe()
+    sess = ort.InferenceSession(str(trained_ws / "policy" / "policy.onnx"))
+    onnx_out = sess.run(None, {"obs": obs["policy"]})[0]
+    torch_out = checkpoint_policy(trained_ws, env)(obs, 0)
+    np.testing.assert_allclose(onnx_out, torch_out, atol=1e-5)
+    assert art.header["observation_size"] == obs["policy"].shape[1]
+    env.close()
+    a = run_eval(trained_ws, EvalConfig(episodes=4, video=True), log=lambda *a: None)
+    b = run_eval(
+        trained_ws, EvalConfig(episodes=4, video=False, policy="onnx"), log=lambda *a: None
+    )
+    for key in ("success_rate", "replay_success_rate", "object_aware_replay_success_rate"):
+        assert 0.0 <= a.metrics[key] <= 1.0
+    assert a.metrics["success_rate"] == b.metrics["success_rate"]
+    assert abs(a.metrics["tracking_err_mean_m"] - b.metrics["tracking_err_mean_m"]) < 1e-3
+    assert isinstance(EvalResult.load(trained_ws / "eval"), EvalResult)
+    assert (trained_ws / "eval" / "success.png").is_file()
