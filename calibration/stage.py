@@ -32,16 +32,10 @@ from calibration.solve import (
     eye_to_hand,
 )
 from pipeline.artifacts import Calibration, Capture, Provenance
+from pipeline.artifacts.base import require_pose_in_metres
 from pipeline.artifacts.capture import read_cam_K
 from pipeline.errors import H2S2RError
-from pipeline.geometry import (
-    T_from_pos_quat,
-    backproject_depth,
-    fit_plane_ransac,
-    is_rotation_matrix,
-    quat_xyzw_to_wxyz,
-    transform_points,
-)
+from pipeline.geometry import T_from_pos_quat, quat_xyzw_to_wxyz, table_plane_from_depth
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -144,16 +138,7 @@ def read_pose_file(path: Path) -> np.ndarray:
 
 
 def _checked(T: np.ndarray, path: Path) -> np.ndarray:
-    if not is_rotation_matrix(T[:3, :3], tol=1e-3) or not np.allclose(T[3], [0, 0, 0, 1]):
-        raise H2S2RError(
-            f"{path}: not a rigid transform (rotation not orthonormal or last row not 0 0 0 1)"
-        )
-    if np.linalg.norm(T[:3, 3]) > 10:
-        raise H2S2RError(
-            f"{path}: translation {np.linalg.norm(T[:3, 3]):.0f} looks like "
-            "millimetres; T_base_cam must be in metres"
-        )
-    return T
+    return require_pose_in_metres(T, path)
 
 
 def read_robot_poses(path: str, kind: str, robot_name: str, ee_site: str) -> list[np.ndarray]:
@@ -201,19 +186,11 @@ def read_robot_poses(path: str, kind: str, robot_name: str, ee_site: str) -> lis
 
 def table_plane(depth_m: np.ndarray, K: np.ndarray, T_base_cam: np.ndarray) -> np.ndarray:
     """The table plane ``(n, d)`` in the base frame (``n·x + d = 0``, n up), from depth."""
-    pts = backproject_depth(K, depth_m)[::3, ::3]
-    pts = transform_points(T_base_cam, pts[pts[..., 2] > 0])
-    if len(pts) < 500:
-        raise H2S2RError("too little valid depth to find the table plane")
-    plane, inliers = fit_plane_ransac(
-        pts,
-        0.008,
-        300,
-        np.random.default_rng(0),
-        normal_hint=np.array([0, 0, 1.0]),
-        max_angle_deg=20.0,
-    )
-    if inliers.mean() < 0.1:
+    try:
+        plane, fraction = table_plane_from_depth(depth_m, K, T_base_cam, min_points=500)
+    except ValueError as e:
+        raise H2S2RError(f"cannot find the table plane: {e}") from e
+    if fraction < 0.1:
         raise H2S2RError(
             "no horizontal plane covers a tenth of the depth image: is the "
             "table in view, and is T_base_cam right?"

@@ -406,3 +406,33 @@ def fit_plane_ransac(
         n = -n
     d = -(n @ centroid)
     return np.r_[n, d], np.abs(pts @ n + d) < threshold_m
+
+
+def table_plane_from_depth(
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    T_base_cam: np.ndarray,
+    stride: int = 3,
+    below_z: float | None = None,
+    threshold_m: float = 0.008,
+    max_angle_deg: float = 20.0,
+    min_points: int = 200,
+) -> tuple[np.ndarray, float]:
+    """The near-horizontal plane ``(n, d)`` (base frame, n up) of a depth image, and the
+    fraction of the points on it. ``below_z`` keeps only points below that height (the
+    table under an object). Raises ``ValueError`` with too few points."""
+    pts = backproject_depth(K, depth_m)[::stride, ::stride]
+    pts = transform_points(T_base_cam, pts[pts[..., 2] > 0])
+    if below_z is not None:
+        pts = pts[pts[:, 2] < below_z]
+    if len(pts) < min_points:
+        raise ValueError(f"only {len(pts)} depth points to fit a plane to (need {min_points})")
+    plane, inliers = fit_plane_ransac(
+        pts,
+        threshold_m,
+        300,
+        np.random.default_rng(0),
+        normal_hint=np.array([0, 0, 1.0]),
+        max_angle_deg=max_angle_deg,
+    )
+    return plane, float(inliers.mean())

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.artifacts.base import require_pose_in_metres
 from pipeline.errors import H2S2RError
-from pipeline.geometry import is_rotation_matrix
 
 FIX = (
     "FoundationPose runs outside h2s2r (it needs an NVIDIA GPU and its weights): run it on "
@@ -51,14 +51,5 @@ def read_ob_in_cam(folder: str | Path, num_frames: int) -> tuple[np.ndarray, np.
             raise H2S2RError(f"{f}: not a 4×4 matrix of numbers ({e})") from e
         if not np.all(np.isfinite(M)):
             continue  # FoundationPose lost the object in this frame
-        if not is_rotation_matrix(M[:3, :3], tol=1e-3) or not np.allclose(M[3], [0, 0, 0, 1]):
-            raise H2S2RError(
-                f"{f}: not a rigid transform (rotation not orthonormal or last row not 0 0 0 1)"
-            )
-        if np.linalg.norm(M[:3, 3]) > 10.0:
-            raise H2S2RError(
-                f"{f}: translation {np.linalg.norm(M[:3, 3]):.0f} from the camera "
-                "looks like millimetres; poses must be in metres"
-            )
-        T[i], valid[i] = M, True
+        T[i], valid[i] = require_pose_in_metres(M, f), True
     return T, valid

@@ -278,3 +278,25 @@ class ArtifactBase:
                     f"is stale: upstream {rel} changed after {cls.FOLDER}/ was made",
                     cls._rerun(),
                 )
+
+
+def require_pose_in_metres(T: np.ndarray, where: str | Path) -> np.ndarray:
+    """A 4×4 rigid transform whose translation is plausibly in metres, else a clear error."""
+    from pipeline.errors import H2S2RError
+    from pipeline.geometry import is_rotation_matrix
+
+    T = np.asarray(T, dtype=np.float64)
+    if (
+        T.shape != (4, 4)
+        or not is_rotation_matrix(T[:3, :3], tol=1e-3)
+        or not np.allclose(T[3], [0, 0, 0, 1])
+    ):
+        raise H2S2RError(
+            f"{where}: not a rigid transform (rotation not orthonormal or last row not 0 0 0 1)"
+        )
+    if np.linalg.norm(T[:3, 3]) > 10:
+        raise H2S2RError(
+            f"{where}: translation {np.linalg.norm(T[:3, 3]):.0f} looks like "
+            "millimetres; poses must be in metres"
+        )
+    return T

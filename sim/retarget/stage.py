@@ -35,10 +35,9 @@ from pipeline.artifacts.tracks import write_metrics
 from pipeline.errors import ArtifactError, H2S2RError
 from pipeline.geometry import (
     T_inv,
-    backproject_depth,
-    fit_plane_ransac,
     make_T,
     matrix_to_quat,
+    table_plane_from_depth,
     transform_points,
 )
 from sim.retarget.ik import IkConfig, RetargetIK
@@ -112,22 +111,21 @@ def _camera_in_base(ws: Path) -> tuple[np.ndarray, str, np.ndarray | None]:
 
 def table_height(cap: Capture, frame: int, T_base_cam: np.ndarray, below_z: float) -> float:
     """Height of the table (a horizontal plane in the base frame) from one depth frame."""
-    pts = backproject_depth(cap.K, cap.read_depth_m(frame))[::4, ::4]
-    pts = transform_points(T_base_cam, pts[pts[..., 2] > 0])
-    pts = pts[pts[:, 2] < below_z]
-    if len(pts) < 200:
-        raise H2S2RError(
-            f"cannot find the table under the object in frame {frame} "
-            "(too little depth below it): calibrate the table plane"
+    try:
+        plane, _ = table_plane_from_depth(
+            cap.read_depth_m(frame),
+            cap.K,
+            T_base_cam,
+            stride=4,
+            below_z=below_z,
+            threshold_m=0.01,
+            max_angle_deg=15.0,
         )
-    plane, _ = fit_plane_ransac(
-        pts,
-        0.01,
-        200,
-        np.random.default_rng(0),
-        normal_hint=np.array([0, 0, 1.0]),
-        max_angle_deg=15.0,
-    )
+    except ValueError as e:
+        raise H2S2RError(
+            f"cannot find the table under the object in frame {frame} ({e}): "
+            "calibrate the table plane (h2s2r calibrate)"
+        ) from e
     return float(-plane[3] / plane[2])
 
 
