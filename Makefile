@@ -13,8 +13,11 @@ DEMO_DIR ?= runs/demo
 setup:
 	@bash scripts/setup.sh
 
+# The embedded default: synthetic box push → track → retarget → train (DEMO_BUDGET_MIN
+# minutes) → eval → export.
+DEMO_BUDGET_MIN ?= 20
 demo: setup
-	$(VENV)/h2s2r synth --task box_push --out $(DEMO_DIR) --seed 0
+	$(VENV)/h2s2r demo $(DEMO_DIR) --budget-min $(DEMO_BUDGET_MIN)
 
 test: setup
 	$(VENV)/ruff check .

@@ -109,3 +109,11 @@ def test_track_object_verb(tmp_path, capsys):
     assert "icp, foundationpose" in capsys.readouterr().err
     assert main(["track-object", str(ws), "--method", "foundationpose"]) == 1
     assert "GPU" in capsys.readouterr().err
+
+
+def test_run_skips_stages_whose_output_exists(tmp_path, capsys):
+    for d in ("object_track", "hand_track", "task", "train", "eval", "policy"):
+        (tmp_path / d).mkdir()
+    assert main(["run", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("exists: skipped") == 6
