@@ -273,8 +273,9 @@ def _video(path: Path, env, frames: list[np.ndarray]) -> None:
         v = env.demo_pos[0] - eye
         cam.lookat[:] = env.demo_pos[0]
         cam.distance = float(np.linalg.norm(v))
-        cam.azimuth = float(np.degrees(np.arctan2(-v[1], -v[0])))
-        cam.elevation = float(np.degrees(np.arcsin(-v[2] / np.linalg.norm(v))))
+        # The free camera looks along (cos el cos az, cos el sin az, sin el).
+        cam.azimuth = float(np.degrees(np.arctan2(v[1], v[0])))
+        cam.elevation = float(np.degrees(np.arcsin(v[2] / np.linalg.norm(v))))
     writer = cv2.VideoWriter(
         str(path), cv2.VideoWriter_fourcc(*"mp4v"), 1.0 / env.cfg.ctrl_dt_s, (640, 480)
     )
