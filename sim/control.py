@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import mujoco
 import numpy as np
 
-from sim.robots import RobotModelInfo, RobotSpec, build_robot_model
+from sim.robots import RobotSpec, build_robot_model
 from sim.robots.kinematics import site_jacobian
 
 ACTION_MODES = ("palm_synergy", "joint_delta")
@@ -114,19 +113,10 @@ def palm_pose(controller: Controller, q: np.ndarray) -> np.ndarray:
     return T
 
 
-def mujoco_palm_check(controller: Controller, q: np.ndarray) -> np.ndarray:
-    """MuJoCo's own palm position for one configuration (used by tests)."""
-    d = mujoco.MjData(controller.model)
-    d.qpos[controller.info.qpos_adr] = q
-    mujoco.mj_kinematics(controller.model, d)
-    return d.site_xpos[controller.info.palm_site].copy()
-
-
 __all__ = [
     "ACTION_MODES",
     "Controller",
     "ControllerConfig",
-    "RobotModelInfo",
     "allegro_synergies",
     "palm_pose",
 ]

@@ -59,6 +59,11 @@ class BatchedSim:
         self.sensordata = sensors[:, -1].copy()
         return sensors
 
+    @property
+    def template_qpos(self) -> np.ndarray:
+        """``(nq,)`` positions every world starts from (the model's first keyframe)."""
+        return self._template[1 : 1 + self.model.nq]
+
     def qpos(self) -> np.ndarray:
         """``(B, nq)`` joint positions (a view into the state; after the time value)."""
         return self.state[:, 1 : 1 + self.model.nq]

@@ -295,8 +295,7 @@ class TrackDemoEnv:
         if len(ids) == 0:
             return
         dr, n = self.dr, len(ids)
-        nq = self.sim.model.nq
-        qpos = np.tile(self.sim._template[1 : 1 + nq], (n, 1))
+        qpos = np.tile(self.sim.template_qpos, (n, 1))
         q = (
             self.task.pre_manip_qpos
             + self.rng.uniform(-1, 1, (n, len(self.info.qpos_adr))) * dr.reset_joint_noise_rad
