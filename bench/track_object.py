@@ -2,7 +2,7 @@
 
 Accuracy over ``synth --noise`` demos (both tasks, three seeds each), frames/s at 640×480
 and first-frame initialization time; then the initializer on the real YCB frames of
-``../shared/data`` (depth agreement of the posed mesh, with and without a box hint).
+``../shared/data`` (depth agreement of the posed mesh, with and without a box hint and the texture).
 
     .venv/bin/python bench/track_object.py [--frames 120] [--seeds 1 2 3] [--out FILE]
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from perception.object_track.icp import ModelTarget  # noqa: E402
 from perception.object_track.init import initialize  # noqa: E402
-from perception.object_track.mesh_io import read_mesh  # noqa: E402
+from perception.object_track.mesh_io import read_mesh, read_texture  # noqa: E402
 from perception.object_track.model import ObjectModel, score_poses  # noqa: E402
 from perception.object_track.stage import TrackObjectConfig, run_track_object  # noqa: E402
 from perception.object_track.tracker import TrackerConfig  # noqa: E402
@@ -72,15 +72,20 @@ def real() -> list[dict]:
     from PIL import Image
 
     for obj, frame, roi in REAL_CASES:
-        v, f = read_mesh(SHARED / "YCB_sim" / "meshes" / f"{obj}.msh")
-        model = ObjectModel.from_mesh(v, f)
-        target = ModelTarget(model)
+        mesh = SHARED / "YCB_sim" / "meshes" / f"{obj}.msh"
+        v, f = read_mesh(mesh)
+        uv, tex = read_texture(mesh, SHARED / "YCB_sim" / "textures" / f"{obj}.png")
         png = SHARED / "posecnn_ycbv_demo" / f"{frame:06d}-depth.png"
         depth = np.asarray(Image.open(png)).astype(np.float32) / 1e4
-        for hint in ("none", "roi"):
-            mask = TrackerConfig(roi=roi).roi_mask(depth.shape) if hint == "roi" else None
+        rgb = np.asarray(Image.open(str(png).replace("-depth", "-color")))[..., :3]
+        # none / roi: depth only; +tex: the mesh's texture compared with the colour image.
+        for hint in ("none", "none+tex", "roi", "roi+tex"):
+            textured = hint.endswith("+tex")
+            model = ObjectModel.from_mesh(v, f, uv=uv if textured else None, texture=tex)
+            target = ModelTarget(model)
+            mask = TrackerConfig(roi=roi).roi_mask(depth.shape) if "roi" in hint else None
             t0 = time.perf_counter()
-            res = initialize(depth, K, target, v, mask=mask)
+            res = initialize(depth, K, target, v, mask=mask, rgb=rgb if textured else None)
             dt = time.perf_counter() - t0
             s = score_poses(
                 res.T_cam_obj[None], model.points, model.normals, depth, K, tol_m=0.01, zbuffer=True
@@ -132,12 +137,12 @@ def main() -> None:
 
     rl = real()
     print(
-        f"\n{'object':<20}{'frame':>6}{'hint':>6}{'agree 1cm':>10}{'of visible':>11}"
+        f"\n{'object':<20}{'frame':>6}{'hint':>9}{'agree 1cm':>10}{'of visible':>11}"
         f"{'in box':>8}{'init s':>8}"
     )
     for r in rl:
         print(
-            f"{r['object']:<20}{r['frame']:>6}{r['hint']:>6}{r['depth_agreement_1cm']:>10.3f}"
+            f"{r['object']:<20}{r['frame']:>6}{r['hint']:>9}{r['depth_agreement_1cm']:>10.3f}"
             f"{r['agreeing_of_visible']:>11.3f}{r['centre_in_box']!s:>8}{r['init_time_s']:>8.2f}"
         )
 

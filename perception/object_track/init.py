@@ -10,7 +10,16 @@ Hypotheses come from two generators:
 
 Every hypothesis is scored by depth agreement (:mod:`perception.object_track.model`); the
 best few are refined by ICP and re-scored with a z-buffer, so a symmetric or partly
-occluded object still comes out right.
+occluded object still comes out right. With a textured mesh and the colour image, the
+refined poses and their 180° turns about the box axes are also scored by how well the
+print matches the image (NCC): that separates an object from a look-alike of the same
+shape and picks the right one of a box's depth-identical poses.
+
+Without a mask, the view is first split into **regions**: connected blobs standing on a
+support plane whose size could be the object's. Each is searched as if the user had drawn
+a box around it, and the best-scoring result wins. A fully visible look-alike elsewhere
+then cannot crowd the partly hidden object out of the few hypotheses that get refined;
+with no plausible region the whole view is searched at once.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import open3d as o3d
 from scipy.spatial import ConvexHull
 
 from perception.object_track.icp import ModelTarget, icp
-from perception.object_track.model import boundary_support, score_poses
+from perception.object_track.model import boundary_support, score_poses, texture_agreement
 from pipeline.geometry import backproject_depth, so3_exp
 
 _REG = o3d.pipelines.registration
@@ -153,6 +162,43 @@ def _rotation_taking(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             perp = np.cross(a, [0, 1.0, 0])
         return so3_exp(np.pi * perp / np.linalg.norm(perp))
     return so3_exp(v / np.linalg.norm(v) * np.arctan2(np.linalg.norm(v), c))
+
+
+def propose_regions(
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    planes: list[TablePlane],
+    diameter_m: float,
+    min_pixels: int = 300,
+    margin_px: int = 10,
+) -> list[np.ndarray]:
+    """Boxes (boolean images) around the blobs standing on the support planes whose
+    extent is 0.3–2.5× the object's diameter (blobs may join touching objects)."""
+    import cv2
+
+    valid = depth_m > 0
+    if not planes or not valid.any():
+        return []
+    pts = backproject_depth(K, depth_m)
+    hts = np.stack([pl.height(pts) for pl in planes])
+    above = valid & np.any((hts > 0.01) & (hts < 1.2 * diameter_m), axis=0)
+    above &= np.all(np.abs(hts) > 0.01, axis=0)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(above.astype(np.uint8), connectivity=8)
+    h, w = depth_m.shape
+    boxes = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(s) for s in stats[i])
+        if area < min_pixels:
+            continue
+        extent_m = max(bw, bh) * float(np.median(depth_m[labels == i])) / K[0, 0]
+        if not 0.3 * diameter_m <= extent_m <= 2.5 * diameter_m:
+            continue
+        box = np.zeros((h, w), dtype=bool)
+        box[
+            max(0, y - margin_px) : y + bh + margin_px, max(0, x - margin_px) : x + bw + margin_px
+        ] = True
+        boxes.append(box)
+    return boxes
 
 
 def resting_hypotheses(
@@ -287,14 +333,39 @@ def initialize(
     refine_top: int = 12,
     boundary_weight: float = 0.5,
     seed: int = 0,
+    rgb: np.ndarray | None = None,
+    texture_weight: float = 0.5,
+    regions: bool = True,
 ) -> InitResult:
     """Best pose of the object in a depth image (see the module docstring).
 
     ``mask`` (an object mask, or a box the user drew) restricts where the object is
-    looked for; the support planes are still fitted to the whole view.
+    looked for; the support planes are still fitted to the whole view. ``rgb`` (the
+    registered colour image) adds the texture score when the model has a texture.
     """
     model = target.model
     all_pts = scene_points(depth_m, K, stride=2)
+    if mask is None and regions:
+        boxes = propose_regions(depth_m, K, fit_support_planes(all_pts, seed), model.diameter_m)
+        results = [
+            initialize(
+                depth_m,
+                K,
+                target,
+                vertices,
+                box,
+                prior,
+                refine_top,
+                boundary_weight,
+                seed,
+                rgb,
+                texture_weight,
+                regions=False,
+            )
+            for box in boxes
+        ]
+        if results:
+            return max(results, key=lambda r: r.score)
     # Candidates: the whole view, or only the pixels of a mask / region of interest.
     pts = all_pts if mask is None else scene_points(depth_m, K, stride=2, mask=mask)
     planes = fit_support_planes(all_pts, seed)
@@ -325,26 +396,68 @@ def initialize(
     hyps.append(feature_ransac_hypotheses(model.points, model.normals, above, voxel, seed=seed))
     if prior is not None:
         hyps.append(local_hypotheses(prior, np.random.default_rng(seed)))
-    H = np.concatenate([h for h in hyps if len(h)], axis=0)
-    if len(H) == 0:
+    hyps = [h for h in hyps if len(h)]
+    if not hyps:
         return InitResult(np.eye(4), -1.0, 0.0, 0, 0, plane)
+    H = np.concatenate(hyps, axis=0)
     order = _rank(H, depth_m, K, model, refine_top)
+    grey = _grey_for_texture(rgb, model, K) if rgb is not None and model.grey is not None else None
     best: InitResult | None = None
     for k in order:
         T = H[k]
         crop = _points_near(above, T, target, 0.04)
         if len(crop) >= 30:
             T = icp(target, crop, T, radii_m=(0.03, 0.015, 0.006, 0.003), iterations=20).T_cam_obj
-        s = score_poses(
-            T[None], model.points[::4], model.normals[::4], depth_m, K, tol_m=0.01, zbuffer=True
-        )
-        # Depth agreement of the surface, plus a depth jump all around the outline.
-        total = float(s.score[0]) + boundary_weight * boundary_support(T, model.points, depth_m, K)
-        cand = InitResult(T, total, float(s.agreement[0]), int(s.visible[0]), len(H), plane)
-        if best is None or cand.score > best.score:
-            best = cand
+        for Tv in [T] if grey is None else [T @ F for F in _half_turns(model.center_obj)]:
+            s = score_poses(
+                Tv[None],
+                model.points[::4],
+                model.normals[::4],
+                depth_m,
+                K,
+                tol_m=0.01,
+                zbuffer=True,
+            )
+            # Depth agreement of the surface, plus a depth jump all around the outline,
+            # plus (textured) the print's correlation with the image.
+            total = float(s.score[0]) + boundary_weight * boundary_support(
+                Tv, model.points, depth_m, K
+            )
+            if grey is not None:
+                total += texture_weight * max(texture_agreement(Tv, model, grey, depth_m, K), 0.0)
+            cand = InitResult(Tv, total, float(s.agreement[0]), int(s.visible[0]), len(H), plane)
+            if best is None or cand.score > best.score:
+                best = cand
     assert best is not None
     return best
+
+
+def _half_turns(center: np.ndarray) -> list[np.ndarray]:
+    """Identity and the 180° turns about the three axes through ``center`` (object frame)."""
+    out = [np.eye(4)]
+    for axis in range(3):
+        F = np.eye(4)
+        F[:3, :3] = -np.eye(3)
+        F[axis, axis] = 1.0
+        F[:3, 3] = center - F[:3, :3] @ center
+        out.append(F)
+    return out
+
+
+def _grey_for_texture(rgb: np.ndarray, model, K: np.ndarray) -> np.ndarray:
+    """The image in grey, blurred to about the spacing of the model's surface samples at
+    the object's likely distance (1 m is a safe upper bound for a tabletop demo)."""
+    import cv2
+
+    spacing_m = np.sqrt(_surface_area(model) / len(model.points))
+    sigma = float(np.clip(K[0, 0] * spacing_m / 0.8, 1.0, 6.0))
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2GRAY)
+    return cv2.GaussianBlur(grey.astype(np.float32) / 255, (0, 0), sigma)
+
+
+def _surface_area(model) -> float:
+    e = model.extents_m
+    return float(2 * (e[0] * e[1] + e[1] * e[2] + e[0] * e[2]))  # bounding box: an upper bound
 
 
 def _rank(

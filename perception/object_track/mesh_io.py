@@ -25,6 +25,34 @@ def read_msh(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return v.astype(np.float64), f.astype(np.int64)
 
 
+def read_msh_uv(path: Path) -> np.ndarray | None:
+    """Per-vertex texture coordinates of a .msh file (None when it has none)."""
+    read_msh(path)  # validates the layout
+    raw = path.read_bytes()
+    nv, nn, nt, _ = (int(x) for x in np.frombuffer(raw[:16], np.int32))
+    if nt != nv:
+        return None
+    return np.frombuffer(raw, np.float32, 2 * nt, 16 + 4 * (3 * nv + 3 * nn)).reshape(-1, 2)
+
+
+def read_texture(mesh_path: str | Path, texture_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Per-vertex UVs of ``mesh_path`` (a MuJoCo .msh) and the RGB texture image."""
+    from PIL import Image
+
+    mesh_path, texture_path = Path(mesh_path), Path(texture_path)
+    if not texture_path.is_file():
+        raise H2S2RError(f"{texture_path}: texture image does not exist — fix --texture PATH")
+    if mesh_path.suffix.lower() != ".msh":
+        raise H2S2RError(
+            f"{mesh_path}: --texture is read for MuJoCo .msh meshes (per-vertex UVs); "
+            "drop --texture for other formats"
+        )
+    uv = read_msh_uv(mesh_path)
+    if uv is None:
+        raise H2S2RError(f"{mesh_path}: has no per-vertex texture coordinates; drop --texture")
+    return uv.astype(np.float64), np.asarray(Image.open(texture_path).convert("RGB"))
+
+
 def read_mesh(path: str | Path, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Vertices (scaled) and triangles of a mesh file."""
     path = Path(path)

@@ -20,6 +20,33 @@ def sample_surface(
     vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` area-uniform surface samples and their (outward) face normals."""
+    pts, nrm, _, _ = _sample_surface(vertices, faces, n, seed)
+    return pts, nrm
+
+
+def sample_texture(
+    faces: np.ndarray,
+    uv: np.ndarray,
+    texture: np.ndarray,
+    face_idx: np.ndarray,
+    bary: np.ndarray,
+    size: int = 256,
+) -> np.ndarray:
+    """Grey level (0..1) of the texture at surface samples given by face and barycentric
+    coordinates; ``uv`` are per-vertex texture coordinates with v = 0 at the image's first
+    row (MuJoCo's .msh convention). The texture is box-filtered to ``size`` first: a sample
+    stands for a patch of the surface, not one texel."""
+    import cv2
+
+    grey = cv2.cvtColor(np.ascontiguousarray(texture[..., :3]), cv2.COLOR_RGB2GRAY)
+    grey = cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA).astype(np.float64) / 255
+    t = np.einsum("nk,nkj->nj", bary, uv[faces[face_idx]])
+    col = np.clip(((t[:, 0] % 1.0) * size).astype(int), 0, size - 1)
+    row = np.clip(((t[:, 1] % 1.0) * size).astype(int), 0, size - 1)
+    return grey[row, col]
+
+
+def _sample_surface(vertices, faces, n, seed):
     v = np.asarray(vertices, dtype=np.float64)
     tri = v[faces]
     cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
@@ -29,12 +56,9 @@ def sample_surface(
     idx = rng.choice(len(faces), size=n, p=area / area.sum())
     r1, r2 = rng.random(n), rng.random(n)
     s = np.sqrt(r1)
-    pts = (
-        tri[idx, 0] * (1 - s)[:, None]
-        + tri[idx, 1] * (s * (1 - r2))[:, None]
-        + tri[idx, 2] * (s * r2)[:, None]
-    )
-    return pts, normals[idx]
+    bary = np.stack([1 - s, s * (1 - r2), s * r2], axis=1)
+    pts = np.einsum("nk,nkj->nj", bary, tri[idx])
+    return pts, normals[idx], idx, bary
 
 
 @dataclass(frozen=True)
@@ -68,14 +92,23 @@ class ObjectModel:
     extents_m: np.ndarray  # (3,)
     center_obj: np.ndarray  # (3,) bounding-box centre
     diameter_m: float
+    grey: np.ndarray | None = None  # (P,) texture grey level of ``points`` (textured meshes)
 
     @staticmethod
     def from_mesh(
-        vertices: np.ndarray, faces: np.ndarray, n_dense: int = 6000, n_coarse: int = 400
+        vertices: np.ndarray,
+        faces: np.ndarray,
+        n_dense: int = 6000,
+        n_coarse: int = 400,
+        uv: np.ndarray | None = None,
+        texture: np.ndarray | None = None,
     ) -> ObjectModel:
-        pts, nrm = sample_surface(vertices, faces, n_dense, seed=0)
+        pts, nrm, idx, bary = _sample_surface(vertices, faces, n_dense, seed=0)
         cpts, cnrm = sample_surface(vertices, faces, n_coarse, seed=1)
         lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+        grey = None
+        if uv is not None and texture is not None:
+            grey = sample_texture(faces, uv, texture, idx, bary)
         return ObjectModel(
             points=pts,
             normals=nrm,
@@ -84,6 +117,7 @@ class ObjectModel:
             extents_m=hi - lo,
             center_obj=(lo + hi) / 2,
             diameter_m=float(np.linalg.norm(hi - lo)),
+            grey=grey,
         )
 
 
@@ -179,3 +213,41 @@ def boundary_support(
     d = depth_m[ring]
     jump = np.abs(d - edge_depth[ring]) > step_m
     return float(np.mean(np.where(d > 0, jump, 0.5)))
+
+
+def texture_agreement(
+    T_cam_obj: np.ndarray,
+    model: ObjectModel,
+    grey_image: np.ndarray,
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    tol_m: float = 0.01,
+    min_samples: int = 50,
+) -> float:
+    """Normalized cross-correlation between the model's texture and the image, over the
+    visible samples that agree with the depth (-1..1; 0 without texture or samples).
+
+    Depth cannot tell a box from its 180° turn, or a cereal box from a look-alike box;
+    the print can. NCC ignores the camera's gain, offset and white balance.
+    ``grey_image`` should be blurred to about the samples' spacing in pixels.
+    """
+    if model.grey is None:
+        return 0.0
+    h, w = depth_m.shape
+    p = transform_points(T_cam_obj, model.points)
+    n = model.normals @ T_cam_obj[:3, :3].T
+    z = p[:, 2]
+    facing = -(n * p).sum(1) > 0.3 * np.linalg.norm(p, axis=1)
+    zs = np.where(z > 1e-3, z, 1.0)
+    u = np.rint(K[0, 0] * p[:, 0] / zs + K[0, 2]).astype(np.int64)
+    v = np.rint(K[1, 1] * p[:, 1] / zs + K[1, 2]).astype(np.int64)
+    ok = facing & (z > 1e-3) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    uc, vc = np.clip(u, 0, w - 1), np.clip(v, 0, h - 1)
+    ok &= (depth_m[vc, uc] > 0) & (np.abs(depth_m[vc, uc] - z) < tol_m)
+    if ok.sum() < min_samples:
+        return 0.0
+    a = model.grey[ok]
+    b = grey_image[vc[ok], uc[ok]].astype(np.float64)
+    a, b = a - a.mean(), b - b.mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom > 1e-9 else 0.0

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from perception.object_track.foundationpose import read_ob_in_cam
-from perception.object_track.mesh_io import read_mesh
+from perception.object_track.mesh_io import read_mesh, read_texture
 from perception.object_track.metrics import pose_metrics, rotation_error_deg
 from perception.object_track.model import ObjectModel, sample_surface
 from perception.object_track.overlay import write_overlay
@@ -39,6 +39,7 @@ class TrackObjectConfig(TrackerConfig):
     method: str = "icp"  # icp (built in, CPU) | foundationpose (read its ob_in_cam/ output)
     mesh: str = ""  # object mesh file (OBJ/PLY/STL/.msh); default: the workspace's object/
     mesh_scale: float = 1.0  # factor to metres for --mesh (0.001 for a mesh in millimetres)
+    texture: str = ""  # texture image of a .msh mesh: its print helps find the object in clutter
     masks: str = ""  # folder of per-frame object masks (white on black, 000000.png …)
     fp_output: str = ""  # FoundationPose output folder (with ob_in_cam/)
     overlay: bool = True  # write overlay.mp4 and overlay_strip.png
@@ -136,6 +137,7 @@ def run_track_object(
             read_rgb=cap.read_rgb,
             read_mask=read_mask,
             progress=progress,
+            texture=read_texture(cfg.mesh or mesh.source, cfg.texture) if cfg.texture else None,
         )
         T, valid, quality = res.T_cam_obj, res.valid, res.quality
         metrics.update(

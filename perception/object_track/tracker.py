@@ -112,8 +112,12 @@ def track(
     read_rgb: Callable[[int], np.ndarray] | None = None,
     read_mask: Callable[[int], np.ndarray | None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    texture: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrackResult:
-    model = ObjectModel.from_mesh(vertices, faces)
+    """Track the object through the frames. ``texture`` (per-vertex UVs, RGB image) lets
+    the first-frame search compare the object's print with the colour image."""
+    uv, tex = texture if texture is not None else (None, None)
+    model = ObjectModel.from_mesh(vertices, faces, uv=uv, texture=tex)
     target = ModelTarget(model)
     rng = np.random.default_rng(cfg.seed)
     use_rgb = cfg.use_color and read_rgb is not None
@@ -138,7 +142,17 @@ def track(
         )
     t0 = time.perf_counter()
     init_mask = mask0 if mask0 is not None else cfg.roi_mask(depth0.shape)
-    init = initialize(depth0, K, target, vertices, mask=init_mask, seed=cfg.seed)
+    init = initialize(
+        depth0,
+        K,
+        target,
+        vertices,
+        mask=init_mask,
+        seed=cfg.seed,
+        rgb=rgb0
+        if rgb0 is not None
+        else (read_rgb(0) if read_rgb and model.grey is not None else None),
+    )
     init_time = time.perf_counter() - t0
     if init.agreement < cfg.min_init_agreement or init.visible_samples < 50:
         raise H2S2RError(
