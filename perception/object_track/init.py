@@ -19,7 +19,8 @@ Without a mask, the view is first split into **regions**: connected blobs standi
 support plane whose size could be the object's. Each is searched as if the user had drawn
 a box around it, and the best-scoring result wins. A fully visible look-alike elsewhere
 then cannot crowd the partly hidden object out of the few hypotheses that get refined;
-with no plausible region the whole view is searched at once.
+without a convincing region (none, or depth agreement < 0.9: say, the object is held
+high) the whole view is searched at once as well.
 """
 
 from __future__ import annotations
@@ -364,8 +365,26 @@ def initialize(
             )
             for box in boxes
         ]
-        if results:
-            return max(results, key=lambda r: r.score)
+        best_region = max(results, key=lambda r: r.score, default=None)
+        if best_region is not None and best_region.agreement >= 0.9:
+            return best_region
+        # No convincing region (e.g. the object is held high above the table): search the
+        # whole view as well and keep the better.
+        whole = initialize(
+            depth_m,
+            K,
+            target,
+            vertices,
+            None,
+            prior,
+            refine_top,
+            boundary_weight,
+            seed,
+            rgb,
+            texture_weight,
+            regions=False,
+        )
+        return max([r for r in (best_region, whole) if r is not None], key=lambda r: r.score)
     # Candidates: the whole view, or only the pixels of a mask / region of interest.
     pts = all_pts if mask is None else scene_points(depth_m, K, stride=2, mask=mask)
     planes = fit_support_planes(all_pts, seed)
@@ -446,7 +465,7 @@ def _half_turns(center: np.ndarray) -> list[np.ndarray]:
 
 def _grey_for_texture(rgb: np.ndarray, model, K: np.ndarray) -> np.ndarray:
     """The image in grey, blurred to about the spacing of the model's surface samples at
-    the object's likely distance (1 m is a safe upper bound for a tabletop demo)."""
+    a typical tabletop distance (0.8 m)."""
     import cv2
 
     spacing_m = np.sqrt(_surface_area(model) / len(model.points))
