@@ -337,17 +337,20 @@ def initialize(
     rgb: np.ndarray | None = None,
     texture_weight: float = 0.5,
     regions: bool = True,
+    planes: list[TablePlane] | None = None,
 ) -> InitResult:
     """Best pose of the object in a depth image (see the module docstring).
 
     ``mask`` (an object mask, or a box the user drew) restricts where the object is
     looked for; the support planes are still fitted to the whole view. ``rgb`` (the
     registered colour image) adds the texture score when the model has a texture.
+    ``planes``: the whole view's support planes, when already fitted.
     """
     model = target.model
     all_pts = scene_points(depth_m, K, stride=2)
     if mask is None and regions:
-        boxes = propose_regions(depth_m, K, fit_support_planes(all_pts, seed), model.diameter_m)
+        planes = fit_support_planes(all_pts, seed)
+        boxes = propose_regions(depth_m, K, planes, model.diameter_m)
         results = [
             initialize(
                 depth_m,
@@ -362,6 +365,7 @@ def initialize(
                 rgb,
                 texture_weight,
                 regions=False,
+                planes=planes,
             )
             for box in boxes
         ]
@@ -383,11 +387,13 @@ def initialize(
             rgb,
             texture_weight,
             regions=False,
+            planes=planes,
         )
         return max([r for r in (best_region, whole) if r is not None], key=lambda r: r.score)
     # Candidates: the whole view, or only the pixels of a mask / region of interest.
     pts = all_pts if mask is None else scene_points(depth_m, K, stride=2, mask=mask)
-    planes = fit_support_planes(all_pts, seed)
+    if planes is None:
+        planes = fit_support_planes(all_pts, seed)
     if mask is not None:  # the surface under a small object may be small in the whole view
         planes = merge_planes(
             planes
