@@ -26,6 +26,7 @@ high) the whole view is searched at once as well.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import open3d as o3d
@@ -351,44 +352,27 @@ def initialize(
     if mask is None and regions:
         planes = fit_support_planes(all_pts, seed)
         boxes = propose_regions(depth_m, K, planes, model.diameter_m)
-        results = [
-            initialize(
-                depth_m,
-                K,
-                target,
-                vertices,
-                box,
-                prior,
-                refine_top,
-                boundary_weight,
-                seed,
-                rgb,
-                texture_weight,
-                regions=False,
-                planes=planes,
-            )
-            for box in boxes
-        ]
-        best_region = max(results, key=lambda r: r.score, default=None)
-        if best_region is not None and best_region.agreement >= 0.9:
-            return best_region
-        # No convincing region (e.g. the object is held high above the table): search the
-        # whole view as well and keep the better.
-        whole = initialize(
+        search = partial(
+            initialize,
             depth_m,
             K,
             target,
             vertices,
-            None,
-            prior,
-            refine_top,
-            boundary_weight,
-            seed,
-            rgb,
-            texture_weight,
+            prior=prior,
+            refine_top=refine_top,
+            boundary_weight=boundary_weight,
+            seed=seed,
+            rgb=rgb,
+            texture_weight=texture_weight,
             regions=False,
             planes=planes,
         )
+        best_region = max((search(mask=box) for box in boxes), key=lambda r: r.score, default=None)
+        if best_region is not None and best_region.agreement >= 0.9:
+            return best_region
+        # No convincing region (e.g. the object is held high above the table): search the
+        # whole view as well and keep the better.
+        whole = search(mask=None)
         return max([r for r in (best_region, whole) if r is not None], key=lambda r: r.score)
     # Candidates: the whole view, or only the pixels of a mask / region of interest.
     pts = all_pts if mask is None else scene_points(depth_m, K, stride=2, mask=mask)

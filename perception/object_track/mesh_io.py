@@ -10,6 +10,17 @@ from pipeline.errors import H2S2RError
 
 
 def read_msh(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and triangles of a MuJoCo .msh file."""
+    v, f, _ = _parse_msh(path)
+    return v, f
+
+
+def read_msh_uv(path: Path) -> np.ndarray | None:
+    """Per-vertex texture coordinates of a .msh file (None when it has none)."""
+    return _parse_msh(path)[2]
+
+
+def _parse_msh(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """MuJoCo's legacy binary mesh: 4 int32 counts (nv, nn, nt, nf), then float32 vertices,
     normals, texcoords and int32 faces."""
     raw = path.read_bytes()
@@ -20,19 +31,10 @@ def read_msh(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if min(nv, nn, nt, nf) < 0 or len(raw) != need:
         raise H2S2RError(f"{path}: not a MuJoCo .msh file (size {len(raw)}, header says {need})")
     v = np.frombuffer(raw, np.float32, 3 * nv, 16).reshape(-1, 3)
-    f_off = 16 + 4 * (3 * nv + 3 * nn + 2 * nt)
-    f = np.frombuffer(raw, np.int32, 3 * nf, f_off).reshape(-1, 3)
-    return v.astype(np.float64), f.astype(np.int64)
-
-
-def read_msh_uv(path: Path) -> np.ndarray | None:
-    """Per-vertex texture coordinates of a .msh file (None when it has none)."""
-    read_msh(path)  # validates the layout
-    raw = path.read_bytes()
-    nv, nn, nt, _ = (int(x) for x in np.frombuffer(raw[:16], np.int32))
-    if nt != nv:
-        return None
-    return np.frombuffer(raw, np.float32, 2 * nt, 16 + 4 * (3 * nv + 3 * nn)).reshape(-1, 2)
+    uv_off = 16 + 4 * (3 * nv + 3 * nn)
+    uv = np.frombuffer(raw, np.float32, 2 * nt, uv_off).reshape(-1, 2) if nt == nv else None
+    f = np.frombuffer(raw, np.int32, 3 * nf, uv_off + 4 * 2 * nt).reshape(-1, 3)
+    return v.astype(np.float64), f.astype(np.int64), uv
 
 
 def read_texture(mesh_path: str | Path, texture_path: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -120,17 +120,7 @@ class Capture(ArtifactBase):
             for i in range(self.num_frames):
                 shutil.copyfile(self.rgb_path(i), folder / "rgb" / f"{i:06d}.png")
                 shutil.copyfile(self.depth_path(i), folder / "depth" / f"{i:06d}.png")
-        out = Capture(
-            root=folder,
-            K=self.K,
-            fps=self.fps,
-            width=self.width,
-            height=self.height,
-            num_frames=self.num_frames,
-            depth_scale_m=self.depth_scale_m,
-            source=self.source,
-            provenance=self.provenance,
-        )
+        out = replace(self, root=folder)
         write_cam_K(folder / "cam_K.txt", self.K)
         self.write_meta(
             folder,

@@ -88,6 +88,11 @@ def add_hand(parent: mujoco.MjsBody, name: str = "hand") -> mujoco.MjsBody:
         g.conaffinity = 0
         return g
 
+    def hinge(body, joint: str, axis, lo: float, hi: float):
+        body.add_joint(
+            name=f"{name}/{joint}", type=mujoco.mjtJoint.mjJNT_HINGE, axis=axis, range=[lo, hi]
+        )
+
     palm = root.add_geom(
         type=mujoco.mjtGeom.mjGEOM_BOX,
         size=list(PALM_HALF_SIZE),
@@ -103,18 +108,8 @@ def add_hand(parent: mujoco.MjsBody, name: str = "hand") -> mujoco.MjsBody:
 
     for f, g in FINGER_GEOMETRY.items():
         body = root.add_body(name=f"{name}/{f}_proximal", pos=list(g.mcp_pos))
-        body.add_joint(
-            name=f"{name}/{f}_mcp_abd",
-            type=mujoco.mjtJoint.mjJNT_HINGE,
-            axis=[1, 0, 0],
-            range=[-0.35, 0.35],
-        )
-        body.add_joint(
-            name=f"{name}/{f}_mcp_flex",
-            type=mujoco.mjtJoint.mjJNT_HINGE,
-            axis=[0, 1, 0],
-            range=[-0.3, 1.6],
-        )
+        hinge(body, f"{f}_mcp_abd", [1, 0, 0], -0.35, 0.35)
+        hinge(body, f"{f}_mcp_flex", [0, 1, 0], -0.3, 1.6)
         kp[f"{f}_mcp"] = body.add_site(name=f"{name}/kp/{f}_mcp", size=[0.003] * 3)
         r = g.radius
         for length, joint_name in zip(g.lengths, ("pip", "dip", None), strict=True):
@@ -126,12 +121,7 @@ def add_hand(parent: mujoco.MjsBody, name: str = "hand") -> mujoco.MjsBody:
                 )
                 break
             body = body.add_body(name=f"{name}/{f}_{joint_name}", pos=[0, 0, length])
-            body.add_joint(
-                name=f"{name}/{f}_{joint_name}_flex",
-                type=mujoco.mjtJoint.mjJNT_HINGE,
-                axis=[0, 1, 0],
-                range=[-0.2, 1.9],
-            )
+            hinge(body, f"{f}_{joint_name}_flex", [0, 1, 0], -0.2, 1.9)
             kp[f"{f}_{joint_name}"] = body.add_site(
                 name=f"{name}/kp/{f}_{joint_name}", size=[0.003] * 3
             )
@@ -143,18 +133,8 @@ def add_hand(parent: mujoco.MjsBody, name: str = "hand") -> mujoco.MjsBody:
         pos=list(THUMB_CMC_POS),
         quat=list(matrix_to_quat(thumb_frame())),
     )
-    tb.add_joint(
-        name=f"{name}/thumb_cmc_abd",
-        type=mujoco.mjtJoint.mjJNT_HINGE,
-        axis=[1, 0, 0],
-        range=[-0.6, 0.8],
-    )
-    tb.add_joint(
-        name=f"{name}/thumb_cmc_flex",
-        type=mujoco.mjtJoint.mjJNT_HINGE,
-        axis=[0, 1, 0],
-        range=[-0.4, 1.2],
-    )
+    hinge(tb, "thumb_cmc_abd", [1, 0, 0], -0.6, 0.8)
+    hinge(tb, "thumb_cmc_flex", [0, 1, 0], -0.4, 1.2)
     kp["thumb_cmc"] = tb.add_site(name=f"{name}/kp/thumb_cmc", size=[0.003] * 3)
     r = THUMB_RADIUS
     capsule(tb, (0, 0, 0), (0, 0, THUMB_LENGTHS[0]), r * 1.1)
@@ -164,12 +144,7 @@ def add_hand(parent: mujoco.MjsBody, name: str = "hand") -> mujoco.MjsBody:
             name=f"{name}/thumb_{jn}",
             pos=[0, 0, THUMB_LENGTHS[0] if jn == "mcp" else THUMB_LENGTHS[1]],
         )
-        body.add_joint(
-            name=f"{name}/thumb_{jn}_flex",
-            type=mujoco.mjtJoint.mjJNT_HINGE,
-            axis=[0, 1, 0],
-            range=[-0.3, 1.5],
-        )
+        hinge(body, f"thumb_{jn}_flex", [0, 1, 0], -0.3, 1.5)
         kp[f"thumb_{kpn}"] = body.add_site(name=f"{name}/kp/thumb_{kpn}", size=[0.003] * 3)
         r *= 0.9
         capsule(body, (0, 0, 0), (0, 0, length - (r * 0.9 if jn == "ip" else 0)), r)
