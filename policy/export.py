@@ -75,6 +75,8 @@ def run_export(ws: str | Path, log=print) -> PolicyExport:
             **asdict(env.cfg.controller),
             "range": [-1.0, 1.0],
             "hand_reference_qpos": env.task.pre_manip_qpos[-16:].tolist(),
+            # (n_hand, 5) joint motion per synergy coefficient (PCA of real hands, ± 2σ)
+            "synergy_matrix": env.controller.synergies.round(6).tolist(),
         },
         "ctrl_dt_s": env.cfg.ctrl_dt_s,
         "physics_dt_s": env.cfg.physics_dt_s,

@@ -1,8 +1,8 @@
 """``rsl_rl``'s ``VecEnv`` over the batched numpy task, with automatic resets.
 
 Observation groups: ``policy`` (what the robot can measure) and ``critic`` (plus
-privileged state: object velocity, true pose, randomized parameters) — an asymmetric
-actor-critic. ``extras["log"]`` carries every reward term (``/reward/<name>``), the
+privileged state: object velocity, true pose, contact forces, randomized parameters) —
+an asymmetric actor-critic. ``extras["log"]`` carries every reward term (``/reward/<name>``), the
 keypoint distance and the success rate of finished episodes.
 """
 

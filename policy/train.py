@@ -39,6 +39,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     entropy_coef: float = 0.005
     threads: int = 0  # simulation threads (0: all cores)
+    update_threads: int = 0  # torch threads for the PPO update, when the simulation idles (0: all)
     seed: int = 0
     save_every: int = 20  # iterations between checkpoints
 
@@ -179,6 +180,18 @@ def run_train(
             raise _BudgetReachedError
 
     runner.logger.log = log_and_check
+    # Collection runs the policy on one torch thread beside MuJoCo's threads; the update
+    # has the cores to itself.
+    update, update_threads = runner.alg.update, cfg.update_threads or os.cpu_count() or 1
+
+    def update_on_all_cores(*args, **kwargs):
+        torch.set_num_threads(update_threads)
+        try:
+            return update(*args, **kwargs)
+        finally:
+            torch.set_num_threads(1)
+
+    runner.alg.update = update_on_all_cores
     iterations = 10**9 if not cfg.total_steps else -(-(cfg.total_steps - done_steps) // per_it)
     with (
         open(out / "console.log", "a") as f,

@@ -6,7 +6,9 @@ Default action (11-D, each in [-1, 1], the anchor's parametrisation):
 - ``a[3:6]``: palm rotation per policy step as a rotation vector, × ``max_step_rad``
   (base frame, **delta**);
 - ``a[6:11]``: five hand-synergy coefficients, **absolute** around the pre-manipulation
-  hand posture: ``q_hand = q_hand_pre + S @ (a[6:11] × synergy_scale_rad)``.
+  hand posture: ``q_hand = q_hand_pre + S @ (a[6:11] × synergy_scale)``, where the columns
+  of ``S`` are the principal components of real human hand poses retargeted to this robot
+  hand, each at ± 2σ of the data (:mod:`sim.robots.synergies`).
 
 The palm delta becomes arm joint targets by damped least squares on the palm Jacobian
 (differential IK), from the *measured* joint positions; targets are clipped to the joint
@@ -24,25 +26,9 @@ import numpy as np
 
 from sim.robots import RobotSpec, build_robot_model
 from sim.robots.kinematics import site_jacobian
+from sim.robots.synergies import load_synergies
 
 ACTION_MODES = ("palm_synergy", "joint_delta")
-
-
-def allegro_synergies() -> np.ndarray:
-    """Five hand synergies (16 × 5) in the registry's joint order (ff, mf, rf, th × 4).
-
-    Hand-authored from the anatomy of grasping (the anchor used PCA of hand data):
-    (1) close all fingers, (2) oppose the thumb, (3) curl the thumb, (4) spread the
-    fingers, (5) curl the fingertips (distal joints).
-    """
-    S = np.zeros((16, 5))
-    for f in range(3):  # ff, mf, rf: base (abduction), proximal, medial, distal
-        S[4 * f + 1 : 4 * f + 4, 0] = [1.0, 0.8, 0.6]
-        S[4 * f + 0, 3] = (1.0, 0.0, -1.0)[f]
-        S[4 * f + 2 : 4 * f + 4, 4] = [0.7, 1.0]
-    S[12:14, 1] = [1.0, 0.5]  # thumb: rotation toward the palm
-    S[14:16, 2] = [1.0, 1.0]  # thumb: flexion
-    return S / np.linalg.norm(S, axis=0, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -52,7 +38,7 @@ class ControllerConfig:
     mode: str = "palm_synergy"  # palm_synergy (11-D) | joint_delta (23-D)
     max_step_m: float = 0.02  # palm translation per policy step at |a| = 1
     max_step_rad: float = 0.1  # palm rotation per policy step at |a| = 1
-    synergy_scale_rad: float = 0.6  # joint motion along a unit synergy at |a| = 1
+    synergy_scale: float = 1.0  # × the synergies' ± 2σ span at |a| = 1 (unitless)
     max_joint_step_rad: float = 0.1  # joint_delta mode
     damping: float = 0.05  # differential-IK damping (m / rad)
 
@@ -72,9 +58,9 @@ class Controller:
         self.arm_joints = np.array(
             [self.model.joint(n).id for n in self.robot.joint_names[: self.n_arm]]
         )
-        self.synergies = allegro_synergies()
+        self.synergies = load_synergies(self.robot.name).matrix  # (n_hand, 5)
         if self.synergies.shape[0] != len(self.robot.joint_names) - self.n_arm:
-            raise ValueError(f"{self.robot.name}: synergies are defined for 16 hand joints")
+            raise ValueError(f"{self.robot.name}: synergies do not match the hand's joints")
         self.lo, self.hi = self.info.joint_range[:, 0], self.info.joint_range[:, 1]
 
     @property
@@ -100,7 +86,7 @@ class Controller:
         target = q.copy()
         target[:, : self.n_arm] = q[:, : self.n_arm] + dq_arm
         target[:, self.n_arm :] = (
-            q_hand_ref + (a[:, 6:] * self.cfg.synergy_scale_rad) @ self.synergies.T
+            q_hand_ref + (a[:, 6:] * self.cfg.synergy_scale) @ self.synergies.T
         )
         return np.clip(target, self.lo, self.hi)
 
@@ -117,6 +103,5 @@ __all__ = [
     "ACTION_MODES",
     "Controller",
     "ControllerConfig",
-    "allegro_synergies",
     "palm_pose",
 ]

@@ -42,7 +42,9 @@ def build_task_scene(
     hand_sensors: bool = False,
 ) -> TaskScene:
     """Robot, table and object. ``hand_sensors`` adds world-frame position sensors for the
-    palm and then each fingertip (in the registry's order), 3 values each."""
+    palm and then each fingertip (in the registry's order), 3 values each, then touch
+    sensors (summed normal contact force, N) in the same order: a 3 cm sphere around each
+    fingertip site and a 5 cm sphere around the palm site (privileged contact state)."""
     spec = build_robot_spec(robot)
     robot_bodies = {b.name for b in spec.bodies if b.name != "world"}
     spec.visual.global_.offwidth = 1280
@@ -88,6 +90,18 @@ def build_task_scene(
                 type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
                 objtype=mujoco.mjtObj.mjOBJ_SITE,
                 objname=f"{p}{site}",
+            )
+        zones = {"palm": 0.05} | {f"{f}_tip": 0.03 for f in robot.fingertips}
+        for name, radius in zones.items():
+            site = spec.site(p + name)
+            site.parent.add_site(
+                name=f"touch_{name}", pos=list(site.pos), size=[radius, 0, 0], group=5
+            )
+            spec.add_sensor(
+                name=f"touch/{name}",
+                type=mujoco.mjtSensor.mjSENS_TOUCH,
+                objtype=mujoco.mjtObj.mjOBJ_SITE,
+                objname=f"touch_{name}",
             )
     model = spec.compile()
     info = RobotModelInfo.of(model, robot)

@@ -11,6 +11,10 @@ observations and terminations. Shapes: ``B`` worlds.
   are ≥ 0.3 m from the object; × 0.1 while ``d > 0.2`` m. The goal advances along the
   demo at 0.5–1× its speed and pauses only while ``d > 0.2`` m (the official rule; a goal
   that pauses at small errors pays the policy for not moving the object).
+- **Observations**: ``policy`` is what the robot measures (joints, previous action,
+  fingertips and palm, the noisy object pose, current and next goal, progress);
+  ``critic`` adds privileged state: the true object pose and velocity, contact forces on
+  the palm and fingertips (``log1p`` of N) and the randomized parameters.
 - **Reset**: object at the demo's first pose and robot at the retargeted
   pre-manipulation configuration, both with noise. **Terminations**: object off the table,
   hand far from the object, the end of the demo plus slack.
@@ -225,6 +229,15 @@ class TrackDemoEnv:
         self.obj_qpos = int(base.jnt_qposadr[jid])
         self.obj_qvel = int(base.jnt_dofadr[jid])
         self.obj_body = int(base.body("object").id)
+        # Sensor columns (the hand's own MJCF may carry sensors before ours).
+        sites = ["palm", *(f"{f}_tip" for f in self.robot.fingertips)]
+
+        def adr(name: str, width: int) -> np.ndarray:
+            start = int(base.sensor_adr[base.sensor(name).id])
+            return np.arange(start, start + width)
+
+        self.pos_cols = np.stack([adr(f"pos/{s}", 3) for s in sites])  # (1 + n_tip, 3)
+        self.touch_cols = np.concatenate([adr(f"touch/{s}", 1) for s in sites])
         self.variants, self.variant_params = self._make_variants(base)
         self.world_variant = self.rng.integers(0, len(self.variants), num_envs)
         self.sim = BatchedSim(base, num_envs, nthread=nthread)
@@ -416,10 +429,12 @@ class TrackDemoEnv:
     def _hand_points(self) -> tuple[np.ndarray, np.ndarray]:
         """Fingertip ``(B, 4, 3)`` and palm ``(B, 3)`` positions (base frame), from the
         sensors the scene carries after the last substep."""
-        s = self.sim.sensordata
-        n_tip = len(self.info.fingertip_sites)
-        tips = s[:, 3 : 3 + 3 * n_tip].reshape(-1, n_tip, 3)
-        return tips, s[:, :3]
+        p = self.sim.sensordata[:, self.pos_cols]  # (B, 1 + n_tip, 3)
+        return p[:, 1:], p[:, 0]
+
+    def contact_forces(self) -> np.ndarray:
+        """``(B, 1 + n_tip)`` normal contact force (N) on the palm and each fingertip."""
+        return self.sim.sensordata[:, self.touch_cols]
 
     def observe(self, obj_pos=None, obj_quat=None, tips=None, palm=None) -> dict[str, np.ndarray]:
         """``{"policy": (B, P), "critic": (B, C)}`` observations."""
@@ -472,6 +487,7 @@ class TrackDemoEnv:
                 obj_pos,
                 rot6(obj_quat),
                 vel,
+                np.log1p(self.contact_forces()),
                 self.variant_params[self.world_variant],
             ],
             axis=1,

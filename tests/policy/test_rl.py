@@ -90,6 +90,30 @@ def test_task_builds_resets_and_steps(preset, mode):
     env.close()
 
 
+@pytest.mark.parametrize("robot", ["iiwa_allegro", "iiwa_leap"])
+def test_hand_points_and_contact_forces(robot):
+    """Palm and fingertip positions are the sites' (the LEAP MJCF has sensors of its own
+    before ours); touch forces are zero in free space and grow when the hand presses down."""
+    import mujoco
+
+    task, mesh = straight_push_task(robot)
+    env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=2, nthread=1)
+    m, d = env.sim.model, mujoco.MjData(env.sim.model)
+    mujoco.mj_setState(m, d, env.sim.state[0], mujoco.mjtState.mjSTATE_FULLPHYSICS)
+    mujoco.mj_forward(m, d)
+    tips, palm = env._hand_points()
+    np.testing.assert_allclose(palm[0], d.site_xpos[env.info.palm_site], atol=1e-9)
+    for k, f in enumerate(env.robot.fingertips):
+        np.testing.assert_allclose(tips[0, k], d.site_xpos[env.info.fingertip_sites[f]])
+    assert np.all(env.contact_forces() == 0.0)
+    down = np.zeros((2, env.action_dim))
+    down[:, 2] = -1.0  # palm down (≤ 2 cm per policy step), fingertips onto the table
+    for _ in range(45):
+        env.step(down)
+    assert env.contact_forces().max() > 0.5
+    env.close()
+
+
 def test_goal_pauses_only_when_far_behind():
     task, mesh = straight_push_task()
     env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=2, nthread=1)

@@ -39,10 +39,13 @@ def test_synergies_and_joint_delta_mode():
     ctrl = Controller(robot)
     q = np.tile(robot.home_qpos, (1, 1))
     a = np.zeros((1, 11))
-    a[0, 6] = 1.0  # close all fingers
+    a[0, 6] = 1.0  # the first principal component of real hands: the fingers close
     target = ctrl(q, a, q[:, 7:])
+    expected = np.clip(q[0, 7:] + ctrl.synergies[:, 0], ctrl.lo[7:], ctrl.hi[7:])
+    np.testing.assert_allclose(target[0, 7:], expected)
     flex = target[0, 7:] - q[0, 7:]
-    assert flex[[1, 5, 9]].min() > 0.1 and abs(flex[12:]).max() < 1e-9
+    assert flex[[1, 5, 9]].min() > 0.2  # proximal flexion of ff, mf, rf
+    np.testing.assert_allclose(target[0, :7], q[0, :7], atol=1e-12)  # arm unmoved
     jd = Controller(robot, ControllerConfig(mode="joint_delta"))
     assert jd.action_dim == 23
     t = jd(q, np.ones((1, 23)), q[:, 7:])
