@@ -140,15 +140,12 @@ def checkpoint_policy(ws: Path, env) -> Callable[[dict, int], np.ndarray]:
     from rsl_rl.runners import OnPolicyRunner
 
     from policy.rsl_env import RslVecEnv
-    from policy.train import TrainConfig, latest_checkpoint, ppo_config
+    from policy.train import latest_checkpoint, ppo_config, saved_train_config
 
     ck = latest_checkpoint(ws / "train")
     if ck is None:
         raise H2S2RError(f"{ws / 'train'} holds no checkpoint: run `h2s2r train {ws}` first")
-    import json
-
-    saved = json.loads((ws / "train" / "config.json").read_text())["train"]
-    cfg = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items()})
+    cfg = saved_train_config(ws)
     runner = OnPolicyRunner(RslVecEnv(env), ppo_config(cfg), log_dir=None, device="cpu")
     runner.load(str(ck))
     policy = runner.get_inference_policy()
@@ -181,19 +178,18 @@ def onnx_policy(ws: Path, env) -> Callable[[dict, int], np.ndarray]:
 
 def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalResult:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from policy.train import TrainConfig, make_env
+    from policy.train import make_env, saved_train_config
 
     ws = Path(ws)
     run = TrainRun.load(ws / "train") if cfg.policy == "checkpoint" else None
-    import json
-
-    saved = (
-        json.loads((ws / "train" / "config.json").read_text())["train"]
-        if (ws / "train" / "config.json").is_file()
-        else {}
+    # The task as trained (action mode, synergy span); randomization as asked.
+    env = make_env(
+        ws,
+        saved_train_config(ws),
+        randomization=cfg.randomization,
+        num_envs=cfg.episodes,
+        seed=cfg.seed,
     )
-    tcfg = TrainConfig(action_mode=saved.get("action_mode", "palm_synergy"))
-    env = make_env(ws, tcfg, randomization=cfg.randomization, num_envs=cfg.episodes, seed=cfg.seed)
     act = checkpoint_policy(ws, env) if cfg.policy == "checkpoint" else onnx_policy(ws, env)
     results = {}
     env.rng = np.random.default_rng(cfg.seed)  # the same start poses for all three methods

@@ -11,7 +11,6 @@ Writes ``policy/policy.onnx`` (input ``obs``: the ``policy`` observation vector,
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -44,14 +43,13 @@ def run_export(ws: str | Path, log=print) -> PolicyExport:
     from rsl_rl.runners import OnPolicyRunner
 
     from policy.rsl_env import RslVecEnv
-    from policy.train import TrainConfig, latest_checkpoint, make_env, ppo_config
+    from policy.train import latest_checkpoint, make_env, ppo_config, saved_train_config
 
     ws = Path(ws)
     ck = latest_checkpoint(ws / "train")
     if ck is None:
         raise H2S2RError(f"{ws / 'train'} holds no checkpoint: run `h2s2r train {ws}` first")
-    saved = json.loads((ws / "train" / "config.json").read_text())["train"]
-    cfg = TrainConfig(**saved)
+    cfg = saved_train_config(ws)
     env = make_env(ws, cfg, num_envs=2)
     runner = OnPolicyRunner(RslVecEnv(env), ppo_config(cfg), log_dir=None, device="cpu")
     runner.load(str(ck))

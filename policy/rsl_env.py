@@ -50,6 +50,7 @@ class RslVecEnv(VecEnv):
         log = {f"/reward/{k}": float(np.mean(v)) for k, v in info["reward_terms"].items()}
         log["/task/keypoint_distance_m"] = float(np.mean(info["keypoint_distance"]))
         log["/task/goal_progress"] = float(np.mean(info["goal_progress"]))
+        log["/task/diverged_worlds"] = float(np.sum(info["unstable"]))  # reset at once
         if len(ids):
             log["/task/episode_success"] = float(np.mean(success))
         extras = {"time_outs": torch.from_numpy(truncated & ~terminated), "log": log}

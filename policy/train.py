@@ -16,7 +16,7 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from pipeline.artifacts import ObjectMesh, Provenance, Task, TrainRun
@@ -34,6 +34,7 @@ class TrainConfig:
     resume: bool = False  # continue from the newest checkpoint in train/
     randomization: str = "none"  # domain randomization during training: none|small|medium|large
     action_mode: str = "palm_synergy"  # palm_synergy (11-D) | joint_delta (23-D)
+    synergy_scale: float = 1.0  # synergy span at |a| = 1, in units of ± 2σ of real hands
     recurrent: bool = False  # an LSTM policy instead of an MLP
     steps_per_env: int = 16  # rollout length per PPO iteration
     learning_rate: float = 1e-3
@@ -87,6 +88,20 @@ def ppo_config(cfg: TrainConfig) -> dict:
     }
 
 
+def saved_train_config(ws: Path) -> TrainConfig:
+    """The ``TrainConfig`` a workspace was trained with (``train/config.json``), so that
+    evaluation and export build the same task (action semantics, synergy span); the
+    defaults when it was never trained."""
+    path = Path(ws) / "train" / "config.json"
+    if not path.is_file():
+        return TrainConfig()
+    saved = json.loads(path.read_text())["train"]
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
+    )
+
+
 def latest_checkpoint(folder: Path) -> Path | None:
     ckpts = sorted(folder.glob("model_*.pt"), key=lambda p: int(re.findall(r"\d+", p.stem)[0]))
     return ckpts[-1] if ckpts else None
@@ -99,7 +114,7 @@ def make_env(
 
     task = Task.load(ws / "task")
     mesh = ObjectMesh.load(ws / "object")
-    task_cfg = make_task_cfg(randomization or cfg.randomization, cfg.action_mode)
+    task_cfg = make_task_cfg(randomization or cfg.randomization, cfg.action_mode, cfg.synergy_scale)
     return TrackDemoEnv(
         task,
         mesh,

@@ -12,6 +12,7 @@ import mujoco
 import numpy as np
 
 from pipeline.geometry import matrix_to_quat
+from sim.collision import CollisionConfig, collision_parts
 from sim.robots import RobotModelInfo, RobotSpec, build_robot_spec
 
 TABLE_THICKNESS_M = 0.04
@@ -22,7 +23,8 @@ class TaskScene:
     model: mujoco.MjModel
     robot: RobotModelInfo
     object_mocap: int
-    object_geom: int
+    object_geom: int  # the whole mesh (visual; also the collision geom unless decomposed)
+    object_collision_geoms: tuple[int, ...]  # the mesh itself, or its convex parts
     table_geom: int
     robot_collision_geoms: tuple[int, ...]
     hand_collision_geoms: tuple[int, ...]
@@ -40,11 +42,13 @@ def build_task_scene(
     object_kinematic: bool = True,
     object_density: float = 500.0,
     hand_sensors: bool = False,
+    collision: CollisionConfig | None = None,
 ) -> TaskScene:
     """Robot, table and object. ``hand_sensors`` adds world-frame position sensors for the
     palm and then each fingertip (in the registry's order), 3 values each, then touch
     sensors (summed normal contact force, N) in the same order: a 3 cm sphere around each
-    fingertip site and a 5 cm sphere around the palm site (privileged contact state)."""
+    fingertip site and a 5 cm sphere around the palm site (privileged contact state).
+    ``collision`` picks the object's collision geometry (:mod:`sim.collision`)."""
     spec = build_robot_spec(robot)
     robot_bodies = {b.name for b in spec.bodies if b.name != "world"}
     spec.visual.global_.offwidth = 1280
@@ -59,21 +63,41 @@ def build_task_scene(
         rgba=[0.6, 0.5, 0.4, 1],
     )
     del table
-    spec.add_mesh(
+    parts = collision_parts(vertices, faces, collision or CollisionConfig())
+    mesh = spec.add_mesh(
         name="object",
         uservert=np.asarray(vertices, np.float32).ravel().tolist(),
         userface=np.asarray(faces, np.int32).ravel().tolist(),
     )
+    if parts is not None:  # non-convex: inertia of the mesh itself, not of its hull
+        mesh.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_EXACT
     obj = wb.add_body(name="object", mocap=object_kinematic)
     if not object_kinematic:  # a free rigid body (mass from the mesh volume and density)
         obj.add_freejoint(name="object")
-    obj.add_geom(
+    whole = obj.add_geom(
         name="object",
         type=mujoco.mjtGeom.mjGEOM_MESH,
         meshname="object",
         rgba=[0.85, 0.35, 0.15, 1],
         density=object_density,
     )
+    if parts is not None:
+        # The whole mesh gives mass and inertia and is drawn; the convex parts collide.
+        whole.contype = whole.conaffinity = 0
+        for i, (pv, pf) in enumerate(parts):
+            spec.add_mesh(
+                name=f"object_part{i}",
+                uservert=np.asarray(pv, np.float32).ravel().tolist(),
+                userface=np.asarray(pf, np.int32).ravel().tolist(),
+            )
+            obj.add_geom(
+                name=f"object_part{i}",
+                type=mujoco.mjtGeom.mjGEOM_MESH,
+                meshname=f"object_part{i}",
+                density=0.0,
+                group=3,
+                rgba=[0.2, 0.6, 0.9, 0.5],
+            )
     if camera_T_base_cam is not None:
         R_mj = camera_T_base_cam[:3, :3] @ np.diag([1.0, -1.0, -1.0])
         wb.add_camera(
@@ -121,6 +145,12 @@ def build_task_scene(
         robot=info,
         object_mocap=int(model.body_mocapid[model.body("object").id]),
         object_geom=model.geom("object").id,
+        object_collision_geoms=tuple(
+            g
+            for g in range(model.ngeom)
+            if model.geom_bodyid[g] == model.body("object").id
+            and (model.geom_contype[g] or model.geom_conaffinity[g])
+        ),
         table_geom=model.geom("table").id,
         robot_collision_geoms=robot_geoms,
         hand_collision_geoms=hand,

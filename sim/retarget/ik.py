@@ -71,7 +71,7 @@ class RetargetIK:
         home = np.zeros(model.nq)
         home[scene.robot.qpos_adr] = robot.home_qpos
         self.posture.set_target(home)
-        obstacles = [scene.table_geom] + ([scene.object_geom] if avoid_object else [])
+        obstacles = [scene.table_geom, *(scene.object_collision_geoms if avoid_object else ())]
         self.obstacles = obstacles
         # A speed limit keeps each step small, so the collision limit sees every approach
         # (it only acts within its detection distance).

@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> None:
         with Progress() as bar:
             job = bar.add_task(f"retarget {name}", total=None)
             syn = compute_synergies(
-                name, args.keypoints, progress=lambda i, n: bar.update(job, completed=i, total=n)
+                name,
+                args.keypoints,
+                progress=lambda i, n, job=job: bar.update(job, completed=i, total=n),
             )
         syn.save(SYNERGY_DIR / f"{name}.json")
         print(

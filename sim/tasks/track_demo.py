@@ -53,7 +53,9 @@ class Randomization:
     obs_pos_noise_m: float = 0.0  # object position observation noise (σ)
     obs_rot_noise_rad: float = 0.0  # object orientation observation noise (σ)
     action_noise: float = 0.0  # σ added to actions
-    action_latency_steps: int = 0  # policy steps between action and effect
+    # Policy steps between an action and its effect, drawn per world and episode from this
+    # inclusive range (a policy trained at one fixed latency fails at another).
+    action_latency_steps: tuple[int, int] = (0, 0)
     reset_pos_noise_m: float = 0.01  # object start position noise (uniform ±)
     reset_yaw_noise_rad: float = 0.05
     reset_joint_noise_rad: float = 0.02
@@ -70,6 +72,7 @@ DR_PRESETS: dict[str, Randomization] = {
         obs_pos_noise_m=0.002,
         obs_rot_noise_rad=0.02,
         action_noise=0.02,
+        action_latency_steps=(0, 1),
     ),
     "medium": Randomization(
         friction=(0.6, 1.4),
@@ -78,7 +81,7 @@ DR_PRESETS: dict[str, Randomization] = {
         obs_pos_noise_m=0.005,
         obs_rot_noise_rad=0.05,
         action_noise=0.05,
-        action_latency_steps=1,
+        action_latency_steps=(0, 1),
         reset_pos_noise_m=0.02,
         reset_yaw_noise_rad=0.1,
     ),
@@ -89,7 +92,7 @@ DR_PRESETS: dict[str, Randomization] = {
         obs_pos_noise_m=0.01,
         obs_rot_noise_rad=0.1,
         action_noise=0.1,
-        action_latency_steps=1,
+        action_latency_steps=(0, 2),
         reset_pos_noise_m=0.03,
         reset_yaw_noise_rad=0.17,
     ),
@@ -135,13 +138,17 @@ class TaskConfig:
 
 
 def make_task_cfg(
-    randomization: str = "none", action_mode: str = "palm_synergy", **overrides
+    randomization: str = "none",
+    action_mode: str = "palm_synergy",
+    synergy_scale: float | None = None,
+    **overrides,
 ) -> TaskConfig:
-    """The default task config with a randomization preset and an action mode."""
-    return replace(
-        TaskConfig(randomization=randomization, controller=ControllerConfig(mode=action_mode)),
-        **overrides,
-    )
+    """The default task config with a randomization preset, an action mode and (optionally)
+    the synergy span."""
+    ctrl = ControllerConfig(mode=action_mode)
+    if synergy_scale is not None:
+        ctrl = replace(ctrl, synergy_scale=synergy_scale)
+    return replace(TaskConfig(randomization=randomization, controller=ctrl), **overrides)
 
 
 # ----------------------------------------------------------------------------- rewards
@@ -224,7 +231,7 @@ class TrackDemoEnv:
         self.info: RobotModelInfo = scene.robot
         base = scene.model
         base.opt.timestep = self.cfg.physics_dt_s
-        base.geom_friction[scene.object_geom, 0] = 0.8
+        base.geom_friction[list(scene.object_collision_geoms), 0] = 0.8
         jid = base.joint("object").id
         self.obj_qpos = int(base.jnt_qposadr[jid])
         self.obj_qvel = int(base.jnt_dofadr[jid])
@@ -261,7 +268,9 @@ class TrackDemoEnv:
         self.q_hand_ref = np.tile(task.pre_manip_qpos[-nh:], (num_envs, 1))
         self.action_dim = self.controller.action_dim
         self.prev_action = np.zeros((num_envs, self.action_dim))
-        self.pending = np.zeros((num_envs, self.action_dim))  # latency buffer
+        # Latency queue: the last ``max latency`` applied actions, oldest first.
+        self.pending = np.zeros((num_envs, self.dr.action_latency_steps[1], self.action_dim))
+        self.latency = np.zeros(num_envs, dtype=np.int64)
         self.prev_target = np.tile(task.pre_manip_qpos, (num_envs, 1))
         self.goal_time = np.zeros(num_envs)
         self.goal_speed = np.ones(num_envs)
@@ -282,7 +291,7 @@ class TrackDemoEnv:
             fr = float(_sample(rng, dr.friction, 1)[0])
             ms = float(_sample(rng, dr.object_mass_scale, 1)[0])
             gs = float(_sample(rng, dr.gain_scale, 1)[0])
-            m.geom_friction[[self.scene.object_geom, *tip_geoms], 0] *= fr
+            m.geom_friction[[*self.scene.object_collision_geoms, *tip_geoms], 0] *= fr
             m.body_mass[self.obj_body] *= ms
             m.body_inertia[self.obj_body] *= ms
             m.actuator_gainprm[act, 0] *= gs
@@ -327,6 +336,8 @@ class TrackDemoEnv:
         self.prev_target[ids] = q
         self.prev_action[ids] = 0.0
         self.pending[ids] = 0.0
+        lo, hi = dr.action_latency_steps
+        self.latency[ids] = self.rng.integers(lo, hi + 1, n)
         self.goal_time[ids] = 0.0
         self.goal_speed[ids] = self.rng.uniform(*self.cfg.goal_speed, n)
         self.steps[ids] = 0
@@ -353,8 +364,10 @@ class TrackDemoEnv:
             if dr.action_noise
             else action
         )
-        if dr.action_latency_steps:
-            applied, self.pending = self.pending, applied
+        if dr.action_latency_steps[1]:
+            queue = np.concatenate([self.pending, applied[:, None]], axis=1)
+            applied = queue[np.arange(self.num_envs), -1 - self.latency]
+            self.pending = queue[:, 1:]
         target = self.controller(self.robot_q(), applied, self.q_hand_ref)
         return self.step_targets(target, action)
 
@@ -489,6 +502,7 @@ class TrackDemoEnv:
                 vel,
                 np.log1p(self.contact_forces()),
                 self.variant_params[self.world_variant],
+                self.latency[:, None],
             ],
             axis=1,
         )

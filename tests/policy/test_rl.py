@@ -4,6 +4,7 @@ problem PPO must solve; plus export to ONNX against torch."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -111,6 +112,34 @@ def test_hand_points_and_contact_forces(robot):
     for _ in range(45):
         env.step(down)
     assert env.contact_forces().max() > 0.5
+    env.close()
+
+
+def test_action_latency_is_per_world():
+    """A world with latency k applies the action sent k policy steps earlier (zero before)."""
+    task, mesh = straight_push_task()
+    env = TrackDemoEnv(task, mesh, make_task_cfg("large"), num_envs=3, nthread=1, seed=0)
+    env.dr = replace(env.dr, action_noise=0.0)
+    env.latency[:] = [0, 1, 2]
+    applied = []
+
+    class Recording:  # the controller, remembering the actions it is given
+        def __getattr__(self, name):
+            return getattr(controller, name)
+
+        def __call__(self, q, a, ref):
+            applied.append(a.copy())
+            return controller(q, a, ref)
+
+    controller, env.controller = env.controller, Recording()
+    for k in range(1, 4):
+        env.step(np.full((3, env.action_dim), 0.1 * k))
+    got = np.array([a[:, 0] for a in applied])  # (step, world)
+    np.testing.assert_allclose(got[:, 0], [0.1, 0.2, 0.3])  # no latency
+    np.testing.assert_allclose(got[:, 1], [0.0, 0.1, 0.2])  # one step late
+    np.testing.assert_allclose(got[:, 2], [0.0, 0.0, 0.1])  # two steps late
+    env.reset(np.arange(3))
+    assert set(env.latency) <= {0, 1, 2} and not env.pending.any()
     env.close()
 
 

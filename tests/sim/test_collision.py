@@ -1,0 +1,98 @@
+"""Object collision geometry: convex objects keep one hull, non-convex ones get convex
+parts (CoACD) that follow the surface, mass from the whole mesh, results cached."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+from scipy.spatial import ConvexHull
+
+from perception.object_track.mesh_io import read_mesh
+from sim.collision import CollisionConfig, collision_parts, concavity, decompose
+from sim.robots import get_robot
+from sim.scene import build_task_scene
+from sim.synth.tasks import box_mesh
+from tests.conftest import SHARED_DATA
+
+
+def u_mesh() -> tuple[np.ndarray, np.ndarray]:
+    """A closed U-shaped block (10 × 4 × 6 cm with a 6 cm wide, 4 cm deep notch): a
+    gripper could reach into the notch, which the hull would fill."""
+    # The U outline in (x, z), counter-clockwise, extruded along y ∈ [-2, 2] cm.
+    xz = np.array([[-5, 0], [5, 0], [5, 6], [3, 6], [3, 2], [-3, 2], [-3, 6], [-5, 6]]) / 100
+    n = len(xz)
+    v = np.concatenate([np.c_[xz[:, 0], np.full(n, y), xz[:, 1]] for y in (-0.02, 0.02)])
+    cap = np.array([[1, 2, 3], [1, 3, 4], [0, 5, 6], [0, 6, 7], [0, 1, 4], [0, 4, 5]])
+    f = [cap, cap[:, ::-1] + n]
+    for i in range(n):
+        j = (i + 1) % n
+        f.append(np.array([[i, j + n, j], [i, i + n, j + n]]))
+    f = np.concatenate(f)
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    if np.einsum("ij,ij->i", a, np.cross(b, c)).sum() < 0:  # outward normals
+        f = f[:, ::-1]
+    return v, f
+
+
+def test_concavity_of_convex_and_notched_shapes():
+    v, f = box_mesh((0.2, 0.12, 0.06))
+    assert concavity(v, f) < 1e-4
+    v, f = u_mesh()
+    assert 0.025 < concavity(v, f) < 0.035  # the notch: 6 cm wide (walls 3 cm off)
+
+
+def test_convex_objects_keep_their_hull():
+    v, f = box_mesh((0.2, 0.12, 0.06))
+    assert collision_parts(v, f) is None
+    scene = build_task_scene(get_robot("iiwa_allegro"), v, f, 0.0, object_kinematic=False)
+    assert scene.object_collision_geoms == (scene.object_geom,)
+
+
+def test_notched_object_is_decomposed_and_keeps_its_mass(tmp_path, monkeypatch):
+    monkeypatch.setenv("H2S2R_CACHE", str(tmp_path))
+    v, f = u_mesh()
+    parts = collision_parts(v, f)
+    assert parts is not None and 2 <= len(parts) <= 16
+    # The parts stay within the object's bounds, fill about its volume (144 cm³) and leave
+    # the notch open: its centre lies outside every part's hull.
+    notch = np.array([0.0, 0.0, 0.04])
+    volume = 0.0
+    for pv, _ in parts:
+        assert np.all(pv >= v.min(0) - 0.005) and np.all(pv <= v.max(0) + 0.005)
+        hull = ConvexHull(pv)
+        volume += hull.volume
+        assert np.max(hull.equations[:, :3] @ notch + hull.equations[:, 3]) > 0.005
+    assert volume == pytest.approx(144e-6, rel=0.25)
+    scene = build_task_scene(
+        get_robot("iiwa_allegro"), v, f, 0.0, object_kinematic=False, object_density=1000.0
+    )
+    m = scene.model
+    assert len(scene.object_collision_geoms) == len(parts)
+    assert m.geom_contype[scene.object_geom] == 0 == m.geom_conaffinity[scene.object_geom]
+    body = m.body("object").id
+    # Mass of the U (10·4·6 − 6·4·4 cm³ = 144 cm³) at 1000 kg/m³, from the whole mesh.
+    assert m.body_mass[body] == pytest.approx(0.144, rel=0.05)
+    # Resting on the table, the parts reach down to the object's base.
+    d = mujoco.MjData(m)
+    d.qpos[m.jnt_qposadr[m.joint("object").id] :][:7] = [0.6, 0.3, 0.0, 1, 0, 0, 0]
+    mujoco.mj_forward(m, d)
+    dist = [
+        mujoco.mj_geomDistance(m, d, g, scene.table_geom, 1.0, np.zeros(6))
+        for g in scene.object_collision_geoms
+    ]
+    assert min(dist) < 0.002
+    # Cached: a second call reads the file.
+    assert len(list((tmp_path / "coacd").glob("*.npz"))) == 1
+    again = decompose(v, f, CollisionConfig())
+    assert len(again) == len(parts)
+
+
+def test_ycb_drill_is_decomposed_boxes_and_cans_are_not():
+    gaps = {
+        name: concavity(*read_mesh(SHARED_DATA / "YCB_sim" / "meshes" / f"{name}.msh"))
+        for name in ("003_cracker_box", "005_tomato_soup_can", "035_power_drill")
+    }
+    limit = CollisionConfig().max_concavity_m
+    assert gaps["003_cracker_box"] < limit and gaps["005_tomato_soup_can"] < limit
+    assert gaps["035_power_drill"] > 0.04
