@@ -32,7 +32,7 @@ class TrainConfig:
     total_steps: int = 0  # stop after this many env-steps (0: use --budget-min)
     budget_min: float = 20.0  # stop after this many minutes of wall clock
     resume: bool = False  # continue from the newest checkpoint in train/
-    randomization: str = "none"  # domain randomization during training: none|small|medium|large
+    randomization: str = "medium"  # domain randomization in training: none|small|medium|large
     action_mode: str = "palm_synergy"  # palm_synergy (11-D) | joint_delta (23-D)
     synergy_scale: float = 1.0  # synergy span at |a| = 1, in units of ± 2σ of real hands
     recurrent: bool = False  # an LSTM policy instead of an MLP

@@ -70,6 +70,27 @@ def test_home_is_collision_free_and_within_limits(robot):
     ]
 
 
+def test_arm_rarely_touches_the_hand(robot):
+    """Arm-hand contact in at most 5 % of 200 random hand postures at home: only a finger
+    curled back onto the wrist. (The model has no adapter plate between flange and palm;
+    before the thumb's base links were excluded, they overlapped link7 in every posture.)"""
+    _spec, model, info = robot
+    data = mujoco.MjData(model)
+    rng = np.random.default_rng(0)
+    lo, hi = info.joint_range[7:, 0], info.joint_range[7:, 1]
+    touching = 0
+    for _ in range(200):
+        mujoco.mj_resetDataKeyframe(model, data, model.key("home").id)
+        data.qpos[info.qpos_adr[7:]] = rng.uniform(lo, hi)
+        mujoco.mj_forward(model, data)
+        pairs = [
+            [model.body(model.geom_bodyid[g]).name for g in (c.geom1, c.geom2)]
+            for c in data.contact[: data.ncon]
+        ]
+        touching += any(sum(n.startswith("hand/") for n in p) == 1 for p in pairs)
+    assert touching <= 10
+
+
 def test_palm_frame_convention(robot):
     """x out of the palm (fingers flex toward +x), y toward the index/thumb, z to the fingers."""
     spec, model, info = robot

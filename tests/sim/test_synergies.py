@@ -59,8 +59,8 @@ def test_bad_inputs(tmp_path):
         compute_synergies("iiwa_allegro", tmp_path / "missing.npz")
     bad = tmp_path / "bad.npz"
     np.savez(bad, joints=np.full((5, 21, 3), np.nan))
-    with pytest.raises(H2S2RError, match="bad.npz.*finite"):
+    with pytest.raises(H2S2RError, match=r"bad\.npz.*finite"):
         compute_synergies("iiwa_allegro", bad)
-    with pytest.raises(H2S2RError, match="no hand synergies.*python -m sim.robots.synergies"):
+    with pytest.raises(H2S2RError, match=r"no hand synergies.*python -m sim\.robots\.synergies"):
         load_synergies("no_such_robot")
     assert (SYNERGY_DIR / "iiwa_allegro.json").is_file()
