@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from perception.object_track.icp import ModelTarget  # noqa: E402
 from perception.object_track.init import initialize  # noqa: E402
+from perception.capture.registration import depth_color_registration  # noqa: E402
 from perception.object_track.mesh_io import read_mesh, read_texture  # noqa: E402
 from perception.object_track.model import ObjectModel, score_poses  # noqa: E402
 from perception.object_track.stage import TrackObjectConfig, run_track_object  # noqa: E402
@@ -78,6 +79,7 @@ def real() -> list[dict]:
         png = SHARED / "posecnn_ycbv_demo" / f"{frame:06d}-depth.png"
         depth = np.asarray(Image.open(png)).astype(np.float32) / 1e4
         rgb = np.asarray(Image.open(str(png).replace("-depth", "-color")))[..., :3]
+        offset = depth_color_registration(rgb, depth).offset_px
         # none / roi: depth only; +tex: the mesh's texture compared with the colour image.
         for hint in ("none", "none+tex", "roi", "roi+tex"):
             textured = hint.endswith("+tex")
@@ -102,6 +104,7 @@ def real() -> list[dict]:
                     "agreeing_of_visible": float(s.agree[0] / max(s.visible[0], 1)),
                     "centre_in_box": bool(u0 <= u <= u1 and v0 <= vv <= v1),
                     "init_time_s": dt,
+                    "depth_colour_offset_px": offset,
                 }
             )
     return rows
@@ -138,12 +141,13 @@ def main() -> None:
     rl = real()
     print(
         f"\n{'object':<20}{'frame':>6}{'hint':>9}{'agree 1cm':>10}{'of visible':>11}"
-        f"{'in box':>8}{'init s':>8}"
+        f"{'in box':>8}{'init s':>8}{'depth offset px':>16}"
     )
     for r in rl:
         print(
             f"{r['object']:<20}{r['frame']:>6}{r['hint']:>9}{r['depth_agreement_1cm']:>10.3f}"
             f"{r['agreeing_of_visible']:>11.3f}{r['centre_in_box']!s:>8}{r['init_time_s']:>8.2f}"
+            f"{str(r['depth_colour_offset_px']):>16}"
         )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

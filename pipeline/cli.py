@@ -162,6 +162,7 @@ def _setup_track_object(p: argparse.ArgumentParser):
     add_dataclass_args(p, TrackObjectConfig)
 
     def run(args: argparse.Namespace) -> int:
+        from perception.capture.registration import from_metrics
         from perception.object_track.stage import run_track_object
 
         cfg = config_from_args(TrackObjectConfig, args)
@@ -178,6 +179,9 @@ def _setup_track_object(p: argparse.ArgumentParser):
                 f"{m['trans_err_p95_m'] * 1e3:.1f} mm p95; rotation "
                 f"{m['rot_err_mean_deg']:.2f}° mean; ADD-S AUC {m['add_s_auc']:.3f}"
             )
+        reg = from_metrics(m)
+        if reg.misaligned:
+            print("warning: " + reg.message(f"{args.workspace / 'capture'} frame 0"))
         return 0
 
     return run
@@ -296,6 +300,7 @@ def _setup_import(p: argparse.ArgumentParser):
 
     def run(args: argparse.Namespace) -> int:
         from perception.capture.importers import run_import
+        from perception.capture.registration import check_capture
 
         cfg = config_from_args(ImportConfig, args)
         with progress_bar("import") as update:
@@ -304,6 +309,9 @@ def _setup_import(p: argparse.ArgumentParser):
             f"wrote {cap.root}: {cap.num_frames} frames {cap.width}×{cap.height} @ "
             f"{cap.fps:.1f} fps, depth scale {cap.depth_scale_m:g} m/unit"
         )
+        reg = check_capture(cap)
+        if reg.misaligned:
+            print("warning: " + reg.message(f"{cap.root} frame 0"))
         return 0
 
     return run

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from perception.capture.registration import check_capture
 from perception.object_track.foundationpose import read_ob_in_cam
 from perception.object_track.mesh_io import read_mesh, read_texture
 from perception.object_track.metrics import pose_metrics, rotation_error_deg
@@ -148,6 +149,13 @@ def run_track_object(
             reinit_count=len(res.reinit_frames),
         )
     metrics.setdefault("fps", cap.num_frames / max(time.perf_counter() - t0, 1e-9))
+    reg = check_capture(cap)
+    metrics.update(
+        depth_colour_offset_u_px=reg.offset_px[0],
+        depth_colour_offset_v_px=reg.offset_px[1],
+        depth_colour_edge_agreement=reg.agreement_as_recorded,
+        depth_colour_edge_agreement_shifted=reg.agreement_best,
+    )
     metrics["valid_fraction"] = float(valid.mean())
     metrics["num_frames"] = cap.num_frames
 
