@@ -25,9 +25,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from perception.capture.registration import depth_color_registration  # noqa: E402
 from perception.object_track.icp import ModelTarget  # noqa: E402
 from perception.object_track.init import initialize  # noqa: E402
-from perception.capture.registration import depth_color_registration  # noqa: E402
 from perception.object_track.mesh_io import read_mesh, read_texture  # noqa: E402
 from perception.object_track.model import ObjectModel, score_poses  # noqa: E402
 from perception.object_track.stage import TrackObjectConfig, run_track_object  # noqa: E402
@@ -147,7 +147,7 @@ def main() -> None:
         print(
             f"{r['object']:<20}{r['frame']:>6}{r['hint']:>9}{r['depth_agreement_1cm']:>10.3f}"
             f"{r['agreeing_of_visible']:>11.3f}{r['centre_in_box']!s:>8}{r['init_time_s']:>8.2f}"
-            f"{str(r['depth_colour_offset_px']):>16}"
+            f"{r['depth_colour_offset_px']!s:>16}"
         )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
