@@ -14,7 +14,9 @@ Each of ``episodes`` worlds runs one episode under the chosen randomization for:
   from the replay.
 
 Success: at the end the object is within 3 cm and 20° of the demo's final pose and never
-left the table. Writes ``eval/metrics.json``, ``eval/success.png`` and
+left the table. Path success: success, and the mean keypoint error along the demo's path
+below ``path_tol_m`` (5 cm) — an object pushed to its final spot instead of carried
+along the path is not a path success. Writes ``eval/metrics.json``, ``eval/success.png`` and
 ``eval/rollout.mp4`` (the policy's first episode from the demo camera, if known).
 """
 
@@ -41,6 +43,9 @@ class EvalConfig:
     policy: str = "checkpoint"  # checkpoint (train/) | onnx (policy/policy.onnx)
     video: bool = True  # render the policy's first episode
     seed: int = 1
+    # path success: success and a mean keypoint error along the path below this (m), so an
+    # object slid to its final spot instead of carried along the demo does not count
+    path_tol_m: float = 0.05
 
 
 def _demo_palm_path(env, replay_q: np.ndarray) -> np.ndarray:
@@ -210,6 +215,9 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
         "object_aware_replay_tracking_err_mean_m": float(results["object_aware_replay"][1].mean()),
         "episodes": cfg.episodes,
     }
+    for name, (s, e) in results.items():
+        prefix = "" if name == "policy" else f"{name}_"
+        metrics[f"{prefix}path_success_rate"] = float(np.mean(s & (e < cfg.path_tol_m)))
     out = ws / "eval"
     upstream = [ws / "task" / "meta.json"]
     if run is not None:
@@ -225,7 +233,8 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
         f"success {metrics['success_rate']:.0%} (replay {metrics['replay_success_rate']:.0%}, "
         f"object-aware replay {metrics['object_aware_replay_success_rate']:.0%}) over "
         f"{cfg.episodes} episodes, {cfg.randomization} randomization; tracking error "
-        f"{metrics['tracking_err_mean_m'] * 100:.1f} cm"
+        f"{metrics['tracking_err_mean_m'] * 100:.1f} cm; path success "
+        f"{metrics['path_success_rate']:.0%} (mean error < {cfg.path_tol_m * 100:.0f} cm)"
     )
     return EvalResult.load(out)
 

@@ -278,6 +278,8 @@ def test_export_onnx_matches_torch_and_eval_reproduces(trained_ws):
     for key in ("success_rate", "replay_success_rate", "object_aware_replay_success_rate"):
         assert 0.0 <= a.metrics[key] <= 1.0
     assert a.metrics["success_rate"] == b.metrics["success_rate"]
+    for prefix in ("", "replay_", "object_aware_replay_"):
+        assert a.metrics[f"{prefix}path_success_rate"] <= a.metrics[f"{prefix}success_rate"]
     assert abs(a.metrics["tracking_err_mean_m"] - b.metrics["tracking_err_mean_m"]) < 1e-3
     assert isinstance(EvalResult.load(trained_ws / "eval"), EvalResult)
     assert (trained_ws / "eval" / "success.png").is_file()
