@@ -6,7 +6,7 @@ frame is the robot base frame; the table top is the plane ``z = table_height_m``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
@@ -28,6 +28,11 @@ class TaskScene:
     table_geom: int
     robot_collision_geoms: tuple[int, ...]
     hand_collision_geoms: tuple[int, ...]
+    # ``hand_sensors``: sensordata columns of the palm then fingertip positions
+    # ``(1 + n_tip, 3)`` and touch forces ``(1 + n_tip,)`` (the hand's own MJCF may carry
+    # sensors before ours); empty without them.
+    hand_pos_cols: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), int))
+    touch_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
 
 
 def build_task_scene(
@@ -129,6 +134,15 @@ def build_task_scene(
             )
     model = spec.compile()
     info = RobotModelInfo.of(model, robot)
+    sensor_cols = {}
+    if hand_sensors:
+        sites = ["palm", *(f"{f}_tip" for f in robot.fingertips)]
+
+        def cols(kind: str, width: int) -> np.ndarray:
+            start = [int(model.sensor_adr[model.sensor(f"{kind}/{s}").id]) for s in sites]
+            return np.asarray(start)[:, None] + np.arange(width)
+
+        sensor_cols = {"hand_pos_cols": cols("pos", 3), "touch_cols": cols("touch", 1)[:, 0]}
     robot_geoms = tuple(
         g
         for g in range(model.ngeom)
@@ -154,4 +168,5 @@ def build_task_scene(
         table_geom=model.geom("table").id,
         robot_collision_geoms=robot_geoms,
         hand_collision_geoms=hand,
+        **sensor_cols,
     )

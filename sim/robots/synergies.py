@@ -87,9 +87,9 @@ def pca(samples: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return mean, comps, np.sqrt(var[:k]), var[:k] / var.sum()
 
 
-def retarget_hand_poses(robot_name: str, joints: np.ndarray, progress=None) -> np.ndarray:
-    """Robot hand joint angles ``(N, n_hand)`` for human keypoints ``(N, 21, 3)`` (wrist
-    frame, metres), the palm held palm-down in front of the robot."""
+def retarget_keypoint_frames(robot_name: str, joints: np.ndarray, progress=None):
+    """IK results, frame by frame (each warm-started from the last), for human keypoints
+    ``(N, 21, 3)`` (wrist frame, metres) held palm-down in front of the robot."""
     from pipeline.geometry import make_T, transform_points
     from sim.retarget.ik import RetargetIK
     from sim.retarget.stage import robot_targets
@@ -104,9 +104,7 @@ def retarget_hand_poses(robot_name: str, joints: np.ndarray, progress=None) -> n
     ik.set_object_pose(make_T(np.eye(3), [0.3, -0.6, 0.025]))  # out of the way
     palm_down = np.stack([[0, 0, -1.0], [0, 1.0, 0], [1.0, 0, 0]], axis=1)
     T_base_hand = make_T(palm_down, [0.55, 0.0, 0.30])
-    n_arm = sum(1 for n in robot.joint_names if not n.startswith(robot.hand_prefix))
     q = np.asarray(robot.home_qpos)
-    out = []
     for i, kp in enumerate(joints):
         palm, tips = robot_targets(
             np.eye(4),
@@ -116,11 +114,21 @@ def retarget_hand_poses(robot_name: str, joints: np.ndarray, progress=None) -> n
             robot.finger_map,
             robot.retarget_scale,
         )
-        q = ik.solve(palm, tips, q).qpos
-        out.append(q[n_arm:].copy())
+        result = ik.solve(palm, tips, q)
+        q = result.qpos
+        yield result
         if progress:
             progress(i + 1, len(joints))
-    return np.asarray(out)
+
+
+def retarget_hand_poses(robot_name: str, joints: np.ndarray, progress=None) -> np.ndarray:
+    """Robot hand joint angles ``(N, n_hand)`` for human keypoints ``(N, 21, 3)``."""
+    from sim.robots import get_robot
+
+    robot = get_robot(robot_name)
+    n_arm = sum(1 for n in robot.joint_names if not n.startswith(robot.hand_prefix))
+    frames = retarget_keypoint_frames(robot_name, joints, progress)
+    return np.asarray([r.qpos[n_arm:] for r in frames])
 
 
 def compute_synergies(

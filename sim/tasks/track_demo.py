@@ -236,15 +236,6 @@ class TrackDemoEnv:
         self.obj_qpos = int(base.jnt_qposadr[jid])
         self.obj_qvel = int(base.jnt_dofadr[jid])
         self.obj_body = int(base.body("object").id)
-        # Sensor columns (the hand's own MJCF may carry sensors before ours).
-        sites = ["palm", *(f"{f}_tip" for f in self.robot.fingertips)]
-
-        def adr(name: str, width: int) -> np.ndarray:
-            start = int(base.sensor_adr[base.sensor(name).id])
-            return np.arange(start, start + width)
-
-        self.pos_cols = np.stack([adr(f"pos/{s}", 3) for s in sites])  # (1 + n_tip, 3)
-        self.touch_cols = np.concatenate([adr(f"touch/{s}", 1) for s in sites])
         self.variants, self.variant_params = self._make_variants(base)
         self.world_variant = self.rng.integers(0, len(self.variants), num_envs)
         self.sim = BatchedSim(base, num_envs, nthread=nthread)
@@ -442,12 +433,12 @@ class TrackDemoEnv:
     def _hand_points(self) -> tuple[np.ndarray, np.ndarray]:
         """Fingertip ``(B, 4, 3)`` and palm ``(B, 3)`` positions (base frame), from the
         sensors the scene carries after the last substep."""
-        p = self.sim.sensordata[:, self.pos_cols]  # (B, 1 + n_tip, 3)
+        p = self.sim.sensordata[:, self.scene.hand_pos_cols]  # (B, 1 + n_tip, 3)
         return p[:, 1:], p[:, 0]
 
     def contact_forces(self) -> np.ndarray:
         """``(B, 1 + n_tip)`` normal contact force (N) on the palm and each fingertip."""
-        return self.sim.sensordata[:, self.touch_cols]
+        return self.sim.sensordata[:, self.scene.touch_cols]
 
     def observe(self, obj_pos=None, obj_quat=None, tips=None, palm=None) -> dict[str, np.ndarray]:
         """``{"policy": (B, P), "critic": (B, C)}`` observations."""

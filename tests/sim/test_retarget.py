@@ -13,14 +13,11 @@ from perception.hand_track.stage import TrackHandConfig, run_track_hand
 from perception.object_track.stage import TrackObjectConfig, run_track_object
 from pipeline.artifacts import GroundTruth, HandTrack, ObjectTrack, Task
 from pipeline.errors import ArtifactError, H2S2RError
-from pipeline.geometry import make_T, transform_points
-from sim.retarget.ik import RetargetIK
-from sim.retarget.stage import RetargetConfig, robot_targets, run_retarget
+from sim.retarget.stage import RetargetConfig, run_retarget
 from sim.retarget.start import detect_motion
-from sim.robots import ROBOTS, get_robot
-from sim.scene import build_task_scene
+from sim.robots import ROBOTS
+from sim.robots.synergies import retarget_keypoint_frames
 from sim.synth import SynthConfig, run_synth
-from sim.synth.tasks import box_mesh
 from tests.conftest import SHARED_DATA
 
 
@@ -69,22 +66,8 @@ def test_real_hand_keypoints_retarget_within_2cm(robot_name):
     """dex-retargeting's recorded keypoints (MediaPipe, real video), held in front of the
     robot palm down: fingertips reach their targets."""
     joints = np.load(SHARED_DATA / "hand_keypoints" / "human_joint_right.npz")["joints"]
-    robot = get_robot(robot_name)
-    v, f = box_mesh((0.05, 0.05, 0.05))
-    scene = build_task_scene(robot, v, f, table_height_m=0.0)
-    ik = RetargetIK(scene, robot)
-    ik.set_object_pose(make_T(np.eye(3), [0.3, -0.6, 0.025]))  # out of the way
-    palm_down = np.stack([[0, 0, -1.0], [0, 1.0, 0], [1.0, 0, 0]], axis=1)
-    T_base_hand = make_T(palm_down, [0.55, 0.0, 0.30])
-    q = np.asarray(robot.home_qpos)
     errors = []
-    for k in range(0, len(joints), 62):
-        kp = transform_points(T_base_hand, joints[k])
-        palm, tips = robot_targets(
-            np.eye(4), kp, "right", np.ones(21, bool), robot.finger_map, robot.retarget_scale
-        )
-        r = ik.solve(palm, tips, q)
-        q = r.qpos
+    for r in retarget_keypoint_frames(robot_name, joints[::62]):
         errors += list(r.fingertip_err_m.values())
         assert r.min_distance_m > -0.001
     assert np.mean(errors) < 0.02 and np.max(errors) < 0.03
