@@ -30,6 +30,11 @@ class BatchedSim:
     """
 
     def __init__(self, model: mujoco.MjModel, num_worlds: int, nthread: int | None = None):
+        # A world whose physics blows up must keep its NaN so the caller sees it: MuJoCo's
+        # default silently resets such a world to qpos0 in mid-rollout (a teleported
+        # object, an episode that looks merely failed). Per-world models (``models``)
+        # need the same flag: :func:`keep_divergence`.
+        keep_divergence(model)
         self.model = model
         self.num_worlds = num_worlds
         self.nthread = nthread or os.cpu_count() or 1
@@ -92,6 +97,12 @@ class BatchedSim:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def keep_divergence(model: mujoco.MjModel) -> mujoco.MjModel:
+    """Disable MuJoCo's automatic reset of a diverged simulation (``mjDSBL_AUTORESET``)."""
+    model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_AUTORESET
+    return model
 
 
 def interpolate_targets(previous: np.ndarray, target: np.ndarray, substeps: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from sim.tasks.track_demo import (
     TrackDemoEnv,
     action_rate,
     keypoint_distance,
+    keypoint_precision,
     keypoint_tracking,
     make_task_cfg,
 )
@@ -41,6 +42,10 @@ def test_keypoint_tracking_by_hand():
     np.testing.assert_allclose(r, [np.exp(-0.5), 0.1 * np.exp(-3.0)])  # × 0.1 beyond 0.2 m
     r = keypoint_tracking(d, np.array([0.3, 0.1]), gate_m=0.3, pause_m=0.2)
     assert r[0] == 0.0  # fingertips 0.3 m away: no tracking reward
+    # The fine kernel: exp(-d / 1 cm), same gate and pause.
+    r = keypoint_precision(np.array([0.01, 0.03, 0.3]), np.array([0.1, 0.1, 0.1]), 0.3, 0.2)
+    np.testing.assert_allclose(r, [np.exp(-1.0), np.exp(-3.0), 0.1 * np.exp(-30.0)])
+    assert keypoint_precision(np.array([0.0]), np.array([0.35]), 0.3, 0.2)[0] == 0.0
     # A 90° turn about z moves the x keypoint by 0.1·√2 and the y one by 0.06·√2.
     qz = np.array([[np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]])
     d = keypoint_distance(pos[:1], quat[:1], pos[:1], qz, kp)
@@ -85,7 +90,12 @@ def test_task_builds_resets_and_steps(preset, mode):
         assert reward.shape == (6,) and term.shape == (6,) and trunc.shape == (6,)
         assert np.isfinite(obs["policy"]).all() and np.isfinite(obs["critic"]).all()
         assert np.isfinite(reward).all()
-        assert set(info["reward_terms"]) == {"keypoint_tracking", "action_rate", "fingertip_reach"}
+        assert set(info["reward_terms"]) == {
+            "keypoint_tracking",
+            "keypoint_precision",
+            "action_rate",
+            "fingertip_reach",
+        }
     env.reset(np.array([0, 3]))
     assert (env.steps[[0, 3]] == 0).all()
     env.close()

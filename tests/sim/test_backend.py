@@ -44,3 +44,16 @@ def test_batched_step_matches_sequential_mj_step():
             data.ctrl[:] = plan[w, k]
             mujoco.mj_step(model, data)
         np.testing.assert_allclose(batched[w], data.qpos, atol=1e-9)
+
+
+def test_a_diverged_world_keeps_its_nan_and_the_others_step_on():
+    """MuJoCo resets a diverged simulation to qpos0 by default, which would teleport the
+    world in mid-episode and hide the failure; the backend keeps the NaN for the task."""
+    v, f = box_mesh((0.20, 0.12, 0.06))
+    model = build_task_scene(get_robot("iiwa_allegro"), v, f, 0.0, object_kinematic=False).model
+    with BatchedSim(model, 3, nthread=2) as sim:
+        sim.state[1, 1 + model.nq] = 1e12  # a joint speed MuJoCo calls diverged
+        sim.step(np.tile(model.key_ctrl[0], (3, 4, 1)))
+        assert not np.isfinite(sim.state[1]).all() or np.abs(sim.qvel()[1]).max() > 1e3
+        assert np.isfinite(sim.state[[0, 2]]).all()
+        assert sim.state[0, 0] > 0  # time advanced: not reset
