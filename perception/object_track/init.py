@@ -34,7 +34,7 @@ from scipy.spatial import ConvexHull
 
 from perception.object_track.icp import ModelTarget, icp
 from perception.object_track.model import boundary_support, score_poses, texture_agreement
-from pipeline.geometry import backproject_depth, so3_exp
+from pipeline.geometry import backproject_depth, project_points, so3_exp
 
 _REG = o3d.pipelines.registration
 
@@ -434,6 +434,10 @@ def initialize(
             )
             if grey is not None:
                 total += texture_weight * max(texture_agreement(Tv, model, grey, depth_m, K), 0.0)
+            # The demo starts with the object in view: a pose partly outside the image
+            # (where a few samples at the border agree easily) is a last resort.
+            if in_view_fraction(Tv, model.points[::4], K, depth_m.shape) < 0.9:
+                total -= 1.0
             cand = InitResult(Tv, total, float(s.agreement[0]), int(s.visible[0]), len(H), plane)
             if best is None or cand.score > best.score:
                 best = cand
@@ -514,6 +518,21 @@ def relocalize(
         if s > best_s:
             best_T, best_s = T, float(s)
     return best_T, best_s
+
+
+def in_view_fraction(
+    T_cam_obj: np.ndarray, points_obj: np.ndarray, K: np.ndarray, shape: tuple[int, int]
+) -> float:
+    """Fraction of the object's surface samples (in front of the camera) that project
+    inside an image of ``shape``."""
+    p = points_obj @ T_cam_obj[:3, :3].T + T_cam_obj[:3, 3]
+    front = p[:, 2] > 1e-3
+    if not front.any():
+        return 0.0
+    uv = project_points(K, p[front])
+    h, w = shape
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+    return float(inside.sum()) / len(p)
 
 
 def _points_near(

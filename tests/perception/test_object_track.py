@@ -15,6 +15,7 @@ from perception.object_track.init import (
     _grey_for_texture,
     _half_turns,
     fit_support_planes,
+    in_view_fraction,
     initialize,
     propose_regions,
     scene_points,
@@ -137,6 +138,15 @@ def test_regions_are_object_sized_blobs_on_the_table():
     planes = fit_support_planes(scene_points(depth, K, stride=1))
     boxes = propose_regions(depth, K, planes, diameter_m=0.2)
     assert len(boxes) == 1 and boxes[0][90, 90] and not boxes[0][215, 200]
+
+
+def test_in_view_fraction():
+    K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    pts = np.random.default_rng(0).uniform(-0.05, 0.05, (500, 3))
+    assert in_view_fraction(make_T(np.eye(3), [0, 0, 1.0]), pts, K, (480, 640)) == 1.0
+    half = in_view_fraction(make_T(np.eye(3), [0.64, 0, 1.0]), pts, K, (480, 640))
+    assert 0.3 < half < 0.7  # centred on the right border
+    assert in_view_fraction(make_T(np.eye(3), [0, 0, -1.0]), pts, K, (480, 640)) == 0.0
 
 
 def test_texture_bad_inputs(tmp_path):
