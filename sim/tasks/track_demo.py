@@ -250,6 +250,12 @@ class TrackDemoEnv:
         self.obj_qvel = int(base.jnt_dofadr[jid])
         self.obj_body = int(base.body("object").id)
         self.variants, self.variant_params = self._make_variants(base)
+        # Start poses are checked for the hand inside the object (see ``reset``).
+        self._probe = mujoco.MjData(base)
+        obj_geoms = np.zeros(base.ngeom, dtype=bool)
+        obj_geoms[list(scene.object_collision_geoms)] = True
+        self._object_geom = obj_geoms
+        self._robot_geom = ~obj_geoms & (base.geom_bodyid != 0)
         self.world_variant = self.rng.integers(0, len(self.variants), num_envs)
         self.sim = BatchedSim(base, num_envs, nthread=nthread)
         self.sim.models = [self.variants[k] for k in self.world_variant]
@@ -321,21 +327,20 @@ class TrackDemoEnv:
         if len(ids) == 0:
             return
         dr, n = self.dr, len(ids)
-        qpos = np.tile(self.sim.template_qpos, (n, 1))
-        q = (
-            self.task.pre_manip_qpos
-            + self.rng.uniform(-1, 1, (n, len(self.info.qpos_adr))) * dr.reset_joint_noise_rad
-        )
-        q = np.clip(q, self.controller.lo, self.controller.hi)
-        qpos[:, self.info.qpos_adr] = q
-        pos = (
-            self.demo_pos[0]
-            + np.c_[self.rng.uniform(-1, 1, (n, 2)) * dr.reset_pos_noise_m, np.zeros(n)]
-        )
-        yaw = self.rng.uniform(-1, 1, n) * dr.reset_yaw_noise_rad
-        quat = quat_mul(rotvec_to_quat(np.c_[np.zeros((n, 2)), yaw]), self.demo_quat[0])
-        qpos[:, self.obj_qpos : self.obj_qpos + 3] = pos
-        qpos[:, self.obj_qpos + 3 : self.obj_qpos + 7] = quat
+        qpos = self._start_qpos(n)
+        # Start-pose noise can put the fingers inside the object (under `medium`, 17 % of
+        # draws by more than 5 mm, up to 1.9 cm), which throws it on the first step:
+        # redraw those, and start the last few without noise (the demo's own start is
+        # clear of the hand).
+        bad = self._penetrating(qpos)
+        for _ in range(5):
+            if not bad.any():
+                break
+            qpos[bad] = self._start_qpos(int(bad.sum()))
+            bad[bad] = self._penetrating(qpos[bad])
+        if bad.any():
+            qpos[bad] = self._start_qpos(int(bad.sum()), noise=False)
+        q = qpos[:, self.info.qpos_adr]
         self.sim.reset(ids, qpos=qpos)
         self.prev_target[ids] = q
         self.prev_action[ids] = 0.0
@@ -348,6 +353,44 @@ class TrackDemoEnv:
         self.off_table[ids] = False
         self.world_variant[ids] = self.rng.integers(0, len(self.variants), n)
         self.sim.models = [self.variants[k] for k in self.world_variant]
+
+    def _start_qpos(self, n: int, noise: bool = True) -> np.ndarray:
+        """``(n, nq)`` start positions: the robot at the retargeted pre-manipulation
+        configuration and the object at the demo's first pose, each with the preset's
+        noise."""
+        dr = self.dr
+        k = 1.0 if noise else 0.0
+        qpos = np.tile(self.sim.template_qpos, (n, 1))
+        q = (
+            self.task.pre_manip_qpos
+            + k * self.rng.uniform(-1, 1, (n, len(self.info.qpos_adr))) * dr.reset_joint_noise_rad
+        )
+        qpos[:, self.info.qpos_adr] = np.clip(q, self.controller.lo, self.controller.hi)
+        pos = (
+            self.demo_pos[0]
+            + k * np.c_[self.rng.uniform(-1, 1, (n, 2)) * dr.reset_pos_noise_m, np.zeros(n)]
+        )
+        yaw = k * self.rng.uniform(-1, 1, n) * dr.reset_yaw_noise_rad
+        quat = quat_mul(rotvec_to_quat(np.c_[np.zeros((n, 2)), yaw]), self.demo_quat[0])
+        qpos[:, self.obj_qpos : self.obj_qpos + 3] = pos
+        qpos[:, self.obj_qpos + 3 : self.obj_qpos + 7] = quat
+        return qpos
+
+    def _penetrating(self, qpos: np.ndarray, depth_m: float = 0.002) -> np.ndarray:
+        """``(n,)`` whether the robot penetrates the object by more than ``depth_m``."""
+        m, d = self.sim.model, self._probe
+        out = np.zeros(len(qpos), dtype=bool)
+        for i, row in enumerate(qpos):
+            d.qpos[:] = row
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_collision(m, d)
+            c = d.contact[: d.ncon]
+            g1, g2 = np.asarray(c.geom1), np.asarray(c.geom2)
+            pair = (self._object_geom[g1] & self._robot_geom[g2]) | (
+                self._object_geom[g2] & self._robot_geom[g1]
+            )
+            out[i] = bool(np.any(np.asarray(c.dist)[pair] < -depth_m))
+        return out
 
     def robot_q(self) -> np.ndarray:
         return self.sim.qpos()[:, self.info.qpos_adr]

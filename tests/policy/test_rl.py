@@ -125,6 +125,29 @@ def test_hand_points_and_contact_forces(robot):
     env.close()
 
 
+def test_noisy_starts_never_put_the_hand_inside_the_object():
+    """Start-pose noise (±3 cm, ±10° under `large`) next to a fingertip puts the tip inside
+    the box in many raw draws; reset redraws those, so no world starts penetrating."""
+    task, mesh = straight_push_task()
+    env = TrackDemoEnv(task, mesh, make_task_cfg("large"), num_envs=64, nthread=1)
+    tip = env._hand_points()[0][0, 1]  # a fingertip, at the start posture
+    # Slide the box (0.12 m deep in y) toward the tip until it just clears it, then put
+    # the demo's start 2 mm further out: clear without noise, close enough for noise.
+    start = env._start_qpos(1, noise=False)
+    for dy in np.arange(0.0, 0.2, 0.002):
+        start[0, env.obj_qpos : env.obj_qpos + 3] = tip - [0, 0.06 + dy, 0]
+        if not env._penetrating(start)[0]:
+            break
+    env.demo_pos = env.demo_pos.copy()
+    env.demo_pos[0] = tip - [0, 0.06 + dy + 0.002, 0]
+    assert not env._penetrating(env._start_qpos(1, noise=False))[0]
+    raw = env._penetrating(env._start_qpos(200))
+    assert raw.mean() > 0.2, raw.mean()  # the case the redraw is for
+    env.reset(np.arange(64))
+    assert not env._penetrating(env.sim.qpos().copy()).any()
+    env.close()
+
+
 def test_action_latency_is_per_world():
     """A world with latency k applies the action sent k policy steps earlier (zero before)."""
     task, mesh = straight_push_task()
