@@ -10,13 +10,15 @@ observations and terminations. Shapes: ``B`` worlds.
   keypoints from the same keypoints at the current goal pose; zero while the fingertips
   are ≥ 0.3 m from the object; × 0.1 while ``d > 0.2`` m. The goal advances along the
   demo at 0.5–1× its speed and pauses only while ``d > 0.2`` m (the official rule; a goal
-  that pauses at small errors pays the policy for not moving the object).
+  that pauses at small errors pays the policy for not moving the object). Added terms:
+  keypoint precision ``exp(-d / 1 cm)`` (same gates), action rate, fingertip reach.
 - **Observations**: ``policy`` is what the robot measures (joints, previous action,
   fingertips and palm, the noisy object pose, current and next goal, progress);
   ``critic`` adds privileged state: the true object pose and velocity, contact forces on
   the palm and fingertips (``log1p`` of N) and the randomized parameters.
 - **Reset**: object at the demo's first pose and robot at the retargeted
-  pre-manipulation configuration, both with noise. **Terminations**: object off the table,
+  pre-manipulation configuration, both with noise (redrawn where a finger would start
+  inside the object). **Terminations**: object off the table,
   hand far from the object, the end of the demo plus slack.
 """
 
@@ -172,9 +174,7 @@ def keypoint_tracking(
 ) -> np.ndarray:
     """``exp(-10 d)``, zero while the fingertips' mean distance to the object is
     ≥ ``gate_m``, × 0.1 while ``d > pause_m``. Unitless, ``(B,)``."""
-    r = np.exp(-10.0 * d)
-    r = np.where(tips_to_object_m >= gate_m, 0.0, r)
-    return np.where(d > pause_m, 0.1 * r, r)
+    return _gated(np.exp(-10.0 * d), d, tips_to_object_m, gate_m, pause_m)
 
 
 def keypoint_precision(
@@ -183,7 +183,12 @@ def keypoint_precision(
     """``exp(-d / 1 cm)``, gated like :func:`keypoint_tracking`: a fine kernel that still
     pays for the last centimetres, where ``exp(-10 d)`` is nearly flat (0.90 at 1 cm,
     0.74 at 3 cm; here 0.37 and 0.05). Unitless, ``(B,)``."""
-    r = np.exp(-d / 0.01)
+    return _gated(np.exp(-d / 0.01), d, tips_to_object_m, gate_m, pause_m)
+
+
+def _gated(r, d, tips_to_object_m, gate_m, pause_m):
+    """The method's gates on a tracking kernel ``r``: zero while the fingertips are
+    ``gate_m`` or more from the object, × 0.1 while ``d > pause_m``."""
     r = np.where(tips_to_object_m >= gate_m, 0.0, r)
     return np.where(d > pause_m, 0.1 * r, r)
 
