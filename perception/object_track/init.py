@@ -523,8 +523,8 @@ def relocalize(
 def in_view_fraction(
     T_cam_obj: np.ndarray, points_obj: np.ndarray, K: np.ndarray, shape: tuple[int, int]
 ) -> float:
-    """Fraction of the object's surface samples (in front of the camera) that project
-    inside an image of ``shape``."""
+    """Fraction of the object's surface samples that lie in front of the camera and
+    project inside an image of ``shape``."""
     p = points_obj @ T_cam_obj[:3, :3].T + T_cam_obj[:3, 3]
     front = p[:, 2] > 1e-3
     if not front.any():
