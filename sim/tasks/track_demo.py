@@ -38,7 +38,7 @@ from pipeline.geometry import (
     quat_to_matrix,
     rotvec_to_quat,
 )
-from sim.backends.mujoco_cpu import BatchedSim, interpolate_targets, keep_divergence
+from sim.backends.mujoco_cpu import BatchedSim, interpolate_targets
 from sim.control import Controller, ControllerConfig
 from sim.robots import RobotModelInfo, get_robot
 from sim.scene import build_task_scene
@@ -248,12 +248,14 @@ class TrackDemoEnv:
         self.info: RobotModelInfo = scene.robot
         base = scene.model
         base.opt.timestep = self.cfg.physics_dt_s
-        keep_divergence(base)  # before the randomized copies are made
         base.geom_friction[list(scene.object_collision_geoms), 0] = 0.8
         jid = base.joint("object").id
         self.obj_qpos = int(base.jnt_qposadr[jid])
         self.obj_qvel = int(base.jnt_dofadr[jid])
         self.obj_body = int(base.body("object").id)
+        # The backend first: it sets the simulation flags (keep diverged worlds' NaN) on
+        # ``base``, which the randomized copies then inherit.
+        self.sim = BatchedSim(base, num_envs, nthread=nthread)
         self.variants, self.variant_params = self._make_variants(base)
         # Start poses are checked for the hand inside the object (see ``reset``).
         self._probe = mujoco.MjData(base)
@@ -262,7 +264,6 @@ class TrackDemoEnv:
         self._object_geom = obj_geoms
         self._robot_geom = ~obj_geoms & (base.geom_bodyid != 0)
         self.world_variant = self.rng.integers(0, len(self.variants), num_envs)
-        self.sim = BatchedSim(base, num_envs, nthread=nthread)
         self.sim.models = [self.variants[k] for k in self.world_variant]
 
         # Demo path (relative time), keypoints on the object (its bounding box half-axes).
