@@ -25,7 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from perception.capture.registration import depth_color_registration  # noqa: E402
+from perception.capture.registration import depth_color_registration, shift_depth  # noqa: E402
 from perception.object_track.icp import ModelTarget  # noqa: E402
 from perception.object_track.init import initialize  # noqa: E402
 from perception.object_track.mesh_io import read_mesh, read_texture  # noqa: E402
@@ -79,7 +79,10 @@ def real() -> list[dict]:
         png = SHARED / "posecnn_ycbv_demo" / f"{frame:06d}-depth.png"
         depth = np.asarray(Image.open(png)).astype(np.float32) / 1e4
         rgb = np.asarray(Image.open(str(png).replace("-depth", "-color")))[..., :3]
-        offset = depth_color_registration(rgb, depth).offset_px
+        reg = depth_color_registration(rgb, depth)
+        offset = reg.offset_px
+        if reg.misaligned:  # as `track-object --depth-shift auto` does
+            depth = shift_depth(depth, offset)
         # none / roi: depth only; +tex: the mesh's texture compared with the colour image.
         for hint in ("none", "none+tex", "roi", "roi+tex"):
             textured = hint.endswith("+tex")
@@ -105,6 +108,7 @@ def real() -> list[dict]:
                     "centre_in_box": bool(u0 <= u <= u1 and v0 <= vv <= v1),
                     "init_time_s": dt,
                     "depth_colour_offset_px": offset,
+                    "depth_shifted": reg.misaligned,
                 }
             )
     return rows
@@ -141,13 +145,13 @@ def main() -> None:
     rl = real()
     print(
         f"\n{'object':<20}{'frame':>6}{'hint':>9}{'agree 1cm':>10}{'of visible':>11}"
-        f"{'in box':>8}{'init s':>8}{'depth offset px':>16}"
+        f"{'in box':>8}{'init s':>8}{'depth offset px':>16}{'shifted':>8}"
     )
     for r in rl:
         print(
             f"{r['object']:<20}{r['frame']:>6}{r['hint']:>9}{r['depth_agreement_1cm']:>10.3f}"
             f"{r['agreeing_of_visible']:>11.3f}{r['centre_in_box']!s:>8}{r['init_time_s']:>8.2f}"
-            f"{r['depth_colour_offset_px']!s:>16}"
+            f"{r['depth_colour_offset_px']!s:>16}{r['depth_shifted']!s:>8}"
         )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -180,8 +180,14 @@ def _setup_track_object(p: argparse.ArgumentParser):
                 f"{m['rot_err_mean_deg']:.2f}° mean; ADD-S AUC {m['add_s_auc']:.3f}"
             )
         reg = from_metrics(m)
+        shift = (int(m.get("depth_shift_u_px", 0)), int(m.get("depth_shift_v_px", 0)))
         if reg.misaligned:
-            print("warning: " + reg.message(f"{args.workspace / 'capture'} frame 0"))
+            print("warning: " + reg.message(str(args.workspace / "capture")))
+        if shift != (0, 0):
+            print(
+                f"  the depth images were moved by {shift} px onto the colour images for "
+                "tracking (--depth-shift none keeps them as recorded)"
+            )
         return 0
 
     return run
@@ -311,7 +317,7 @@ def _setup_import(p: argparse.ArgumentParser):
         )
         reg = check_capture(cap)
         if reg.misaligned:
-            print("warning: " + reg.message(f"{cap.root} frame 0"))
+            print("warning: " + reg.message(str(cap.root)))
         return 0
 
     return run

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from perception.capture.registration import check_capture
+from perception.capture.registration import check_capture, shift_depth
 from perception.object_track.foundationpose import read_ob_in_cam
 from perception.object_track.mesh_io import read_mesh, read_texture
 from perception.object_track.metrics import pose_metrics, rotation_error_deg
@@ -44,10 +44,27 @@ class TrackObjectConfig(TrackerConfig):
     masks: str = ""  # folder of per-frame object masks (white on black, 000000.png …)
     fp_output: str = ""  # FoundationPose output folder (with ob_in_cam/)
     overlay: bool = True  # write overlay.mp4 and overlay_strip.png
+    # Depth-to-colour misregistration (DESIGN: depth is aligned to colour): "auto" moves the
+    # depth by the offset the first frame's check measures when it flags one.
+    depth_shift: str = "auto"  # auto | none | du,dv: move the depth image onto the colour (px)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise H2S2RError(f"--method {self.method!r} is unknown; valid: {', '.join(METHODS)}")
+        self.fixed_depth_shift()  # validates
+
+    def fixed_depth_shift(self) -> tuple[int, int] | None:
+        """``--depth-shift du,dv`` as integers; None for ``auto`` and ``none``."""
+        if self.depth_shift in ("auto", "none"):
+            return None
+        try:
+            du, dv = (int(x) for x in self.depth_shift.split(","))
+        except ValueError:
+            raise H2S2RError(
+                f"--depth-shift {self.depth_shift!r}: expected auto, none or two integers "
+                "du,dv (pixels the depth image is moved onto the colour image)"
+            ) from None
+        return du, dv
 
 
 def _mesh(ws: Path, cfg: TrackObjectConfig) -> ObjectMesh:
@@ -115,6 +132,16 @@ def run_track_object(
     upstream = [ws / "capture" / "meta.json", ws / "object" / "meta.json"]
     quality: dict[str, np.ndarray] = {}
     metrics: dict[str, float] = {}
+    reg = check_capture(cap)
+    shift = cfg.fixed_depth_shift() or (
+        reg.offset_px if cfg.depth_shift == "auto" and reg.misaligned else (0, 0)
+    )
+    read_depth = cap.read_depth_m
+    if shift != (0, 0):
+
+        def read_depth(i: int) -> np.ndarray:
+            return shift_depth(cap.read_depth_m(i), shift)
+
     t0 = time.perf_counter()
     if cfg.method == "foundationpose":
         if not cfg.fp_output:
@@ -129,7 +156,7 @@ def run_track_object(
             read_mask = _mask_reader(Path(cfg.masks), cap.num_frames, (cap.height, cap.width))
         tracker_cfg = TrackerConfig(**{f.name: getattr(cfg, f.name) for f in fields(TrackerConfig)})
         res = track(
-            cap.read_depth_m,
+            read_depth,
             cap.num_frames,
             cap.K,
             mesh.vertices,
@@ -149,12 +176,13 @@ def run_track_object(
             reinit_count=len(res.reinit_frames),
         )
     metrics.setdefault("fps", cap.num_frames / max(time.perf_counter() - t0, 1e-9))
-    reg = check_capture(cap)
     metrics.update(
         depth_colour_offset_u_px=reg.offset_px[0],
         depth_colour_offset_v_px=reg.offset_px[1],
         depth_colour_edge_agreement=reg.agreement_as_recorded,
         depth_colour_edge_agreement_shifted=reg.agreement_best,
+        depth_shift_u_px=shift[0],
+        depth_shift_v_px=shift[1],
     )
     metrics["valid_fraction"] = float(valid.mean())
     metrics["num_frames"] = cap.num_frames

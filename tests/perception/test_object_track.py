@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from perception.capture.registration import shift_depth
 from perception.object_track.foundationpose import read_ob_in_cam
 from perception.object_track.icp import ModelTarget
 from perception.object_track.init import (
@@ -229,13 +230,14 @@ def short_box(tmp_path_factory) -> Path:
     )
 
 
-def _copy_capture(src: Path, dst: Path, edit=None) -> Path:
-    """Re-write a capture, optionally editing frames: ``edit(i, rgb, depth_m)``."""
+def _copy_capture(src: Path, dst: Path, edit=None, frames: int | None = None) -> Path:
+    """Re-write a capture (its first ``frames``), optionally editing frames:
+    ``edit(i, rgb, depth_m)``."""
     from pipeline.artifacts import Capture
 
     cap = Capture.load(src / "capture")
     with CaptureWriter(dst / "capture", cap.K, cap.fps) as w:
-        for i in range(cap.num_frames):
+        for i in range(frames or cap.num_frames):
             rgb, depth = cap.read_rgb(i), cap.read_depth_m(i).astype(np.float64)
             if edit is not None:
                 rgb, depth = edit(i, rgb, depth)
@@ -301,6 +303,27 @@ def test_empty_and_missing_masks(short_box, tmp_path):
     (masks / "000005.png").unlink()
     with pytest.raises(H2S2RError, match=r"000005\.png: mask missing"):
         run_track_object(ws, TrackObjectConfig(masks=str(masks), overlay=False))
+
+
+def test_misregistered_capture_is_tracked_after_the_depth_shift(short_box, tmp_path):
+    """A capture whose depth sits 12 px beside its colour (the first 10 frames, before the
+    hand arrives): as recorded, the poses fit the displaced depth, about 1.5 cm off;
+    ``--depth-shift auto`` measures the offset, moves the depth back and tracks to mm."""
+    ws = _copy_capture(
+        short_box, tmp_path / "ws", lambda i, rgb, d: (rgb, shift_depth(d, (12, 0))), frames=10
+    )
+    gt = GroundTruth.load(short_box / "ground_truth").T_cam_obj[:10, :3, 3]
+    err = {}
+    for mode in ("none", "auto"):
+        art = run_track_object(ws, TrackObjectConfig(overlay=False, depth_shift=mode))
+        err[mode] = float(np.linalg.norm(art.T_cam_obj[:, :3, 3] - gt, axis=1).mean())
+        shift = (art.metrics["depth_shift_u_px"], art.metrics["depth_shift_v_px"])
+        want = (0, 0) if mode == "none" else (-12, 0)
+        assert abs(shift[0] - want[0]) <= 2 and shift[1] == want[1], shift  # even px
+        assert art.valid.all()
+    assert err["auto"] < 0.005 and err["none"] > 0.01, err
+    with pytest.raises(H2S2RError, match=r"--depth-shift '12'.*du,dv"):
+        TrackObjectConfig(depth_shift="12")
 
 
 def test_zero_depth_frames_are_flagged_invalid_not_guessed(short_box, tmp_path):

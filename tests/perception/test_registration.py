@@ -7,9 +7,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from perception.capture.registration import check_capture, depth_color_registration
+from perception.capture.registration import (
+    check_capture,
+    depth_color_registration,
+    shift_depth,
+)
 from pipeline.artifacts import Capture
+from sim.synth import SynthConfig, run_synth
 from tests.conftest import SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def short_box_capture(tmp_path_factory):
+    ws = run_synth(
+        SynthConfig(task="box_push", seed=4, frames=30, noise=True),
+        tmp_path_factory.mktemp("reg") / "box",
+    )
+    return ws / "capture"
 
 
 def test_aligned_synthetic_frame(synth_box):
@@ -23,11 +37,38 @@ def test_shifted_depth_is_measured(synth_box, shift):
     cap = Capture.load(synth_box / "capture")
     rgb, depth = cap.read_rgb(0), cap.read_depth_m(0)
     du, dv = shift
-    moved = np.roll(np.roll(depth, dv, axis=0), du, axis=1)  # depth(u) now sees colour(u-du)
+    moved = shift_depth(depth, (du, dv))  # depth pixel u now sees colour pixel u - du
     reg = depth_color_registration(rgb, moved)
     assert reg.misaligned
     assert abs(reg.offset_px[0] + du) <= 2 and abs(reg.offset_px[1] + dv) <= 2
     assert "rs.align" in reg.message("x")
+    # Moving the depth back by the measured offset registers it again.
+    back = shift_depth(moved, reg.offset_px)
+    again = depth_color_registration(rgb, back)
+    assert not again.misaligned and max(map(abs, again.offset_px)) <= 2
+    m = 40  # away from the borders the shifts uncover
+    same = np.isclose(back[m:-m, m:-m], depth[m:-m, m:-m], atol=1e-6)
+    assert same.mean() > 0.95
+
+
+def test_shift_depth_moves_pixels_and_leaves_no_wraparound():
+    d = np.arange(20, dtype=np.float32).reshape(4, 5) + 1
+    s = shift_depth(d, (2, -1))  # pixel (u, v) lands on (u + 2, v - 1)
+    assert s[0, 2] == d[1, 0] and s[2, 4] == d[3, 2]
+    assert (s[:, :2] == 0).all() and (s[3] == 0).all()
+    assert (shift_depth(d, (9, 0)) == 0).all()
+
+
+def test_frames_are_pooled(short_box_capture):
+    """A scene with few depth edges: one frame can mislead, frames spread over the
+    recording agree (the offset is the recording's, not the frame's)."""
+    cap = Capture.load(short_box_capture)
+    assert not check_capture(cap).misaligned
+    idx = [0, 7, 14, 21, 29]
+    rgbs = [cap.read_rgb(i) for i in idx]
+    for du, dv in [(-12, 0), (8, -6), (20, 10)]:
+        moved = [shift_depth(cap.read_depth_m(i), (-du, -dv)) for i in idx]
+        assert depth_color_registration(rgbs, moved).offset_px == (du, dv)
 
 
 def test_real_frames():
