@@ -358,11 +358,16 @@ def _setup_eval(p: argparse.ArgumentParser):
 
 def _setup_export(p: argparse.ArgumentParser):
     p.add_argument("workspace", type=Path, help="demo workspace (with train/)")
+    p.add_argument(
+        "--checkpoint",
+        default="best",
+        help="best (the best validation run in training), latest, or a file in train/",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from policy.export import run_export
 
-        run_export(args.workspace)
+        run_export(args.workspace, args.checkpoint)
         return 0
 
     return run

@@ -41,6 +41,7 @@ class EvalConfig:
     episodes: int = 100  # episodes per method (one per parallel world)
     randomization: str = "medium"  # none | small | medium | large
     policy: str = "checkpoint"  # checkpoint (train/) | onnx (policy/policy.onnx)
+    checkpoint: str = "best"  # best (best validation in training) | latest | a file in train/
     video: bool = True  # render the policy's first episode
     seed: int = 1
     # path success: success and a mean keypoint error along the path below this (m), so an
@@ -140,16 +141,14 @@ def object_aware_targets(env, task) -> Callable[[int], np.ndarray]:
     return targets
 
 
-def checkpoint_policy(ws: Path, env) -> Callable[[dict, int], np.ndarray]:
+def checkpoint_policy(ws: Path, env, which: str = "best") -> Callable[[dict, int], np.ndarray]:
     import torch
     from rsl_rl.runners import OnPolicyRunner
 
     from policy.rsl_env import RslVecEnv
-    from policy.train import latest_checkpoint, ppo_config, saved_train_config
+    from policy.train import policy_checkpoint, ppo_config, saved_train_config
 
-    ck = latest_checkpoint(ws / "train")
-    if ck is None:
-        raise H2S2RError(f"{ws / 'train'} holds no checkpoint: run `h2s2r train {ws}` first")
+    ck = policy_checkpoint(ws, which)
     cfg = saved_train_config(ws)
     runner = OnPolicyRunner(RslVecEnv(env), ppo_config(cfg), log_dir=None, device="cpu")
     runner.load(str(ck))
@@ -183,7 +182,7 @@ def onnx_policy(ws: Path, env) -> Callable[[dict, int], np.ndarray]:
 
 def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalResult:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from policy.train import make_env, saved_train_config
+    from policy.train import make_env, policy_checkpoint, saved_train_config
 
     ws = Path(ws)
     run = TrainRun.load(ws / "train") if cfg.policy == "checkpoint" else None
@@ -195,7 +194,11 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
         num_envs=cfg.episodes,
         seed=cfg.seed,
     )
-    act = checkpoint_policy(ws, env) if cfg.policy == "checkpoint" else onnx_policy(ws, env)
+    if cfg.policy == "checkpoint":
+        act = checkpoint_policy(ws, env, cfg.checkpoint)
+        source = policy_checkpoint(ws, cfg.checkpoint).name
+    else:
+        act, source = onnx_policy(ws, env), "policy/policy.onnx"
     results = {}
     env.rng = np.random.default_rng(cfg.seed)  # the same start poses for all three methods
     s, e, frames = run_episodes(env, act, record_world=0 if cfg.video else None)
@@ -223,14 +226,16 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
     if run is not None:
         upstream.append(ws / "train" / "meta.json")
     EvalResult(
-        metrics=metrics, provenance=Provenance.of_files(ws, upstream, config=asdict(cfg))
+        metrics=metrics,
+        provenance=Provenance.of_files(ws, upstream, config={**asdict(cfg), "policy_file": source}),
     ).save(out)
     _plot(out / "success.png", results, cfg)
     if cfg.video and frames:
         _video(out / "rollout.mp4", env, frames)
     env.close()
     log(
-        f"success {metrics['success_rate']:.0%} (replay {metrics['replay_success_rate']:.0%}, "
+        f"{source}: success {metrics['success_rate']:.0%} "
+        f"(replay {metrics['replay_success_rate']:.0%}, "
         f"object-aware replay {metrics['object_aware_replay_success_rate']:.0%}) over "
         f"{cfg.episodes} episodes, {cfg.randomization} randomization; tracking error "
         f"{metrics['tracking_err_mean_m'] * 100:.1f} cm; path success "

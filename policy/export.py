@@ -39,16 +39,14 @@ def observation_layout(env) -> list[dict]:
     ]
 
 
-def run_export(ws: str | Path, log=print) -> PolicyExport:
+def run_export(ws: str | Path, checkpoint: str = "best", log=print) -> PolicyExport:
     from rsl_rl.runners import OnPolicyRunner
 
     from policy.rsl_env import RslVecEnv
-    from policy.train import latest_checkpoint, make_env, ppo_config, saved_train_config
+    from policy.train import make_env, policy_checkpoint, ppo_config, saved_train_config
 
     ws = Path(ws)
-    ck = latest_checkpoint(ws / "train")
-    if ck is None:
-        raise H2S2RError(f"{ws / 'train'} holds no checkpoint: run `h2s2r train {ws}` first")
+    ck = policy_checkpoint(ws, checkpoint)
     cfg = saved_train_config(ws)
     env = make_env(ws, cfg, num_envs=2)
     runner = OnPolicyRunner(RslVecEnv(env), ppo_config(cfg), log_dir=None, device="cpu")

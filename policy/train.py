@@ -5,8 +5,16 @@ Example::
     h2s2r train runs/box --num-envs 256 --budget-min 20          # 20 minutes of training
     h2s2r train runs/box --total-steps 2000000 --resume           # continue a killed run
 
-Writes ``train/``: checkpoints ``model_<iteration>.pt``, TensorBoard logs (``tb/``), the
-config, and ``run.json`` (the ``TrainRun`` artifact). Resume picks the newest checkpoint.
+Writes ``train/``: checkpoints ``model_<iteration>.pt``, TensorBoard logs, the config, and
+``run.json`` (the ``TrainRun`` artifact). Resume picks the newest checkpoint.
+
+Validation: every ``validate_every`` iterations the deterministic policy runs one episode
+on each of ``validate_episodes`` worlds of its own (same randomization as training, start
+poses and randomized parameters that neither training nor ``h2s2r eval`` draw, the same
+ones every time so that iterations compare fairly). The best one (success, then keypoint
+error) is kept as ``best_model.pt`` with ``best.json``; the curve goes to
+``validation.json`` and TensorBoard. ``eval`` and ``export`` use the best by default: PPO's
+policy moves by ±10 points of success between neighbouring checkpoints late in training.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import re
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+import numpy as np
 
 from pipeline.artifacts import ObjectMesh, Provenance, Task, TrainRun
 from pipeline.errors import H2S2RError
@@ -43,6 +53,12 @@ class TrainConfig:
     update_threads: int = 0  # torch threads for the PPO update, when the simulation idles (0: all)
     seed: int = 0
     save_every: int = 20  # iterations between checkpoints
+    validate_every: int = 50  # iterations between validation runs (0: none; keep the latest)
+    validate_episodes: int = 64  # validation worlds (their own start poses, not eval's)
+
+
+VALIDATION_SEED = 1_000_003  # + the training seed: start poses neither train nor eval draw
+BEST = "best_model.pt"
 
 
 class _BudgetReachedError(Exception):
@@ -107,6 +123,86 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
+def policy_checkpoint(ws: Path, which: str = "best") -> Path:
+    """The checkpoint ``eval`` and ``export`` use: ``best`` (the best validation run in
+    training; the latest when training ran no validation), ``latest``, or a file name in
+    ``train/``."""
+    folder = Path(ws) / "train"
+    if which == "best" and (folder / BEST).is_file():
+        return folder / BEST
+    if which in ("best", "latest"):
+        ck = latest_checkpoint(folder)
+        if ck is None:
+            raise H2S2RError(f"{folder} holds no checkpoint: run `h2s2r train {ws}` first")
+        return ck
+    if not (folder / which).is_file():
+        names = sorted(p.name for p in folder.glob("*.pt"))
+        raise H2S2RError(
+            f"{folder / which} does not exist: --checkpoint is best, latest or one of {names}"
+        )
+    return folder / which
+
+
+class Validator:
+    """Runs the deterministic policy on its own worlds and keeps the best checkpoint."""
+
+    def __init__(self, ws: Path, cfg: TrainConfig, out: Path):
+        self.cfg, self.out, self.seed = cfg, out, VALIDATION_SEED + cfg.seed
+        self.env = make_env(ws, cfg, num_envs=cfg.validate_episodes, seed=self.seed)
+        best, hist = out / "best.json", out / "validation.json"
+        self.best = json.loads(best.read_text()) if best.is_file() else None
+        self.history = json.loads(hist.read_text()) if hist.is_file() else []
+
+    def __call__(self, runner, iteration: int, env_steps: int, wall_s: float) -> dict:
+        import torch
+        from tensordict import TensorDict
+
+        from policy.evaluate import run_episodes
+
+        # The learner's own policy, in eval mode (its normalizer frozen) and, if recurrent,
+        # with a fresh hidden state; both are put back afterwards.
+        policy = runner.alg.get_policy()
+        hidden, was_training = policy.get_hidden_state(), policy.training
+        policy.eval()
+        policy.reset()
+        n = self.env.num_envs
+
+        def act(obs: dict, step: int) -> np.ndarray:
+            td = TensorDict({k: torch.from_numpy(v) for k, v in obs.items()}, batch_size=[n])
+            return policy(td).numpy().astype(np.float64)
+
+        self.env.rng = np.random.default_rng(self.seed)  # the same episodes every time
+        try:
+            with torch.inference_mode():
+                success, err, _ = run_episodes(self.env, act)
+        finally:
+            policy.reset(hidden_state=hidden)
+            policy.train(was_training)
+        row = {
+            "iteration": iteration,
+            "env_steps": env_steps,
+            "wall_time_s": round(wall_s, 1),
+            "success": float(success.mean()),
+            "tracking_err_m": float(err.mean()),
+        }
+        self.history.append(row)
+        (self.out / "validation.json").write_text(json.dumps(self.history, indent=1))
+        key = (row["success"], -row["tracking_err_m"])
+        if self.best is None or key > (self.best["success"], -self.best["tracking_err_m"]):
+            self.best = row
+            runner.save(str(self.out / BEST))
+            (self.out / "best.json").write_text(json.dumps(row, indent=2))
+        writer = runner.logger.writer
+        if writer is not None:
+            writer.add_scalar("Validation/success", row["success"], iteration)
+            writer.add_scalar("Validation/tracking_err_m", row["tracking_err_m"], iteration)
+            writer.add_scalar("Validation/best_success", self.best["success"], iteration)
+        return row
+
+    def close(self) -> None:
+        self.env.close()
+
+
 def make_env(
     ws: Path, cfg: TrainConfig, randomization: str | None = None, num_envs=None, seed=None
 ):
@@ -167,6 +263,7 @@ def run_train(
     t_start = time.perf_counter() - wall
     done_steps = env_steps
     original_log = runner.logger.log
+    validator = Validator(ws, cfg, out) if cfg.validate_every else None
 
     def log_and_check(*args, **kwargs):
         # rsl-rl prints a table every iteration: keep it in train/console.log, show a bar.
@@ -175,6 +272,10 @@ def run_train(
             original_log(*args, **kwargs)
         env_steps += per_it
         wall = time.perf_counter() - t_start
+        it = runner.current_learning_iteration
+        if validator is not None and (it + 1) % cfg.validate_every == 0:
+            validator(runner, it, env_steps, wall)
+            wall = time.perf_counter() - t_start  # validation is part of the budget
         state_path.write_text(
             json.dumps(
                 {
@@ -217,7 +318,10 @@ def run_train(
     ck = out / f"model_{runner.current_learning_iteration}.pt"
     runner.save(str(ck))
     env.close()
+    if validator is not None:
+        validator.close()
     ckpts = tuple(p.name for p in sorted(out.glob("model_*.pt")))
+    ckpts += (BEST,) if (out / BEST).is_file() else ()
     art = TrainRun(
         checkpoints=ckpts,
         env_steps=env_steps,
@@ -228,8 +332,14 @@ def run_train(
         ),
     )
     art.save(out)
+    best = validator.best if validator is not None else None
     log(
         f"trained {env_steps:,} env-steps in {wall / 60:.1f} min "
         f"({env_steps / max(wall, 1e-9):,.0f} env-steps/s incl. learning); latest {ck.name}"
+        + (
+            f"; best validation {best['success']:.0%} at iteration {best['iteration']} ({BEST})"
+            if best
+            else ""
+        )
     )
     return art

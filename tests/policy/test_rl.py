@@ -3,6 +3,7 @@ problem PPO must solve; plus export to ONNX against torch."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
@@ -259,7 +260,14 @@ def trained_ws(tmp_path_factory):
     mesh.save(ws / "object")
     run_train(
         ws,
-        TrainConfig(num_envs=8, total_steps=8 * 16 * 3, save_every=2, threads=2),
+        TrainConfig(
+            num_envs=8,
+            total_steps=8 * 16 * 3,
+            save_every=2,
+            threads=2,
+            validate_every=1,
+            validate_episodes=4,
+        ),
         log=lambda *a: None,
     )
     return ws
@@ -279,10 +287,59 @@ def test_training_writes_checkpoints_and_resumes(trained_ws):
         run_train(trained_ws, TrainConfig(num_envs=8, total_steps=8 * 16 * 4))
     run = run_train(
         trained_ws,
-        TrainConfig(num_envs=8, total_steps=8 * 16 * 4, resume=True, threads=2),
+        TrainConfig(
+            num_envs=8,
+            total_steps=8 * 16 * 4,
+            resume=True,
+            threads=2,
+            validate_every=1,
+            validate_episodes=4,
+        ),
         log=lambda *a: None,
     )
     assert run.env_steps == 8 * 16 * 4  # continued where it stopped
+    history = json.loads((trained_ws / "train" / "validation.json").read_text())
+    assert [r["env_steps"] for r in history] == [128, 256, 384, 512]  # the curve goes on
+
+
+def test_validation_keeps_the_best_checkpoint(trained_ws):
+    from pipeline.artifacts import TrainRun
+    from pipeline.errors import H2S2RError
+    from policy.train import BEST, policy_checkpoint
+
+    folder = trained_ws / "train"
+    assert BEST in TrainRun.load(folder).checkpoints
+    history = json.loads((folder / "validation.json").read_text())
+    best = json.loads((folder / "best.json").read_text())
+    first_max = max(history, key=lambda r: (r["success"], -r["tracking_err_m"]))
+    assert best["iteration"] == first_max["iteration"]
+    assert policy_checkpoint(trained_ws).name == BEST
+    assert policy_checkpoint(trained_ws, "latest").name.startswith("model_")
+    with pytest.raises(H2S2RError, match="--checkpoint is best, latest or one of"):
+        policy_checkpoint(trained_ws, "model_999.pt")
+
+
+def test_validation_leaves_the_training_policy_alone(trained_ws):
+    """Validation runs a copy: the learner's policy stays in training mode and its
+    observation normalizer does not see the validation episodes."""
+    from policy.rsl_env import RslVecEnv
+    from policy.train import Validator, make_env
+
+    cfg = TrainConfig(num_envs=4, threads=2, validate_episodes=4)
+    runner = OnPolicyRunner(
+        RslVecEnv(make_env(trained_ws, cfg)), ppo_config(cfg), log_dir=None, device="cpu"
+    )
+    runner.alg.train_mode()
+    before = {k: v.clone() for k, v in runner.alg.get_policy().state_dict().items()}
+    out = trained_ws / "validation_copy"
+    out.mkdir()
+    v = Validator(trained_ws, cfg, out)
+    row = v(runner, 0, 0, 0.0)
+    v.close()
+    assert 0.0 <= row["success"] <= 1.0 and (out / "best_model.pt").is_file()
+    assert runner.alg.get_policy().training
+    after = runner.alg.get_policy().state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 def test_export_onnx_matches_torch_and_eval_reproduces(trained_ws):
