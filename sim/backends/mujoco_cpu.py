@@ -80,13 +80,23 @@ class BatchedSim:
     def reset(
         self, worlds: np.ndarray, qpos: np.ndarray | None = None, qvel: np.ndarray | None = None
     ) -> None:
-        """Reset the given worlds to the template state, then optional positions/velocities."""
+        """Reset the given worlds to the template state, then optional positions/velocities.
+
+        Their ``sensordata`` is recomputed at the new state (``mj_forward``), so that the
+        first observation of an episode does not show the last one's sensors."""
+        worlds = np.atleast_1d(np.arange(self.num_worlds)[worlds])
         self.state[worlds] = self._template
         nq, nv = self.model.nq, self.model.nv
         if qpos is not None:
             self.state[worlds, 1 : 1 + nq] = qpos
         if qvel is not None:
             self.state[worlds, 1 + nq : 1 + nq + nv] = qvel
+        d = self.datas[0]
+        for w in worlds:
+            m = self.models[w] if self.models is not None else self.model
+            mujoco.mj_setState(m, d, self.state[w], STATE)
+            mujoco.mj_forward(m, d)
+            self.sensordata[w] = d.sensordata
 
     def close(self) -> None:
         """Stop the worker threads."""

@@ -347,7 +347,9 @@ class TrackDemoEnv:
         if bad.any():
             qpos[bad] = self._start_qpos(int(bad.sum()), noise=False)
         q = qpos[:, self.info.qpos_adr]
-        self.sim.reset(ids, qpos=qpos)
+        self.world_variant[ids] = self.rng.integers(0, len(self.variants), n)
+        self.sim.models = [self.variants[k] for k in self.world_variant]
+        self.sim.reset(ids, qpos=qpos)  # after the models: it computes their sensors
         self.prev_target[ids] = q
         self.prev_action[ids] = 0.0
         self.pending[ids] = 0.0
@@ -357,8 +359,6 @@ class TrackDemoEnv:
         self.goal_speed[ids] = self.rng.uniform(*self.cfg.goal_speed, n)
         self.steps[ids] = 0
         self.off_table[ids] = False
-        self.world_variant[ids] = self.rng.integers(0, len(self.variants), n)
-        self.sim.models = [self.variants[k] for k in self.world_variant]
 
     def _start_qpos(self, n: int, noise: bool = True) -> np.ndarray:
         """``(n, nq)`` start positions: the robot at the retargeted pre-manipulation
