@@ -126,6 +126,37 @@ def test_hand_points_and_contact_forces(robot):
     env.close()
 
 
+def test_reset_worlds_observe_their_new_hand_not_the_last_episodes():
+    """After a reset, fingertip and palm observations come from the new start state (they
+    were the previous episode's last sensor readings), so the same start poses replay the
+    same episodes."""
+    import mujoco
+
+    task, mesh = straight_push_task()
+    env = TrackDemoEnv(task, mesh, make_task_cfg("medium"), num_envs=4, nthread=2, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        env.step(rng.uniform(-1, 1, (4, env.action_dim)))
+    env.reset(np.array([1]))
+    m, d = env.sim.models[1], mujoco.MjData(env.sim.models[1])
+    mujoco.mj_setState(m, d, env.sim.state[1], mujoco.mjtState.mjSTATE_FULLPHYSICS)
+    mujoco.mj_forward(m, d)
+    tips, palm = env._hand_points()
+    np.testing.assert_allclose(palm[1], d.site_xpos[env.info.palm_site], atol=1e-9)
+
+    def episode():
+        env.rng = np.random.default_rng(3)
+        env.reset(np.arange(4))
+        out = [env.observe()["policy"]]
+        act = np.random.default_rng(4)
+        for _ in range(6):
+            out.append(env.step(act.uniform(-1, 1, (4, env.action_dim)))[0]["policy"])
+        return np.stack(out)
+
+    np.testing.assert_array_equal(episode(), episode())
+    env.close()
+
+
 def test_noisy_starts_never_put_the_hand_inside_the_object():
     """Start-pose noise (±3 cm, ±10° under `large`) next to a fingertip puts the tip inside
     the box in many raw draws; reset redraws those, so no world starts penetrating."""
