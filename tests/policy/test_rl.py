@@ -143,6 +143,8 @@ def test_reset_worlds_observe_their_new_hand_not_the_last_episodes():
     mujoco.mj_forward(m, d)
     tips, palm = env._hand_points()
     np.testing.assert_allclose(palm[1], d.site_xpos[env.info.palm_site], atol=1e-9)
+    for k, f in enumerate(env.robot.fingertips):
+        np.testing.assert_allclose(tips[1, k], d.site_xpos[env.info.fingertip_sites[f]])
 
     def episode():
         env.rng = np.random.default_rng(3)
