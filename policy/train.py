@@ -9,12 +9,13 @@ Writes ``train/``: checkpoints ``model_<iteration>.pt``, TensorBoard logs, the c
 ``run.json`` (the ``TrainRun`` artifact). Resume picks the newest checkpoint.
 
 Validation: every ``validate_every`` iterations the deterministic policy runs one episode
-on each of ``validate_episodes`` worlds of its own (same randomization as training, start
-poses and randomized parameters that neither training nor ``h2s2r eval`` draw, the same
-ones every time so that iterations compare fairly). The best one (success, then keypoint
-error) is kept as ``best_model.pt`` with ``best.json``; the curve goes to
-``validation.json`` and TensorBoard. ``eval`` and ``export`` use the best by default: PPO's
-policy moves by ±10 points of success between neighbouring checkpoints late in training.
+on each of ``validate_episodes`` worlds of its own (same randomization as training; start
+poses, noise and latencies that neither training nor ``h2s2r eval`` draw, the same ones
+every time so that iterations compare fairly; the task's few physics variants are shared).
+The best one (success, then keypoint error) is kept as ``best_model.pt`` with
+``best.json``; the curve goes to ``validation.json`` and TensorBoard. ``eval`` and
+``export`` use the best by default: late in training, neighbouring checkpoints differ by
+up to 15 points of success.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class TrackObjectConfig(TrackerConfig):
     fp_output: str = ""  # FoundationPose output folder (with ob_in_cam/)
     overlay: bool = True  # write overlay.mp4 and overlay_strip.png
     # Depth-to-colour misregistration (DESIGN: depth is aligned to colour): "auto" moves the
-    # depth by the offset the first frame's check measures when it flags one.
+    # depth by the offset the check (five frames pooled) measures when it flags one.
     depth_shift: str = "auto"  # auto | none | du,dv: move the depth image onto the colour (px)
 
     def __post_init__(self) -> None:
