@@ -195,8 +195,8 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
         seed=cfg.seed,
     )
     if cfg.policy == "checkpoint":
-        act = checkpoint_policy(ws, env, cfg.checkpoint)
-        source = policy_checkpoint(ws, cfg.checkpoint).name
+        source = policy_checkpoint(ws, cfg.checkpoint).name  # resolved once: best → a file
+        act = checkpoint_policy(ws, env, source)
     else:
         act, source = onnx_policy(ws, env), "policy/policy.onnx"
     results = {}

@@ -102,21 +102,28 @@ def test_task_builds_resets_and_steps(preset, mode):
     env.close()
 
 
+def _assert_hand_points_are_the_sites(env, world: int) -> None:
+    """The task's palm and fingertip positions of ``world`` equal MuJoCo's sites at its
+    current state (``mj_forward`` on the world's own model)."""
+    import mujoco
+
+    m = env.sim.models[world] if env.sim.models is not None else env.sim.model
+    d = mujoco.MjData(m)
+    mujoco.mj_setState(m, d, env.sim.state[world], mujoco.mjtState.mjSTATE_FULLPHYSICS)
+    mujoco.mj_forward(m, d)
+    tips, palm = env._hand_points()
+    np.testing.assert_allclose(palm[world], d.site_xpos[env.info.palm_site], atol=1e-9)
+    for k, f in enumerate(env.robot.fingertips):
+        np.testing.assert_allclose(tips[world, k], d.site_xpos[env.info.fingertip_sites[f]])
+
+
 @pytest.mark.parametrize("robot", ["iiwa_allegro", "iiwa_leap"])
 def test_hand_points_and_contact_forces(robot):
     """Palm and fingertip positions are the sites' (the LEAP MJCF has sensors of its own
     before ours); touch forces are zero in free space and grow when the hand presses down."""
-    import mujoco
-
     task, mesh = straight_push_task(robot)
     env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=2, nthread=1)
-    m, d = env.sim.model, mujoco.MjData(env.sim.model)
-    mujoco.mj_setState(m, d, env.sim.state[0], mujoco.mjtState.mjSTATE_FULLPHYSICS)
-    mujoco.mj_forward(m, d)
-    tips, palm = env._hand_points()
-    np.testing.assert_allclose(palm[0], d.site_xpos[env.info.palm_site], atol=1e-9)
-    for k, f in enumerate(env.robot.fingertips):
-        np.testing.assert_allclose(tips[0, k], d.site_xpos[env.info.fingertip_sites[f]])
+    _assert_hand_points_are_the_sites(env, 0)
     assert np.all(env.contact_forces() == 0.0)
     down = np.zeros((2, env.action_dim))
     down[:, 2] = -1.0  # palm down (≤ 2 cm per policy step), fingertips onto the table
@@ -130,21 +137,13 @@ def test_reset_worlds_observe_their_new_hand_not_the_last_episodes():
     """After a reset, fingertip and palm observations come from the new start state (they
     were the previous episode's last sensor readings), so the same start poses replay the
     same episodes."""
-    import mujoco
-
     task, mesh = straight_push_task()
     env = TrackDemoEnv(task, mesh, make_task_cfg("medium"), num_envs=4, nthread=2, seed=0)
     rng = np.random.default_rng(0)
     for _ in range(8):
         env.step(rng.uniform(-1, 1, (4, env.action_dim)))
     env.reset(np.array([1]))
-    m, d = env.sim.models[1], mujoco.MjData(env.sim.models[1])
-    mujoco.mj_setState(m, d, env.sim.state[1], mujoco.mjtState.mjSTATE_FULLPHYSICS)
-    mujoco.mj_forward(m, d)
-    tips, palm = env._hand_points()
-    np.testing.assert_allclose(palm[1], d.site_xpos[env.info.palm_site], atol=1e-9)
-    for k, f in enumerate(env.robot.fingertips):
-        np.testing.assert_allclose(tips[1, k], d.site_xpos[env.info.fingertip_sites[f]])
+    _assert_hand_points_are_the_sites(env, 1)
 
     def episode():
         env.rng = np.random.default_rng(3)
