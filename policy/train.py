@@ -11,7 +11,7 @@ Writes ``train/``: checkpoints ``model_<iteration>.pt``, TensorBoard logs, the c
 Validation: every ``validate_every`` iterations the deterministic policy runs one episode
 on each of ``validate_episodes`` worlds of its own (same randomization as training; start
 poses, noise and latencies that neither training nor ``h2s2r eval`` draw, the same ones
-every time so that iterations compare fairly; the task's few physics variants are shared).
+every time so that iterations compare fairly, and physics variants of their own).
 The best one (success, then keypoint error) is kept as ``best_model.pt`` with
 ``best.json``; the curve goes to ``validation.json`` and TensorBoard. ``eval`` and
 ``export`` use the best by default: late in training, neighbouring checkpoints differ by
@@ -205,7 +205,12 @@ class Validator:
 
 
 def make_env(
-    ws: Path, cfg: TrainConfig, randomization: str | None = None, num_envs=None, seed=None
+    ws: Path,
+    cfg: TrainConfig,
+    randomization: str | None = None,
+    num_envs=None,
+    seed=None,
+    physics_seed: int | None = None,
 ):
     from sim.tasks.track_demo import TrackDemoEnv, make_task_cfg
 
@@ -219,6 +224,7 @@ def make_env(
         num_envs=num_envs or cfg.num_envs,
         nthread=cfg.threads or os.cpu_count(),
         seed=cfg.seed if seed is None else seed,
+        physics_seed=physics_seed,
     )
 
 
