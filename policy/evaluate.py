@@ -47,7 +47,7 @@ class EvalConfig:
     policy: str = "checkpoint"  # checkpoint (train/) | onnx (policy/policy.onnx)
     checkpoint: str = "best"  # best (best validation in training) | latest | a file in train/
     video: bool = True  # render the policy's first episode
-    seed: int = 1  # start poses, noise, latencies; physics variants use EVAL_PHYSICS_SEED + seed
+    seed: int = 1  # start poses, noise, latencies (physics variants: seed + 2000003, unseen)
     # path success: success and a mean keypoint error along the path below this (m), so an
     # object slid to its final spot instead of carried along the demo does not count
     path_tol_m: float = 0.05
@@ -105,41 +105,51 @@ def replay_targets(env, task) -> Callable[[int], np.ndarray]:
     return targets
 
 
-def object_aware_targets(env, task) -> Callable[[int], np.ndarray]:
-    """The replay's palm path re-anchored to the object's actual start pose, tracked by
-    differential IK from the measured joints; the hand joints follow the replay."""
+def object_aware_targets(env, task, iters: int = 8) -> Callable[[int], np.ndarray]:
+    """The replay re-anchored to the object's actual start: each demo palm pose is moved
+    by the transform from the demo's first object pose to the episode's, and the arm
+    joints that reach it are solved kinematically (damped least squares, ``iters`` steps
+    from the replay's own joints, warm-started from the last step's offset). The hand
+    joints and everything else follow the replay, so with the object exactly at the
+    demo's start this is the replay itself.
+
+    The targets are joint positions, like the replay's, not joints measured this step
+    plus an IK step: with those the PD error, and so the force the arm pushes with, is
+    reset every step, and the replay no longer behaves like the replay."""
+    from sim.robots.kinematics import site_jacobian
+
     q = task.extras["replay_qpos"]
     fps = 1.0 / float(np.median(np.diff(task.t)))
     palm = _demo_palm_path(env, q)  # (M, 4, 4) demo palm poses (base)
     T_demo0 = T_from_pos_quat(task.object_pos_base[0], task.object_quat_wxyz_base[0])
+    ctrl = env.controller
+    n_arm, damping = ctrl.n_arm, 0.02
     state = {}
-    from sim.control import Controller, ControllerConfig
-    from sim.robots.kinematics import site_jacobian
-
-    ctrl = Controller(env.robot, ControllerConfig(damping=0.02))
-    n_arm = ctrl.n_arm
 
     def targets(step: int) -> np.ndarray:
+        i = min(round(step * env.cfg.ctrl_dt_s * fps), len(q) - 1)
+        out = np.tile(q[i], (env.num_envs, 1))
         if step == 0:
             pos, quat = env.object_pose()
             state["adj"] = T_from_pos_quat(pos, quat) @ T_inv(T_demo0)  # (B, 4, 4)
-        i = min(round(step * env.cfg.ctrl_dt_s * fps), len(q) - 1)
+            state["offset"] = np.zeros((env.num_envs, n_arm))
         desired = state["adj"] @ palm[i]
-        qm = env.robot_q()
+        out[:, :n_arm] += state["offset"]
         full = np.zeros((env.num_envs, ctrl.model.nq))
-        full[:, ctrl.info.qpos_adr] = qm
-        T, J = site_jacobian(ctrl.model, full, ctrl.info.palm_site, ctrl.arm_joints)
-        twist = np.concatenate(
-            [
-                desired[:, :3, 3] - T[:, :3, 3],
-                so3_log(desired[:, :3, :3] @ np.swapaxes(T[:, :3, :3], 1, 2)),
-            ],
-            axis=1,
-        )
-        JJt = J @ np.swapaxes(J, 1, 2) + ctrl.cfg.damping**2 * np.eye(6)
-        dq = (np.swapaxes(J, 1, 2) @ np.linalg.solve(JJt, twist[..., None]))[..., 0]
-        out = np.tile(q[i], (env.num_envs, 1))
-        out[:, :n_arm] = qm[:, :n_arm] + dq
+        for _ in range(iters):
+            full[:, ctrl.info.qpos_adr] = out
+            T, J = site_jacobian(ctrl.model, full, ctrl.info.palm_site, ctrl.arm_joints)
+            twist = np.concatenate(
+                [
+                    desired[:, :3, 3] - T[:, :3, 3],
+                    so3_log(desired[:, :3, :3] @ np.swapaxes(T[:, :3, :3], 1, 2)),
+                ],
+                axis=1,
+            )
+            JJt = J @ np.swapaxes(J, 1, 2) + damping**2 * np.eye(6)
+            dq = (np.swapaxes(J, 1, 2) @ np.linalg.solve(JJt, twist[..., None]))[..., 0]
+            out[:, :n_arm] = np.clip(out[:, :n_arm] + dq, ctrl.lo[:n_arm], ctrl.hi[:n_arm])
+        state["offset"] = out[:, :n_arm] - q[i, :n_arm]
         return np.clip(out, ctrl.lo, ctrl.hi)
 
     return targets

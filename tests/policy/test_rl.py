@@ -15,7 +15,8 @@ from rsl_rl.runners import OnPolicyRunner
 from tensordict import TensorDict
 
 from pipeline.artifacts import ObjectMesh, Task
-from pipeline.geometry import make_T
+from pipeline.geometry import make_T, quat_to_matrix
+from policy.evaluate import object_aware_targets, replay_targets
 from policy.train import TrainConfig, ppo_config
 from sim.robots import get_robot
 from sim.synth.tasks import box_mesh
@@ -243,6 +244,40 @@ def test_physics_variants_span_the_preset_and_follow_the_physics_seed():
         np.testing.assert_allclose(m.dof_M0[dof : dof + 3], ms * base_mass, rtol=1e-6)
     for env in (a, b, c):
         env.close()
+
+
+def test_object_aware_replay_is_the_replay_moved_with_the_object():
+    """With the object at the demo's start the object-aware replay sends the replay's own
+    joint targets; with the object moved and turned, its palm poses are the demo's moved
+    and turned the same way (solved kinematically, within 1 mm and 0.5°)."""
+    from sim.control import palm_pose
+
+    task, mesh = straight_push_task()
+    sweep = np.linspace(0.0, 0.3, len(task.t))[:, None] * np.r_[1.0, -1.0, 1.0, 0, 0, 0, 0]
+    task.extras["replay_qpos"][:, :7] += sweep  # the arm moves along the replay
+    env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=3, nthread=1, seed=0)
+    replay, aware = replay_targets(env, task), object_aware_targets(env, task)
+    for step in range(4):
+        np.testing.assert_allclose(aware(step), replay(step), atol=1e-9)
+        env.step_targets(aware(step))  # the arm lags its targets: not what is sent
+
+    moved = env.sim.qpos().copy()  # object 3 cm along x, 2 cm along y, turned 10° about z
+    yaw = np.radians(10.0)
+    moved[:, env.obj_qpos : env.obj_qpos + 2] += [0.03, 0.02]
+    moved[:, env.obj_qpos + 3 : env.obj_qpos + 7] = [np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
+    env.sim.reset(np.arange(3), qpos=moved)
+    aware = object_aware_targets(env, task)
+    pos, quat = env.object_pose()
+    adj = make_T(quat_to_matrix(quat[0]), pos[0]) @ np.linalg.inv(
+        make_T(quat_to_matrix(task.object_quat_wxyz_base[0]), task.object_pos_base[0])
+    )
+    for step in range(0, 30, 7):
+        got = palm_pose(env.controller, aware(step))
+        want = adj @ palm_pose(env.controller, replay(step)[:1])[0]
+        np.testing.assert_allclose(got[:, :3, 3], np.broadcast_to(want[:3, 3], (3, 3)), atol=1e-3)
+        cos = (np.trace(want[:3, :3].T @ got[:, :3, :3], axis1=1, axis2=2) - 1) / 2
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 0.5
+    env.close()
 
 
 def test_goal_pauses_only_when_far_behind():
