@@ -26,6 +26,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -59,19 +60,28 @@ def _demo_palm_path(env, replay_q: np.ndarray) -> np.ndarray:
     return palm_pose(env.controller, replay_q)
 
 
+class Episodes(NamedTuple):
+    """What :func:`run_episodes` measured, one entry per world."""
+
+    success: np.ndarray  # (B,) bool
+    tracking_err: np.ndarray  # (B,) mean keypoint distance along the episode (m)
+    frames: list  # qpos of the recorded world, one per policy step
+    diverged: np.ndarray  # (B,) bool: the physics diverged (the episode counts as failed)
+
+
 def run_episodes(
     env,
     act: Callable[[dict, int], np.ndarray] | None,
     targets: Callable[[int], np.ndarray] | None = None,
     record_world: int | None = None,
-):
+) -> Episodes:
     """One episode per world. Either ``act(obs, step)`` gives actions, or ``targets(step)``
-    gives joint targets directly. Returns success ``(B,)``, mean keypoint error ``(B,)``
-    and the recorded qpos of ``record_world``."""
+    gives joint targets directly."""
     env.reset(np.arange(env.num_envs))
     obs = env.observe()
     done = np.zeros(env.num_envs, dtype=bool)
     success = np.zeros(env.num_envs, dtype=bool)
+    diverged = np.zeros(env.num_envs, dtype=bool)
     err_sum = np.zeros(env.num_envs)
     err_n = np.zeros(env.num_envs)
     frames = []
@@ -88,9 +98,10 @@ def run_episodes(
             frames.append(env.sim.qpos()[record_world].copy())
         ended = live & (term | trunc)
         success[ended] = info["success"][ended] & trunc[ended] & ~term[ended]
+        diverged[ended] = info["unstable"][ended]
         done |= term | trunc
         step += 1
-    return success, err_sum / np.maximum(err_n, 1), frames
+    return Episodes(success, err_sum / np.maximum(err_n, 1), frames, diverged)
 
 
 def replay_targets(env, task) -> Callable[[int], np.ndarray]:
@@ -214,16 +225,15 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
         act = checkpoint_policy(ws, env, source)
     else:
         act, source = onnx_policy(ws, env), "policy/policy.onnx"
-    results = {}
+    runs = {}
     env.rng = np.random.default_rng(cfg.seed)  # the same start poses for all three methods
-    s, e, frames = run_episodes(env, act, record_world=0 if cfg.video else None)
-    results["policy"] = (s, e)
+    runs["policy"] = run_episodes(env, act, record_world=0 if cfg.video else None)
+    frames = runs["policy"].frames
     env.rng = np.random.default_rng(cfg.seed)
-    s, e, _ = run_episodes(env, None, replay_targets(env, env.task))
-    results["replay"] = (s, e)
+    runs["replay"] = run_episodes(env, None, replay_targets(env, env.task))
     env.rng = np.random.default_rng(cfg.seed)
-    s, e, _ = run_episodes(env, None, object_aware_targets(env, env.task))
-    results["object_aware_replay"] = (s, e)
+    runs["object_aware_replay"] = run_episodes(env, None, object_aware_targets(env, env.task))
+    results = {name: (r.success, r.tracking_err) for name, r in runs.items()}
     metrics = {
         "success_rate": float(results["policy"][0].mean()),
         "replay_success_rate": float(results["replay"][0].mean()),
@@ -236,6 +246,8 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
     for name, (s, e) in results.items():
         prefix = "" if name == "policy" else f"{name}_"
         metrics[f"{prefix}path_success_rate"] = float(np.mean(s & (e < cfg.path_tol_m)))
+        # Diverged physics is a simulation problem, not a policy's: say it, never hide it.
+        metrics[f"{prefix}diverged_rate"] = float(runs[name].diverged.mean())
     out = ws / "eval"
     upstream = [ws / "task" / "meta.json"]
     if run is not None:
@@ -256,6 +268,12 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
         f"{metrics['tracking_err_mean_m'] * 100:.1f} cm; path success "
         f"{metrics['path_success_rate']:.0%} (mean error < {cfg.path_tol_m * 100:.0f} cm)"
     )
+    diverged = {k: v for k, v in metrics.items() if k.endswith("diverged_rate") and v > 0}
+    if diverged:
+        log(
+            "the physics diverged in some episodes (counted as failures): "
+            + ", ".join(f"{k.removesuffix('_rate')} {v:.0%}" for k, v in diverged.items())
+        )
     return EvalResult.load(out)
 
 

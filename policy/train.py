@@ -175,7 +175,7 @@ class Validator:
         self.env.rng = np.random.default_rng(self.seed)  # the same episodes every time
         try:
             with torch.inference_mode():
-                success, err, _ = run_episodes(self.env, act)
+                success, err, _, _ = run_episodes(self.env, act)
         finally:
             policy.reset(hidden_state=hidden)
             policy.train(was_training)

@@ -16,7 +16,7 @@ from tensordict import TensorDict
 
 from pipeline.artifacts import ObjectMesh, Task
 from pipeline.geometry import make_T, quat_to_matrix
-from policy.evaluate import object_aware_targets, replay_targets
+from policy.evaluate import object_aware_targets, replay_targets, run_episodes
 from policy.train import TrainConfig, ppo_config
 from sim.robots import get_robot
 from sim.synth.tasks import box_mesh
@@ -280,6 +280,24 @@ def test_object_aware_replay_is_the_replay_moved_with_the_object():
     env.close()
 
 
+def test_episodes_report_diverged_physics():
+    """A world whose physics blows up ends as diverged and failed, not silently failed."""
+    task, mesh = straight_push_task()
+    env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=3, nthread=1, seed=0)
+    real_step = env.step_targets
+
+    def blow_up_world_1(target, action=None):
+        if env.steps[1] == 0:  # the first step's physics "diverges" in world 1
+            env.sim.state[1, 1] = np.nan  # a joint position
+        return real_step(target, action)
+
+    env.step_targets = blow_up_world_1
+    ep = run_episodes(env, None, replay_targets(env, task))
+    assert ep.diverged.tolist() == [False, True, False]
+    assert not ep.success[1]
+    env.close()
+
+
 def test_goal_pauses_only_when_far_behind():
     task, mesh = straight_push_task()
     env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=2, nthread=1)
@@ -473,6 +491,7 @@ def test_export_onnx_matches_torch_and_eval_reproduces(trained_ws):
     assert a.metrics["success_rate"] == b.metrics["success_rate"]
     for prefix in ("", "replay_", "object_aware_replay_"):
         assert a.metrics[f"{prefix}path_success_rate"] <= a.metrics[f"{prefix}success_rate"]
+        assert a.metrics[f"{prefix}diverged_rate"] == 0.0
     assert abs(a.metrics["tracking_err_mean_m"] - b.metrics["tracking_err_mean_m"]) < 1e-3
     assert isinstance(EvalResult.load(trained_ws / "eval"), EvalResult)
     assert (trained_ws / "eval" / "success.png").is_file()
