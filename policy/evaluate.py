@@ -127,6 +127,7 @@ def object_aware_targets(env, task, iters: int = 8) -> Callable[[int], np.ndarra
     The targets are joint positions, like the replay's, not joints measured this step
     plus an IK step: with those the PD error, and so the force the arm pushes with, is
     reset every step, and the replay no longer behaves like the replay."""
+    from sim.control import damped_least_squares
     from sim.robots.kinematics import site_jacobian
 
     q = task.extras["replay_qpos"]
@@ -157,8 +158,7 @@ def object_aware_targets(env, task, iters: int = 8) -> Callable[[int], np.ndarra
                 ],
                 axis=1,
             )
-            JJt = J @ np.swapaxes(J, 1, 2) + damping**2 * np.eye(6)
-            dq = (np.swapaxes(J, 1, 2) @ np.linalg.solve(JJt, twist[..., None]))[..., 0]
+            dq = damped_least_squares(J, twist, damping)
             out[:, :n_arm] = np.clip(out[:, :n_arm] + dq, ctrl.lo[:n_arm], ctrl.hi[:n_arm])
         state["offset"] = out[:, :n_arm] - q[i, :n_arm]
         return np.clip(out, ctrl.lo, ctrl.hi)
@@ -233,21 +233,16 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
     runs["replay"] = run_episodes(env, None, replay_targets(env, env.task))
     env.rng = np.random.default_rng(cfg.seed)
     runs["object_aware_replay"] = run_episodes(env, None, object_aware_targets(env, env.task))
-    results = {name: (r.success, r.tracking_err) for name, r in runs.items()}
-    metrics = {
-        "success_rate": float(results["policy"][0].mean()),
-        "replay_success_rate": float(results["replay"][0].mean()),
-        "object_aware_replay_success_rate": float(results["object_aware_replay"][0].mean()),
-        "tracking_err_mean_m": float(results["policy"][1].mean()),
-        "replay_tracking_err_mean_m": float(results["replay"][1].mean()),
-        "object_aware_replay_tracking_err_mean_m": float(results["object_aware_replay"][1].mean()),
-        "episodes": cfg.episodes,
-    }
-    for name, (s, e) in results.items():
+    metrics = {"episodes": cfg.episodes}
+    for name, r in runs.items():
         prefix = "" if name == "policy" else f"{name}_"
-        metrics[f"{prefix}path_success_rate"] = float(np.mean(s & (e < cfg.path_tol_m)))
+        metrics[f"{prefix}success_rate"] = float(r.success.mean())
+        metrics[f"{prefix}tracking_err_mean_m"] = float(r.tracking_err.mean())
+        metrics[f"{prefix}path_success_rate"] = float(
+            np.mean(r.success & (r.tracking_err < cfg.path_tol_m))
+        )
         # Diverged physics is a simulation problem, not a policy's: say it, never hide it.
-        metrics[f"{prefix}diverged_rate"] = float(runs[name].diverged.mean())
+        metrics[f"{prefix}diverged_rate"] = float(r.diverged.mean())
     out = ws / "eval"
     upstream = [ws / "task" / "meta.json"]
     if run is not None:
@@ -256,7 +251,7 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
         metrics=metrics,
         provenance=Provenance.of_files(ws, upstream, config={**asdict(cfg), "policy_file": source}),
     ).save(out)
-    _plot(out / "success.png", results, cfg)
+    _plot(out / "success.png", runs, cfg)
     if cfg.video and frames:
         _video(out / "rollout.mp4", env, frames)
     env.close()
@@ -277,18 +272,18 @@ def run_eval(ws: str | Path, cfg: EvalConfig = EvalConfig(), log=print) -> EvalR
     return EvalResult.load(out)
 
 
-def _plot(path: Path, results: dict, cfg: EvalConfig) -> None:
+def _plot(path: Path, runs: dict[str, Episodes], cfg: EvalConfig) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(results)
+    names = list(runs)
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax[0].bar(names, [results[n][0].mean() * 100 for n in names], color=["C0", "C1", "C2"])
+    ax[0].bar(names, [runs[n].success.mean() * 100 for n in names], color=["C0", "C1", "C2"])
     ax[0].set_ylabel("success (%)")
     ax[0].set_ylim(0, 100)
-    ax[1].bar(names, [results[n][1].mean() * 100 for n in names], color=["C0", "C1", "C2"])
+    ax[1].bar(names, [runs[n].tracking_err.mean() * 100 for n in names], color=["C0", "C1", "C2"])
     ax[1].set_ylabel("mean keypoint error (cm)")
     for a in ax:
         a.tick_params(axis="x", labelrotation=15)

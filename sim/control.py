@@ -80,15 +80,20 @@ class Controller:
         twist = np.concatenate(
             [a[:, :3] * self.cfg.max_step_m, a[:, 3:6] * self.cfg.max_step_rad], axis=1
         )
-        # Damped least squares: dq = Jᵀ (J Jᵀ + λ² I)⁻¹ twist, per world.
-        JJt = J @ np.swapaxes(J, 1, 2) + self.cfg.damping**2 * np.eye(6)
-        dq_arm = (np.swapaxes(J, 1, 2) @ np.linalg.solve(JJt, twist[..., None]))[..., 0]
+        dq_arm = damped_least_squares(J, twist, self.cfg.damping)
         target = q.copy()
         target[:, : self.n_arm] = q[:, : self.n_arm] + dq_arm
         target[:, self.n_arm :] = (
             q_hand_ref + (a[:, 6:] * self.cfg.synergy_scale) @ self.synergies.T
         )
         return np.clip(target, self.lo, self.hi)
+
+
+def damped_least_squares(J: np.ndarray, twist: np.ndarray, damping: float) -> np.ndarray:
+    """Joint steps ``(B, n)`` for twists ``(B, 6)`` through Jacobians ``(B, 6, n)``:
+    ``dq = Jᵀ (J Jᵀ + λ² I)⁻¹ twist`` per world."""
+    JJt = J @ np.swapaxes(J, 1, 2) + damping**2 * np.eye(6)
+    return (np.swapaxes(J, 1, 2) @ np.linalg.solve(JJt, twist[..., None]))[..., 0]
 
 
 def palm_pose(controller: Controller, q: np.ndarray) -> np.ndarray:
@@ -103,5 +108,6 @@ __all__ = [
     "ACTION_MODES",
     "Controller",
     "ControllerConfig",
+    "damped_least_squares",
     "palm_pose",
 ]

@@ -15,7 +15,7 @@ from rsl_rl.runners import OnPolicyRunner
 from tensordict import TensorDict
 
 from pipeline.artifacts import ObjectMesh, Task
-from pipeline.geometry import make_T, quat_to_matrix
+from pipeline.geometry import T_from_pos_quat, T_inv, make_T
 from policy.evaluate import object_aware_targets, replay_targets, run_episodes
 from policy.train import TrainConfig, ppo_config
 from sim.robots import get_robot
@@ -268,8 +268,8 @@ def test_object_aware_replay_is_the_replay_moved_with_the_object():
     env.sim.reset(np.arange(3), qpos=moved)
     aware = object_aware_targets(env, task)
     pos, quat = env.object_pose()
-    adj = make_T(quat_to_matrix(quat[0]), pos[0]) @ np.linalg.inv(
-        make_T(quat_to_matrix(task.object_quat_wxyz_base[0]), task.object_pos_base[0])
+    adj = T_from_pos_quat(pos[0], quat[0]) @ T_inv(
+        T_from_pos_quat(task.object_pos_base[0], task.object_quat_wxyz_base[0])
     )
     for step in range(0, 30, 7):
         got = palm_pose(env.controller, aware(step))
