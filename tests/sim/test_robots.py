@@ -29,7 +29,7 @@ def test_compiles_with_explicit_physics(robot):
     assert model.nq == model.nu == 23 == len(info.joint_names)
     assert abs(model.opt.timestep - spec.physics.timestep_s) < 1e-12
     assert model.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST
-    assert model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC
+    assert model.opt.cone == mujoco.mjtCone.mjCONE_PYRAMIDAL
     assert model.opt.impratio == spec.physics.impratio
     assert info.joint_names == spec.joint_names
     for k, name in enumerate(spec.joint_names):
