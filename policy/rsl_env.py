@@ -38,13 +38,14 @@ class RslVecEnv(VecEnv):
 
     def step(self, actions: torch.Tensor):
         a = actions.detach().cpu().numpy().astype(np.float64)
-        obs, reward, terminated, truncated, info = self.env.step(a)
+        # Observed once, after the finished worlds are reset.
+        _, reward, terminated, truncated, info = self.env.step(a, observe=False)
         done = terminated | truncated
         ids = np.nonzero(done)[0]
         success = info["success"][ids] & truncated[ids]
         if len(ids):
             self.env.reset(ids)
-            obs = self.env.observe()
+        obs = self.env.observe()
         self.episode_length_buf = torch.from_numpy(self.env.steps.copy())
         self._obs = self._to_td(obs)
         log = {f"/reward/{k}": float(np.mean(v)) for k, v in info["reward_terms"].items()}

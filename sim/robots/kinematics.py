@@ -10,7 +10,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from pipeline.geometry import make_T, quat_to_matrix, so3_exp
+from pipeline.geometry import make_T, quat_to_matrix
 
 
 def forward(
@@ -24,32 +24,47 @@ def forward(
     """
     qpos = np.atleast_2d(np.asarray(qpos, dtype=np.float64))
     batch = qpos.shape[0]
+    order = range(1, model.nbody) if bodies is None else bodies
+    # Rotations and positions are walked separately (cheaper than 4×4 products); the
+    # bodies' fixed rotations are converted once.
+    R_body = quat_to_matrix(model.body_quat)
+    R_world = {0: np.broadcast_to(np.eye(3), (batch, 3, 3))}
+    p_world = {0: np.zeros((batch, 3))}
     T_world = np.zeros((model.nbody, batch, 4, 4))
     T_world[0] = np.eye(4)
     joints: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for b in range(1, model.nbody) if bodies is None else bodies:
+    for b in order:
         parent = model.body_parentid[b]
-        T_local = make_T(quat_to_matrix(model.body_quat[b]), model.body_pos[b])
-        T = T_world[parent] @ T_local
+        R = R_world[parent] @ R_body[b]
+        p = R_world[parent] @ model.body_pos[b] + p_world[parent]
         for j in range(model.body_jntadr[b], model.body_jntadr[b] + model.body_jntnum[b]):
-            if model.body_jntnum[b] == 0:
-                break
             jtype = model.jnt_type[j]
             q = qpos[:, model.jnt_qposadr[j]]
             axis = model.jnt_axis[j]
             anchor = model.jnt_pos[j]
             if jtype == mujoco.mjtJoint.mjJNT_HINGE:
-                joints[j] = (T[:, :3, :3] @ axis, T[:, :3, :3] @ anchor + T[:, :3, 3])
-                R = so3_exp(q[:, None] * axis)  # (B, 3, 3) about the joint axis
-                # Rotation about an axis through the joint anchor (in the body frame).
-                p = anchor - (R @ anchor)
-                T = T @ make_T(R, p)
+                joints[j] = (R @ axis, R @ anchor + p)
+                # Rotation about the joint axis through its anchor (body frame), Rodrigues.
+                R_q = _axis_rotation(axis, q)
+                p = p + np.einsum("bij,bj->bi", R, anchor - R_q @ anchor)
+                R = R @ R_q
             elif jtype == mujoco.mjtJoint.mjJNT_SLIDE:
-                T = T @ make_T(np.broadcast_to(np.eye(3), (batch, 3, 3)), q[:, None] * axis)
+                p = p + R @ axis * q[:, None]
             else:
                 raise ValueError(f"body {model.body(b).name}: free/ball joints not supported")
-        T_world[b] = T
+        R_world[b], p_world[b] = R, p
+        T_world[b, :, :3, :3] = R
+        T_world[b, :, :3, 3] = p
+        T_world[b, :, 3, 3] = 1.0
     return T_world, joints
+
+
+def _axis_rotation(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """``(B, 3, 3)`` rotations by ``angle (B,)`` about the fixed ``axis (3,)``."""
+    a = axis / np.linalg.norm(axis)
+    K = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
+    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
+    return np.eye(3) + s * K + (1.0 - c) * (K @ K)
 
 
 def site_poses(model: mujoco.MjModel, qpos: np.ndarray, site_ids: np.ndarray) -> np.ndarray:

@@ -430,8 +430,10 @@ class TrackDemoEnv:
         ].copy()
 
     # ------------------------------------------------------------------ step
-    def step(self, action: np.ndarray):
-        """Apply ``action (B, A)``; returns ``(obs, reward, terminated, truncated, info)``."""
+    def step(self, action: np.ndarray, observe: bool = True):
+        """Apply ``action (B, A)``; returns ``(obs, reward, terminated, truncated, info)``
+        (``obs`` is None with ``observe=False``: for a caller that resets some worlds and
+        then observes all of them once)."""
         dr = self.dr
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         applied = (
@@ -444,9 +446,11 @@ class TrackDemoEnv:
             applied = queue[np.arange(self.num_envs), -1 - self.latency]
             self.pending = queue[:, 1:]
         target = self.controller(self.robot_q(), applied, self.q_hand_ref)
-        return self.step_targets(target, action)
+        return self.step_targets(target, action, observe)
 
-    def step_targets(self, target: np.ndarray, action: np.ndarray | None = None):
+    def step_targets(
+        self, target: np.ndarray, action: np.ndarray | None = None, observe: bool = True
+    ):
         """Advance one policy step toward joint targets ``(B, n)`` (the controller's output,
         or a replay's); ``action`` only feeds the action-rate term and observations."""
         cfg = self.cfg
@@ -514,7 +518,7 @@ class TrackDemoEnv:
             "unstable": unstable,
             "goal_progress": np.clip(self.goal_time / max(self.duration, 1e-9), 0, 1),
         }
-        obs = self.observe(obj_pos, obj_quat, tips, palm)
+        obs = self.observe(obj_pos, obj_quat, tips, palm) if observe else None
         return obs, reward, terminated, truncated, info
 
     def _hand_points(self) -> tuple[np.ndarray, np.ndarray]:
