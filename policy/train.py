@@ -48,6 +48,7 @@ class TrainConfig:
     synergy_scale: float = 1.0  # synergy span at |a| = 1, in units of ± 2σ of real hands
     recurrent: bool = False  # an LSTM policy instead of an MLP
     steps_per_env: int = 16  # rollout length per PPO iteration
+    hidden_dims: tuple[int, ...] = (128, 64, 32)  # actor and critic MLP layers
     learning_rate: float = 1e-3
     entropy_coef: float = 0.005
     threads: int = 0  # simulation threads (0: all cores)
@@ -70,7 +71,7 @@ def ppo_config(cfg: TrainConfig) -> dict:
     model = "RNNModel" if cfg.recurrent else "MLPModel"
     common = {
         "class_name": model,
-        "hidden_dims": [256, 128, 64],
+        "hidden_dims": list(cfg.hidden_dims),
         "activation": "elu",
         "obs_normalization": True,
     }
@@ -112,7 +113,10 @@ def saved_train_config(ws: Path) -> TrainConfig:
     path = Path(ws) / "train" / "config.json"
     if not path.is_file():
         return TrainConfig()
-    saved = json.loads(path.read_text())["train"]
+    config = json.loads(path.read_text())
+    saved = config["train"]
+    if "hidden_dims" not in saved:  # runs from before the option: the network they built
+        saved["hidden_dims"] = config["ppo"]["actor"]["hidden_dims"]
     known = {f.name for f in fields(TrainConfig)}
     return TrainConfig(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}

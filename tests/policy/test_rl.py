@@ -440,6 +440,25 @@ def test_validation_keeps_the_best_checkpoint(trained_ws):
         policy_checkpoint(trained_ws, "model_999.pt")
 
 
+def test_runs_from_before_the_network_option_keep_their_network(tmp_path):
+    """A ``train/config.json`` written before ``hidden_dims`` existed loads with the
+    network its checkpoints hold, not today's default."""
+    from dataclasses import asdict
+
+    from policy.train import saved_train_config
+
+    old = TrainConfig(hidden_dims=(256, 128, 64))
+    train = {k: v for k, v in asdict(old).items() if k != "hidden_dims"}
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "config.json").write_text(
+        json.dumps({"train": train, "ppo": ppo_config(old)})
+    )
+    assert TrainConfig().hidden_dims != old.hidden_dims
+    cfg = saved_train_config(tmp_path)
+    assert cfg.hidden_dims == (256, 128, 64)
+    assert ppo_config(cfg)["critic"]["hidden_dims"] == [256, 128, 64]
+
+
 def test_validation_leaves_the_training_policy_alone(trained_ws):
     """Validation runs a copy: the learner's policy stays in training mode and its
     observation normalizer does not see the validation episodes."""
