@@ -91,12 +91,17 @@ def test_shipped_configs_parse():
     from pathlib import Path
 
     from pipeline.cli import load_config_file
+    from policy.train import TrainConfig, ppo_config
     from sim.synth import SynthConfig
 
-    configs = sorted((Path(__file__).parents[1] / "configs" / "synth").glob("*.yaml"))
-    assert configs
-    for path in configs:
-        SynthConfig(**load_config_file(path, SynthConfig))
+    root = Path(__file__).parents[1] / "configs"
+    for verb, cls in (("synth", SynthConfig), ("train", TrainConfig)):
+        configs = sorted((root / verb).glob("*.yaml"))
+        assert configs
+        for path in configs:
+            cls(**load_config_file(path, cls))
+    wide = TrainConfig(**load_config_file(root / "train" / "wide_network.yaml", TrainConfig))
+    assert ppo_config(wide)["actor"]["hidden_dims"] == [256, 128, 64]
 
 
 def test_track_object_verb(tmp_path, capsys):
