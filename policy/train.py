@@ -48,7 +48,7 @@ class TrainConfig:
     synergy_scale: float = 1.0  # synergy span at |a| = 1, in units of ± 2σ of real hands
     recurrent: bool = False  # an LSTM policy instead of an MLP
     steps_per_env: int = 16  # rollout length per PPO iteration
-    hidden_dims: tuple[int, ...] = (128, 64, 32)  # actor and critic MLP layers
+    hidden_dims: tuple[int, ...] = (256, 128, 64)  # actor and critic MLP layers
     learning_rate: float = 1e-3
     entropy_coef: float = 0.005
     threads: int = 0  # simulation threads (0: all cores)

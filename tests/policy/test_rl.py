@@ -447,7 +447,7 @@ def test_runs_from_before_the_network_option_keep_their_network(tmp_path):
 
     from policy.train import saved_train_config
 
-    old = TrainConfig(hidden_dims=(256, 128, 64))
+    old = TrainConfig(hidden_dims=(64, 32))
     train = {k: v for k, v in asdict(old).items() if k != "hidden_dims"}
     (tmp_path / "train").mkdir()
     (tmp_path / "train" / "config.json").write_text(
@@ -455,8 +455,8 @@ def test_runs_from_before_the_network_option_keep_their_network(tmp_path):
     )
     assert TrainConfig().hidden_dims != old.hidden_dims
     cfg = saved_train_config(tmp_path)
-    assert cfg.hidden_dims == (256, 128, 64)
-    assert ppo_config(cfg)["critic"]["hidden_dims"] == [256, 128, 64]
+    assert cfg.hidden_dims == (64, 32)
+    assert ppo_config(cfg)["critic"]["hidden_dims"] == [64, 32]
 
 
 def test_validation_leaves_the_training_policy_alone(trained_ws):
