@@ -379,12 +379,17 @@ def initialize(
     if planes is None:
         planes = fit_support_planes(all_pts, seed)
     if mask is not None:  # the surface under a small object may be small in the whole view
-        planes = merge_planes(
-            planes
-            + fit_support_planes(
-                scene_points(depth_m, K, stride=2, mask=_grow(mask)), seed, min_fraction=0.15
-            )
-        )
+        near = scene_points(depth_m, K, stride=2, mask=_grow(mask))
+        planes = merge_planes(planes + fit_support_planes(near, seed, min_fraction=0.15))
+        # A desk above the floor can be outsized by the floor even around the object, and
+        # the nearest of parallel planes may be a box's top: smaller levels parallel to
+        # a support plane are candidates of their own.
+        planes += [
+            p
+            for p in fit_support_planes(near, seed, max_planes=5)
+            if any(abs(p.normal_cam @ q.normal_cam) >= 0.95 for q in planes)
+            and all(abs(p.offset - q.offset) > 0.02 for q in planes)
+        ]
     hyps = []
     if planes:
         heights = np.stack([pl.height(pts) for pl in planes], axis=1)
@@ -411,36 +416,39 @@ def initialize(
     H = np.concatenate(hyps, axis=0)
     order = _rank(H, depth_m, K, model, refine_top)
     grey = _grey_for_texture(rgb, model, K) if rgb is not None and model.grey is not None else None
-    best: InitResult | None = None
-    for k in order:
-        T = H[k]
+
+    def evaluate(Tv: np.ndarray) -> InitResult:
+        s = score_poses(
+            Tv[None], model.points[::4], model.normals[::4], depth_m, K, tol_m=0.01, zbuffer=True
+        )
+        # Depth agreement of the surface, plus a depth jump all around the outline, plus
+        # (textured) the print's correlation with the image.
+        total = float(s.score[0]) + boundary_weight * boundary_support(Tv, model.points, depth_m, K)
+        if grey is not None:
+            total += texture_weight * max(texture_agreement(Tv, model, grey, depth_m, K), 0.0)
+        # The demo starts with the object in view: a pose partly outside the image (where
+        # a few samples at the border agree easily) is a last resort.
+        if in_view_fraction(Tv, model.points[::4], K, depth_m.shape) < 0.9:
+            total -= 1.0
+        return InitResult(Tv, total, float(s.agreement[0]), int(s.visible[0]), len(H), plane)
+
+    def refine(T: np.ndarray) -> np.ndarray:
         crop = _points_near(above, T, target, 0.04)
-        if len(crop) >= 30:
-            T = icp(target, crop, T, radii_m=(0.03, 0.015, 0.006, 0.003), iterations=20).T_cam_obj
-        for Tv in [T] if grey is None else [T @ F for F in _half_turns(model.center_obj)]:
-            s = score_poses(
-                Tv[None],
-                model.points[::4],
-                model.normals[::4],
-                depth_m,
-                K,
-                tol_m=0.01,
-                zbuffer=True,
-            )
-            # Depth agreement of the surface, plus a depth jump all around the outline,
-            # plus (textured) the print's correlation with the image.
-            total = float(s.score[0]) + boundary_weight * boundary_support(
-                Tv, model.points, depth_m, K
-            )
-            if grey is not None:
-                total += texture_weight * max(texture_agreement(Tv, model, grey, depth_m, K), 0.0)
-            # The demo starts with the object in view: a pose partly outside the image
-            # (where a few samples at the border agree easily) is a last resort.
-            if in_view_fraction(Tv, model.points[::4], K, depth_m.shape) < 0.9:
-                total -= 1.0
-            cand = InitResult(Tv, total, float(s.agreement[0]), int(s.visible[0]), len(H), plane)
+        if len(crop) < 30:
+            return T
+        return icp(target, crop, T, radii_m=(0.03, 0.015, 0.006, 0.003), iterations=20).T_cam_obj
+
+    best: InitResult | None = None
+    turned = False
+    for k in order:
+        T = refine(H[k])
+        for i, F in enumerate([np.eye(4)] if grey is None else _half_turns(model.center_obj)):
+            cand = evaluate(T @ F)
             if best is None or cand.score > best.score:
-                best = cand
+                best, turned = cand, i > 0
+    if turned:  # the print chose a half-turn: fit it to the depth as well
+        again = evaluate(refine(best.T_cam_obj))
+        best = again if again.score >= best.score else best
     assert best is not None
     return best
 

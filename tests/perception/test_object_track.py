@@ -71,16 +71,25 @@ REAL_CASES = [
     ("006_mustard_bottle", 1, (315, 190, 410, 460)),
     ("003_cracker_box", 1, (295, 120, 485, 340)),
     ("003_cracker_box", 5, (90, 30, 280, 250)),
+    # In front of a pitcher, on a small desk: floor planes outsize the desk around the box.
+    ("006_mustard_bottle", 4, (325, 230, 452, 458)),
 ]
 
 
-@pytest.mark.parametrize(("obj", "frame", "roi"), REAL_CASES)
-def test_finds_ycb_objects_in_real_frames(obj, frame, roi):
-    """Real RGB-D frames: the posed mesh agrees with the measured depth (1 cm)."""
-    K, depth, v, f = _ycb(obj, frame)
-    model = ObjectModel.from_mesh(v, f)
+# Depth alone, and with the mesh's print (``--texture``). On mustard/4 depth alone finds
+# the bottle turned front to back (agreement 0.950 against 0.977 with the print).
+REAL_RUNS = [(*case, False) for case in REAL_CASES[:3]] + [(*case, True) for case in REAL_CASES]
+
+
+@pytest.mark.parametrize(("obj", "frame", "roi", "texture"), REAL_RUNS)
+def test_finds_ycb_objects_in_real_frames(obj, frame, roi, texture):
+    """Real RGB-D frames, a box drawn around the object: the posed mesh agrees with the
+    measured depth (1 cm)."""
+    K, depth, rgb, v, f, model = _textured_ycb(obj, frame)
+    if not texture:
+        model, rgb = ObjectModel.from_mesh(v, f), None
     mask = TrackerConfig(roi=",".join(map(str, roi))).roi_mask(depth.shape)
-    res = initialize(depth, K, ModelTarget(model), v, mask=mask)
+    res = initialize(depth, K, ModelTarget(model), v, mask=mask, rgb=rgb)
     s = score_poses(
         res.T_cam_obj[None], model.points, model.normals, depth, K, tol_m=0.01, zbuffer=True
     )

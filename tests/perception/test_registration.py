@@ -1,5 +1,5 @@
 """Depth-to-colour registration check: aligned synthetic frames pass, a shifted depth image
-is measured to within 2 px, the real frame whose depth is off is flagged."""
+is measured to within 2 px, real RealSense-style frames (shadows without depth) read as aligned."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from perception.capture.registration import (
+    _near_hole_borders,
     check_capture,
     depth_color_registration,
     shift_depth,
@@ -71,16 +72,25 @@ def test_frames_are_pooled(short_box_capture):
         assert depth_color_registration(rgbs, moved).offset_px == (du, dv)
 
 
-def test_real_frames():
-    """posecnn_ycbv_demo frame 4: its depth sits 20 px beside the colour image."""
+def test_real_frames_read_as_aligned():
+    """posecnn_ycbv_demo: the object outlines in depth (mostly the near borders of the
+    stereo shadows) sit on the colour outlines; jumps alone read frames 2 and 4 as 16 and
+    20 px off."""
     demo = SHARED_DATA / "posecnn_ycbv_demo"
-    found = {}
-    for i in (1, 3, 4, 5):
+    for i in range(1, 6):
         rgb = np.asarray(Image.open(demo / f"{i:06d}-color.png"))[..., :3]
         depth = np.asarray(Image.open(demo / f"{i:06d}-depth.png")).astype(np.float32) / 1e4
-        found[i] = depth_color_registration(rgb, depth)
-    assert found[4].misaligned and abs(found[4].offset_px[0]) >= 16
-    assert not any(found[i].misaligned for i in (1, 3, 5))
+        reg = depth_color_registration(rgb, depth)
+        assert not reg.misaligned and max(map(abs, reg.offset_px)) <= 4, (i, reg)
+
+
+def test_hole_borders_count_only_on_the_near_side():
+    depth = np.full((60, 80), 2.0, np.float32)
+    depth[:, 40:] = 1.0  # a near object on the right
+    depth[:, 34:40] = 0.0  # its stereo shadow on its left: no depth
+    edges = _near_hole_borders(depth, 0.03)
+    assert edges[:, 40].all() and not edges[:, 33].any()  # the object's side, not the wall's
+    assert edges.sum() == 60
 
 
 def test_no_depth_edges():
