@@ -48,7 +48,7 @@ class TrainConfig:
     synergy_scale: float = 1.0  # synergy span at |a| = 1, in units of ± 2σ of real hands
     recurrent: bool = False  # an LSTM policy instead of an MLP
     steps_per_env: int = 16  # rollout length per PPO iteration
-    hidden_dims: tuple[int, ...] = (256, 128, 64)  # actor and critic MLP layers
+    hidden_dims: tuple[int, ...] = (128, 64, 32)  # actor and critic MLP layers
     learning_rate: float = 1e-3
     entropy_coef: float = 0.005
     threads: int = 0  # simulation threads (0: all cores)
@@ -265,10 +265,18 @@ def run_train(
         if ck is None:
             raise H2S2RError(f"--resume: no checkpoint in {out}")
         runner.load(str(ck))
+        lost = 0
         if state_path.is_file():
             st = json.loads(state_path.read_text())
-            env_steps, wall = int(st["env_steps"]), float(st["wall_time_s"])
-        log(f"resuming from {ck.name} ({env_steps:,} env-steps done)")
+            # A killed run logged iterations after its last checkpoint: they are done again
+            # from the checkpoint, so their env-steps do not count; their time does.
+            lost = max(int(st["iteration"]) - runner.current_learning_iteration, 0)
+            env_steps = int(st["env_steps"]) - lost * cfg.num_envs * cfg.steps_per_env
+            wall = float(st["wall_time_s"])
+        log(
+            f"resuming from {ck.name} ({env_steps:,} env-steps in it"
+            + (f"; {lost} iterations after it are done again)" if lost else ")")
+        )
     (out / "config.json").write_text(json.dumps({"train": asdict(cfg), "ppo": train_cfg}, indent=2))
     per_it = cfg.num_envs * cfg.steps_per_env
     t_start = time.perf_counter() - wall

@@ -100,8 +100,8 @@ def test_shipped_configs_parse():
         assert configs
         for path in configs:
             cls(**load_config_file(path, cls))
-    small = TrainConfig(**load_config_file(root / "train" / "small_network.yaml", TrainConfig))
-    assert ppo_config(small)["actor"]["hidden_dims"] == [128, 64, 32]
+    large = TrainConfig(**load_config_file(root / "train" / "large_network.yaml", TrainConfig))
+    assert ppo_config(large)["actor"]["hidden_dims"] == [256, 128, 64]
 
 
 def test_track_object_verb(tmp_path, capsys):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from itertools import takewhile
 
 import numpy as np
 import open3d as o3d
@@ -77,6 +78,16 @@ def fit_support_planes(
     The table is usually the largest, but a floor or a wall can be larger in view; every
     plane that covers ``min_fraction`` of the points can support the object.
     """
+    # Of parallel planes (a table over the floor, a desk behind the table) the one nearest
+    # the camera is the working surface; the others are dropped.
+    return merge_planes(_ransac_planes(points_cam, seed, max_planes, min_fraction))
+
+
+def _ransac_planes(
+    points_cam: np.ndarray, seed: int, max_planes: int, min_fraction: float
+) -> list[TablePlane]:
+    """Up to ``max_planes`` planes of at least ``min_fraction`` of the points, largest
+    first, oriented toward the camera; parallel ones are all kept."""
     if len(points_cam) < 500:
         return []
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points_cam))
@@ -99,9 +110,7 @@ def fit_support_planes(
             n, d = -n, -d
         planes.append(TablePlane(normal_cam=n, offset=d, inlier_fraction=frac))
         pcd = pcd.select_by_index(inliers, invert=True)
-    # Of parallel planes (a table over the floor, a desk behind the table) the one nearest
-    # the camera is the working surface; the others are dropped.
-    return merge_planes(planes)
+    return planes
 
 
 def merge_planes(planes: list[TablePlane]) -> list[TablePlane]:
@@ -379,14 +388,17 @@ def initialize(
     if planes is None:
         planes = fit_support_planes(all_pts, seed)
     if mask is not None:  # the surface under a small object may be small in the whole view
-        near = scene_points(depth_m, K, stride=2, mask=_grow(mask))
-        planes = merge_planes(planes + fit_support_planes(near, seed, min_fraction=0.15))
+        near = _ransac_planes(
+            scene_points(depth_m, K, stride=2, mask=_grow(mask)), seed, 5, min_fraction=0.08
+        )
+        large = list(takewhile(lambda p: p.inlier_fraction >= 0.15, near[:3]))
+        planes = merge_planes(planes + large)
         # A desk above the floor can be outsized by the floor even around the object, and
         # the nearest of parallel planes may be a box's top: smaller levels parallel to
         # a support plane are candidates of their own.
         planes += [
             p
-            for p in fit_support_planes(near, seed, max_planes=5)
+            for p in near[len(large) :]
             if any(abs(p.normal_cam @ q.normal_cam) >= 0.95 for q in planes)
             and all(abs(p.offset - q.offset) > 0.02 for q in planes)
         ]

@@ -406,6 +406,10 @@ def test_training_writes_checkpoints_and_resumes(trained_ws):
 
     with pytest.raises(H2S2RError, match="--resume"):
         run_train(trained_ws, TrainConfig(num_envs=8, total_steps=8 * 16 * 4))
+    # Killed two iterations after its last checkpoint: those are done again, not counted.
+    state = trained_ws / "train" / "state.json"
+    st = json.loads(state.read_text())
+    state.write_text(json.dumps(st | {"env_steps": 8 * 16 * 5, "iteration": st["iteration"] + 2}))
     run = run_train(
         trained_ws,
         TrainConfig(
