@@ -279,7 +279,7 @@ def _so3_left_jacobian(rotvec: np.ndarray) -> np.ndarray:
     """Left Jacobian of SO(3), used by the SE(3) exponential."""
     w = np.asarray(rotvec, dtype=np.float64)
     theta = np.linalg.norm(w, axis=-1)[..., None, None]
-    W = _hat(w)
+    W = hat(w)
     small = theta < 1e-6
     th = np.where(small, 1.0, theta)
     a = np.where(small, 0.5 - theta**2 / 24.0, (1 - np.cos(th)) / th**2)
@@ -287,7 +287,8 @@ def _so3_left_jacobian(rotvec: np.ndarray) -> np.ndarray:
     return np.eye(3) + a * W + b * (W @ W)
 
 
-def _hat(w: np.ndarray) -> np.ndarray:
+def hat(w: np.ndarray) -> np.ndarray:
+    """Skew-symmetric matrices ``(..., 3, 3)`` of vectors ``w (..., 3)``: ``hat(w) @ v = w × v``."""
     w = np.asarray(w, dtype=np.float64)
     z = np.zeros(w.shape[:-1])
     x, y, zz = w[..., 0], w[..., 1], w[..., 2]

@@ -260,6 +260,7 @@ def run_train(
     runner.logger.log_dir = str(out)
     state_path = out / "state.json"
     env_steps, wall = 0, 0.0
+    per_it = cfg.num_envs * cfg.steps_per_env
     if cfg.resume:
         ck = latest_checkpoint(out)
         if ck is None:
@@ -271,14 +272,13 @@ def run_train(
             # A killed run logged iterations after its last checkpoint: they are done again
             # from the checkpoint, so their env-steps do not count; their time does.
             lost = max(int(st["iteration"]) - runner.current_learning_iteration, 0)
-            env_steps = int(st["env_steps"]) - lost * cfg.num_envs * cfg.steps_per_env
+            env_steps = int(st["env_steps"]) - lost * per_it
             wall = float(st["wall_time_s"])
         log(
             f"resuming from {ck.name} ({env_steps:,} env-steps in it"
             + (f"; {lost} iterations after it are done again)" if lost else ")")
         )
     (out / "config.json").write_text(json.dumps({"train": asdict(cfg), "ppo": train_cfg}, indent=2))
-    per_it = cfg.num_envs * cfg.steps_per_env
     t_start = time.perf_counter() - wall
     done_steps = env_steps
     original_log = runner.logger.log

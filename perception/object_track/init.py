@@ -117,9 +117,14 @@ def merge_planes(planes: list[TablePlane]) -> list[TablePlane]:
     """Drop duplicates and, of parallel planes, keep the one nearest the camera."""
     kept: list[TablePlane] = []
     for pl in sorted(planes, key=lambda p: p.offset):
-        if all(abs(pl.normal_cam @ k.normal_cam) < 0.95 for k in kept):
+        if not any(_parallel(pl, k) for k in kept):
             kept.append(pl)
     return kept
+
+
+def _parallel(a: TablePlane, b: TablePlane) -> bool:
+    """Normals within about 18° of each other."""
+    return abs(a.normal_cam @ b.normal_cam) >= 0.95
 
 
 def _grow(mask: np.ndarray) -> np.ndarray:
@@ -399,8 +404,8 @@ def initialize(
         planes += [
             p
             for p in near[len(large) :]
-            if any(abs(p.normal_cam @ q.normal_cam) >= 0.95 for q in planes)
-            and all(abs(p.offset - q.offset) > 0.02 for q in planes)
+            if (parallel := [q for q in planes if _parallel(p, q)])
+            and all(abs(p.offset - q.offset) > 0.02 for q in parallel)
         ]
     hyps = []
     if planes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from pipeline.geometry import make_T, quat_to_matrix
+from pipeline.geometry import hat, make_T, quat_to_matrix
 
 
 def forward(
@@ -61,8 +61,7 @@ def forward(
 
 def _axis_rotation(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """``(B, 3, 3)`` rotations by ``angle (B,)`` about the fixed ``axis (3,)``."""
-    a = axis / np.linalg.norm(axis)
-    K = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
+    K = hat(axis / np.linalg.norm(axis))
     s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
     return np.eye(3) + s * K + (1.0 - c) * (K @ K)
 
