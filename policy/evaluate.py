@@ -128,7 +128,6 @@ def object_aware_targets(env, task, iters: int = 8) -> Callable[[int], np.ndarra
     plus an IK step: with those the PD error, and so the force the arm pushes with, is
     reset every step, and the replay no longer behaves like the replay."""
     from sim.control import damped_least_squares
-    from sim.robots.kinematics import site_jacobian
 
     q = task.extras["replay_qpos"]
     fps = 1.0 / float(np.median(np.diff(task.t)))
@@ -150,7 +149,7 @@ def object_aware_targets(env, task, iters: int = 8) -> Callable[[int], np.ndarra
         full = np.zeros((env.num_envs, ctrl.model.nq))
         for _ in range(iters):
             full[:, ctrl.info.qpos_adr] = out
-            T, J = site_jacobian(ctrl.model, full, ctrl.info.palm_site, ctrl.arm_joints)
+            T, J = ctrl.palm_chain(full)
             twist = np.concatenate(
                 [
                     desired[:, :3, 3] - T[:, :3, 3],

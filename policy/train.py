@@ -106,6 +106,20 @@ def ppo_config(cfg: TrainConfig) -> dict:
     }
 
 
+def use_fused_adam(alg) -> None:
+    """Swap the PPO learner's Adam for torch's fused CPU kernel: the same update rule in
+    one pass over all parameters instead of a Python loop over them (about 6 % of a PPO
+    update here). Before any checkpoint is loaded: the optimizer state loads into it."""
+    import torch
+
+    opt = alg.optimizer
+    if type(opt) is torch.optim.Adam and len(opt.param_groups) == 1:
+        group = opt.param_groups[0]
+        alg.optimizer = torch.optim.Adam(
+            group["params"], lr=group["lr"], betas=group["betas"], eps=group["eps"], fused=True
+        )
+
+
 def saved_train_config(ws: Path) -> TrainConfig:
     """The ``TrainConfig`` a workspace was trained with (``train/config.json``), so that
     evaluation and export build the same task (action semantics, synergy span); the
@@ -258,6 +272,7 @@ def run_train(
     out.mkdir(parents=True, exist_ok=True)
     runner = OnPolicyRunner(venv, train_cfg, log_dir=str(out), device="cpu")
     runner.logger.log_dir = str(out)
+    use_fused_adam(runner.alg)
     state_path = out / "state.json"
     env_steps, wall = 0, 0.0
     per_it = cfg.num_envs * cfg.steps_per_env

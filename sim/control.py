@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.robots import RobotSpec, build_robot_model
-from sim.robots.kinematics import site_jacobian
+from sim.robots.kinematics import SiteChain
 from sim.robots.synergies import load_synergies
 
 ACTION_MODES = ("palm_synergy", "joint_delta")
@@ -62,6 +62,7 @@ class Controller:
         if self.synergies.shape[0] != len(self.robot.joint_names) - self.n_arm:
             raise ValueError(f"{self.robot.name}: synergies do not match the hand's joints")
         self.lo, self.hi = self.info.joint_range[:, 0], self.info.joint_range[:, 1]
+        self.palm_chain = SiteChain(self.model, self.info.palm_site, self.arm_joints)
 
     @property
     def action_dim(self) -> int:
@@ -76,7 +77,7 @@ class Controller:
             return np.clip(q + a * self.cfg.max_joint_step_rad, self.lo, self.hi)
         full = np.zeros((q.shape[0], self.model.nq))
         full[:, self.info.qpos_adr] = q
-        _, J = site_jacobian(self.model, full, self.info.palm_site, self.arm_joints)
+        _, J = self.palm_chain(full)
         twist = np.concatenate(
             [a[:, :3] * self.cfg.max_step_m, a[:, 3:6] * self.cfg.max_step_rad], axis=1
         )
@@ -100,7 +101,7 @@ def palm_pose(controller: Controller, q: np.ndarray) -> np.ndarray:
     """``(B, 4, 4)`` palm poses in the base frame for joint positions ``q (B, n)``."""
     full = np.zeros((np.atleast_2d(q).shape[0], controller.model.nq))
     full[:, controller.info.qpos_adr] = np.atleast_2d(q)
-    T, _ = site_jacobian(controller.model, full, controller.info.palm_site, controller.arm_joints)
+    T, _ = controller.palm_chain(full)
     return T
 
 

@@ -12,7 +12,7 @@ import mujoco
 import numpy as np
 
 from pipeline.geometry import matrix_to_quat
-from sim.collision import CollisionConfig, collision_parts
+from sim.collision import BoxPrimitive, CollisionConfig, collision_geometry
 from sim.robots import RobotModelInfo, RobotSpec, build_robot_spec
 
 TABLE_THICKNESS_M = 0.04
@@ -23,8 +23,8 @@ class TaskScene:
     model: mujoco.MjModel
     robot: RobotModelInfo
     object_mocap: int
-    object_geom: int  # the whole mesh (visual; also the collision geom unless decomposed)
-    object_collision_geoms: tuple[int, ...]  # the mesh itself, or its convex parts
+    object_geom: int  # the whole mesh (visual; the collision geom too unless replaced)
+    object_collision_geoms: tuple[int, ...]  # the mesh, its box primitive or convex parts
     table_geom: int
     robot_collision_geoms: tuple[int, ...]
     hand_collision_geoms: tuple[int, ...]
@@ -68,13 +68,13 @@ def build_task_scene(
         rgba=[0.6, 0.5, 0.4, 1],
     )
     del table
-    parts = collision_parts(vertices, faces, collision or CollisionConfig())
+    shape = collision_geometry(vertices, faces, collision or CollisionConfig())
     mesh = spec.add_mesh(
         name="object",
         uservert=np.asarray(vertices, np.float32).ravel().tolist(),
         userface=np.asarray(faces, np.int32).ravel().tolist(),
     )
-    if parts is not None:  # non-convex: inertia of the mesh itself, not of its hull
+    if isinstance(shape, list):  # non-convex: inertia of the mesh itself, not of its hull
         mesh.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_EXACT
     obj = wb.add_body(name="object", mocap=object_kinematic)
     if not object_kinematic:  # a free rigid body (mass from the mesh volume and density)
@@ -86,10 +86,22 @@ def build_task_scene(
         rgba=[0.85, 0.35, 0.15, 1],
         density=object_density,
     )
-    if parts is not None:
-        # The whole mesh gives mass and inertia and is drawn; the convex parts collide.
+    if shape is not None:
+        # The whole mesh gives mass and inertia and is drawn; the box or the parts collide.
         whole.contype = whole.conaffinity = 0
-        for i, (pv, pf) in enumerate(parts):
+    if isinstance(shape, BoxPrimitive):
+        obj.add_geom(
+            name="object_box",
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            size=list(shape.half_extents_m),
+            pos=list(shape.center_m),
+            quat=list(matrix_to_quat(shape.rotation)),
+            density=0.0,
+            group=3,
+            rgba=[0.2, 0.6, 0.9, 0.5],
+        )
+    elif shape is not None:
+        for i, (pv, pf) in enumerate(shape):
             spec.add_mesh(
                 name=f"object_part{i}",
                 uservert=np.asarray(pv, np.float32).ravel().tolist(),

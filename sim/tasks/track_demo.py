@@ -33,9 +33,11 @@ import numpy as np
 from pipeline.artifacts import ObjectMesh, Task
 from pipeline.geometry import (
     quat_angle_between,
+    quat_conj,
     quat_mul,
-    quat_slerp,
+    quat_normalize,
     quat_to_matrix,
+    quat_to_rotvec,
     rotvec_to_quat,
 )
 from sim.backends.mujoco_cpu import BatchedSim, interpolate_targets
@@ -207,6 +209,9 @@ def fingertip_reach(tips_to_object_m: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- env
+NEXT_GOAL_S = 0.5  # the observed next goal lies this far ahead on the demo path (s)
+
+
 def latin_hypercube(rng: np.random.Generator, ranges, n: int) -> np.ndarray:
     """``(n, len(ranges))`` samples, one column per ``(lo, hi)`` range: each range is cut
     into ``n`` equal strata and each stratum holds exactly one sample (in random order and
@@ -279,6 +284,14 @@ class TrackDemoEnv:
         # Demo path (relative time), keypoints on the object (its bounding box half-axes).
         self.demo_t = task.t - task.t[0]
         self.demo_pos, self.demo_quat = task.object_pos_base, task.object_quat_wxyz_base
+        # Slerp along the path, per segment: its start and its rotation as a rotation
+        # vector (shorter arc), computed once.
+        q0, q1 = quat_normalize(self.demo_quat[:-1]), quat_normalize(self.demo_quat[1:])
+        q1 = np.where(np.sum(q0 * q1, axis=-1, keepdims=True) < 0, -q1, q1)
+        self._seg_quat, self._seg_rotvec = q0, quat_to_rotvec(quat_mul(quat_conj(q0), q1))
+        # The current and next goal poses at ``_goals_at`` (see ``goals``).
+        self._goals_at: np.ndarray | None = None
+        self._goals: tuple[np.ndarray, ...] = ()
         half = 0.5 * mesh.extents_m
         center = 0.5 * (mesh.vertices.max(0) + mesh.vertices.min(0))
         self.keypoints_obj = center + np.diag(half)
@@ -344,10 +357,22 @@ class TrackDemoEnv:
         t = np.clip(t, 0.0, self.duration)
         i = np.clip(np.searchsorted(self.demo_t, t, side="right") - 1, 0, len(self.demo_t) - 2)
         t0, t1 = self.demo_t[i], self.demo_t[i + 1]
-        s = np.clip((t - t0) / np.maximum(t1 - t0, 1e-9), 0.0, 1.0)
-        pos = self.demo_pos[i] + s[:, None] * (self.demo_pos[i + 1] - self.demo_pos[i])
-        quat = quat_slerp(self.demo_quat[i], self.demo_quat[i + 1], s)
+        s = np.clip((t - t0) / np.maximum(t1 - t0, 1e-9), 0.0, 1.0)[:, None]
+        pos = self.demo_pos[i] + s * (self.demo_pos[i + 1] - self.demo_pos[i])
+        quat = quat_normalize(quat_mul(self._seg_quat[i], rotvec_to_quat(s * self._seg_rotvec[i])))
         return pos, quat
+
+    def goals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Current goal ``(B, 3), (B, 4)`` and the goal ``NEXT_GOAL_S`` later, at the
+        worlds' ``goal_time``; kept until ``goal_time`` changes (observing a step and
+        rewarding the next one use the same goals)."""
+        t = self.goal_time
+        if self._goals_at is None or not np.array_equal(self._goals_at, t):
+            n = len(t)
+            pos, quat = self.goal_pose(np.concatenate([t, t + NEXT_GOAL_S]))
+            self._goals = (pos[:n], quat[:n], pos[n:], quat[n:])
+            self._goals_at = t.copy()
+        return self._goals
 
     # ------------------------------------------------------------------ reset / state
     def reset(self, ids: np.ndarray) -> None:
@@ -474,7 +499,7 @@ class TrackDemoEnv:
             self.steps[bad] = self.max_steps
 
         obj_pos, obj_quat = self.object_pose()
-        goal_pos, goal_quat = self.goal_pose(self.goal_time)
+        goal_pos, goal_quat = self.goals()[:2]
         d = keypoint_distance(obj_pos, obj_quat, goal_pos, goal_quat, self.keypoints_obj)
         tips, palm = self._hand_points()
         obj_c = obj_pos + np.einsum("bij,j->bi", quat_to_matrix(obj_quat), self.obj_center)
@@ -548,15 +573,14 @@ class TrackDemoEnv:
             if dr.obs_rot_noise_rad
             else obj_quat
         )
-        g_pos, g_quat = self.goal_pose(self.goal_time)
-        n_pos, n_quat = self.goal_pose(self.goal_time + 0.5)
+        g_pos, g_quat, n_pos, n_quat = self.goals()
         q = self.robot_q()
         qd = self.sim.qvel()[:, self.info.dof_adr]
         progress = np.clip(self.goal_time / max(self.duration, 1e-9), 0.0, 1.0)[:, None]
 
-        def rot6(quat):
-            R = quat_to_matrix(quat)
-            return R[:, :, :2].reshape(n, 6)
+        # The first two columns of the rotation matrices, one conversion for all four.
+        rot6 = quat_to_matrix(np.stack([noisy_quat, g_quat, n_quat, obj_quat]))
+        rot6 = rot6[..., :2].reshape(4, n, 6)
 
         policy = np.concatenate(
             [
@@ -566,11 +590,11 @@ class TrackDemoEnv:
                 (tips - noisy_pos[:, None]).reshape(n, -1),
                 palm - noisy_pos,
                 noisy_pos,
-                rot6(noisy_quat),
+                rot6[0],
                 g_pos - noisy_pos,
-                rot6(g_quat),
+                rot6[1],
                 n_pos - noisy_pos,
-                rot6(n_quat),
+                rot6[2],
                 progress,
             ],
             axis=1,
@@ -580,7 +604,7 @@ class TrackDemoEnv:
             [
                 policy,
                 obj_pos,
-                rot6(obj_quat),
+                rot6[3],
                 vel,
                 np.log1p(self.contact_forces()),
                 self.variant_params[self.world_variant],

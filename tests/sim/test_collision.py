@@ -1,5 +1,6 @@
-"""Object collision geometry: convex objects keep one hull, non-convex ones get convex
-parts (CoACD) that follow the surface, mass from the whole mesh, results cached."""
+"""Object collision geometry: boxes become box primitives, other convex objects keep one
+hull, non-convex ones get convex parts (CoACD) that follow the surface, mass from the
+whole mesh, results cached."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import pytest
 from scipy.spatial import ConvexHull
 
 from perception.object_track.mesh_io import read_mesh
-from sim.collision import CollisionConfig, collision_parts, concavity, decompose
+from pipeline.geometry import quat_to_matrix, random_quat
+from sim.collision import (
+    BoxPrimitive,
+    CollisionConfig,
+    collision_geometry,
+    concavity,
+    decompose,
+    fit_box,
+)
 from sim.robots import get_robot
 from sim.scene import build_task_scene
 from sim.synth.tasks import box_mesh
@@ -43,16 +52,69 @@ def test_concavity_of_convex_and_notched_shapes():
 
 
 def test_convex_objects_keep_their_hull():
-    v, f = box_mesh((0.2, 0.12, 0.06))
-    assert collision_parts(v, f) is None
+    v, f = read_mesh(SHARED_DATA / "YCB_sim" / "meshes" / "005_tomato_soup_can.msh")
+    assert collision_geometry(v, f) is None
     scene = build_task_scene(get_robot("iiwa_allegro"), v, f, 0.0, object_kinematic=False)
     assert scene.object_collision_geoms == (scene.object_geom,)
+    v, f = box_mesh((0.2, 0.12, 0.06))
+    assert collision_geometry(v, f, CollisionConfig(method="hull")) is None
+
+
+def test_box_is_found_at_any_pose_and_scanned_boxes_are_not():
+    """A cuboid's hull turned and moved off the origin gives back its size and pose; a
+    box with one corner cut by 3 mm, the scanned YCB cracker box and a can do not."""
+    rng = np.random.default_rng(0)
+    v, _ = box_mesh((0.2, 0.12, 0.06))
+    R = quat_to_matrix(random_quat(rng))
+    t = np.array([0.03, -0.02, 0.05])
+    box = fit_box(v @ R.T + t)
+    assert box is not None
+    np.testing.assert_allclose(box.center_m, t, atol=1e-9)
+    # The axes are the cuboid's (in some order and sign), the half extents go with them.
+    axes_in_box = R.T @ box.rotation  # columns: ± unit vectors of the cuboid frame
+    np.testing.assert_allclose(np.abs(axes_in_box).max(axis=0), 1.0, atol=1e-9)
+    order = np.abs(axes_in_box).argmax(axis=0)
+    np.testing.assert_allclose(box.half_extents_m, np.array([0.1, 0.06, 0.03])[order], atol=1e-9)
+    assert np.linalg.det(box.rotation) == pytest.approx(1.0)
+    cut = np.vstack([v[1:], v[0] - np.sign(v[0]) * 0.003 * np.eye(3)])  # a corner cut off
+    assert fit_box(cut) is None
+    for name in ("003_cracker_box", "005_tomato_soup_can"):
+        mv, _ = read_mesh(SHARED_DATA / "YCB_sim" / "meshes" / f"{name}.msh")
+        assert fit_box(mv) is None, name
+
+
+def test_box_object_collides_as_a_box_primitive_with_the_mesh_mass():
+    v, f = box_mesh((0.2, 0.12, 0.06))
+    assert isinstance(collision_geometry(v, f), BoxPrimitive)
+    kw = dict(object_kinematic=False, object_density=500.0)
+    scene = build_task_scene(get_robot("iiwa_allegro"), v, f, 0.0, **kw)
+    hull = build_task_scene(
+        get_robot("iiwa_allegro"), v, f, 0.0, collision=CollisionConfig(method="hull"), **kw
+    )
+    m = scene.model
+    (g,) = scene.object_collision_geoms
+    assert m.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX
+    assert m.geom_contype[scene.object_geom] == 0 == m.geom_conaffinity[scene.object_geom]
+    body = m.body("object").id
+    assert m.body_mass[body] == pytest.approx(0.2 * 0.12 * 0.06 * 500.0)
+    np.testing.assert_allclose(m.body_inertia[body], hull.model.body_inertia[body], rtol=1e-9)
+    # Dropped 1 cm onto the table, it comes to rest at the same height as the mesh does.
+    rest = []
+    for sc in (scene, hull):
+        d = mujoco.MjData(sc.model)
+        adr = sc.model.jnt_qposadr[sc.model.joint("object").id]
+        d.qpos[adr : adr + 7] = [0.6, 0.3, 0.04, 1, 0, 0, 0]
+        for _ in range(500):
+            mujoco.mj_step(sc.model, d)
+        rest.append(d.qpos[adr : adr + 7].copy())
+    assert rest[0][2] == pytest.approx(0.03, abs=0.002)
+    np.testing.assert_allclose(rest[0][:3], rest[1][:3], atol=0.002)
 
 
 def test_notched_object_is_decomposed_and_keeps_its_mass(tmp_path, monkeypatch):
     monkeypatch.setenv("H2S2R_CACHE", str(tmp_path))
     v, f = u_mesh()
-    parts = collision_parts(v, f)
+    parts = collision_geometry(v, f)
     assert parts is not None and 2 <= len(parts) <= 16
     # The parts stay within the object's bounds, fill about its volume (144 cm³) and leave
     # the notch open: its centre lies outside every part's hull.
