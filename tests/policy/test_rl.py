@@ -15,13 +15,14 @@ from rsl_rl.runners import OnPolicyRunner
 from tensordict import TensorDict
 
 from pipeline.artifacts import ObjectMesh, Task
-from pipeline.geometry import T_from_pos_quat, T_inv, make_T
+from pipeline.geometry import T_from_pos_quat, T_inv, make_T, quat_slerp
 from policy.evaluate import object_aware_targets, replay_targets, run_episodes
 from policy.train import TrainConfig, ppo_config
 from sim.robots import get_robot
 from sim.synth.tasks import box_mesh
 from sim.tasks.track_demo import (
     DR_PRESETS,
+    NEXT_GOAL_S,
     TrackDemoEnv,
     action_rate,
     keypoint_distance,
@@ -308,6 +309,37 @@ def test_goal_pauses_only_when_far_behind():
     before = env.goal_time.copy()
     env.step(zero)
     np.testing.assert_array_equal(env.goal_time, before)
+    env.close()
+
+
+def test_goal_path_slerps_the_demo_and_follows_goal_time():
+    """Goals are the demo's poses at its sample times and the slerp between them (the
+    object turns 1.2 rad about z, with a flipped quaternion sign halfway); the current
+    and next goals the task keeps follow every change of ``goal_time``."""
+    task, mesh = straight_push_task()
+    yaw = np.linspace(0.0, 1.2, len(task.t))
+    quat = np.c_[np.cos(yaw / 2), np.zeros((len(yaw), 2)), np.sin(yaw / 2)]
+    quat[30:] *= -1  # the same rotations: slerp must take the short way
+    env = TrackDemoEnv(
+        replace(task, object_quat_wxyz_base=quat), mesh, make_task_cfg("none"), num_envs=3
+    )
+    t_demo = task.t - task.t[0]
+    pos, q = env.goal_pose(t_demo[[0, 17, 45]])
+    np.testing.assert_allclose(pos, task.object_pos_base[[0, 17, 45]], atol=1e-12)
+    np.testing.assert_allclose(np.abs(np.sum(q * quat[[0, 17, 45]], axis=1)), 1.0, atol=1e-12)
+    t = np.array([0.25, 0.98, 1.91])  # between samples; 0.98 s is in the flipped segment
+    i = np.searchsorted(t_demo, t) - 1
+    s = (t - t_demo[i]) / (t_demo[i + 1] - t_demo[i])
+    _, q = env.goal_pose(t)
+    want = quat_slerp(quat[i], quat[i + 1], s)
+    np.testing.assert_allclose(np.abs(np.sum(q * want, axis=1)), 1.0, atol=1e-12)
+    np.testing.assert_allclose(q[:, 3] / q[:, 0], np.tan((yaw[i] + s * (yaw[i + 1] - yaw[i])) / 2))
+    env.goal_time = t.copy()
+    want = (*env.goal_pose(t), *env.goal_pose(t + NEXT_GOAL_S))
+    for got, w in zip(env.goals(), want, strict=True):
+        np.testing.assert_array_equal(got, w)
+    env.goal_time[1] = 0.0  # in place, as a reset does
+    np.testing.assert_array_equal(env.goals()[0][1], task.object_pos_base[0])
     env.close()
 
 
