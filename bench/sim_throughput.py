@@ -29,10 +29,10 @@ os.environ.setdefault("MENAGERIE_ROOT", str(REPO.parent / "shared" / "data" / "m
 
 import mujoco  # noqa: E402
 
-from sim.backends.mujoco_cpu import BatchedSim, interpolate_targets  # noqa: E402
-from sim.robots import get_robot  # noqa: E402
-from sim.scene import build_task_scene  # noqa: E402
-from sim.synth.tasks import box_mesh  # noqa: E402
+from h2s2r.sim.backends.mujoco_cpu import BatchedSim, interpolate_targets  # noqa: E402
+from h2s2r.core.robots import get_robot  # noqa: E402
+from h2s2r.sim.scene import build_task_scene  # noqa: E402
+from h2s2r.sim.synth.tasks import box_mesh  # noqa: E402
 
 SUBSTEPS = 8  # 120 Hz physics / 15 Hz policy
 

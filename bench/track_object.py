@@ -25,14 +25,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from perception.capture.registration import depth_color_registration, shift_depth  # noqa: E402
-from perception.object_track.icp import ModelTarget  # noqa: E402
-from perception.object_track.init import initialize  # noqa: E402
-from perception.object_track.mesh_io import read_mesh, read_texture  # noqa: E402
-from perception.object_track.model import ObjectModel, score_poses  # noqa: E402
-from perception.object_track.stage import TrackObjectConfig, run_track_object  # noqa: E402
-from perception.object_track.tracker import TrackerConfig  # noqa: E402
-from sim.synth import SynthConfig, run_synth  # noqa: E402
+from h2s2r.perception.capture.registration import depth_color_registration, shift_depth  # noqa: E402
+from h2s2r.perception.object_track.icp import ModelTarget  # noqa: E402
+from h2s2r.perception.object_track.init import initialize  # noqa: E402
+from h2s2r.perception.object_track.mesh_io import read_mesh, read_texture  # noqa: E402
+from h2s2r.perception.object_track.model import ObjectModel, score_poses  # noqa: E402
+from h2s2r.perception.object_track.stage import TrackObjectConfig, run_track_object  # noqa: E402
+from h2s2r.perception.object_track.tracker import TrackerConfig  # noqa: E402
+from h2s2r.sim.synth import SynthConfig, run_synth  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 REAL_CASES = [  # object, frame, first-frame box (u0, v0, u1, v1) drawn around it

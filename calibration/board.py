@@ -11,9 +11,8 @@ from functools import cached_property
 
 import cv2
 import numpy as np
-
-from pipeline.errors import H2S2RError
-from pipeline.geometry import make_T, so3_exp
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.geometry import make_T, so3_exp
 
 MIN_CORNERS = 6
 

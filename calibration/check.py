@@ -11,11 +11,11 @@ from pathlib import Path
 import cv2
 import mujoco
 import numpy as np
+from h2s2r.calibration.poses import parse_pose, read_robot_poses
+from h2s2r.core.artifacts import Calibration, Capture
+from h2s2r.core.geometry import T_inv, matrix_to_quat, project_points
+from h2s2r.core.render import offscreen_renderer
 from PIL import Image
-
-from pipeline.artifacts import Calibration, Capture
-from pipeline.geometry import T_inv, matrix_to_quat, project_points
-from pipeline.render import offscreen_renderer
 
 
 def _background(out: Path, cfg, size: tuple[int, int] | None) -> np.ndarray:
@@ -51,8 +51,6 @@ def _draw_axes(
 def _board_pose(cal: Calibration) -> np.ndarray | None:
     """``T_base_board`` from the calibration's own config: the given board pose, or the
     first robot pose times the solved mount (eye-to-hand)."""
-    from calibration.stage import parse_pose, read_robot_poses
-
     cfg = cal.provenance.config
     try:
         if cfg.get("board_pose"):
@@ -69,7 +67,7 @@ def _board_pose(cal: Calibration) -> np.ndarray | None:
 
 
 def write_check(out: Path, cal: Calibration, cfg) -> Path:
-    from sim.robots import build_robot_spec, get_robot
+    from h2s2r.core.robots import build_robot_spec, get_robot
 
     robot = get_robot(cfg.robot)
     bg = _background(out, cfg, (round(2 * cal.K[0, 2] + 1), round(2 * cal.K[1, 2] + 1)))
@@ -90,7 +88,7 @@ def write_check(out: Path, cal: Calibration, cfg) -> Path:
         if cfg.joints
         else np.asarray(robot.home_qpos)
     )
-    from sim.robots import RobotModelInfo
+    from h2s2r.core.robots import RobotModelInfo
 
     info = RobotModelInfo.of(model, robot)
     data.qpos[info.qpos_adr[: len(q)]] = q

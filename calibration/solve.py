@@ -16,11 +16,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from h2s2r.calibration.board import BoardSpec, Detection, board_pose, project
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.geometry import T_inv, make_T, so3_exp, so3_log
 from scipy.optimize import least_squares
-
-from calibration.board import BoardSpec, Detection, board_pose, project
-from pipeline.errors import H2S2RError
-from pipeline.geometry import T_inv, make_T, so3_exp, so3_log
 
 
 @dataclass(frozen=True)

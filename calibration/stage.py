@@ -22,20 +22,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
-from calibration.board import BoardSpec, detect
-from calibration.solve import (
+from h2s2r.calibration.board import BoardSpec, detect
+from h2s2r.calibration.check import write_check
+from h2s2r.calibration.poses import parse_pose, read_pose_file, read_robot_poses
+from h2s2r.calibration.solve import (
     board_in_base,
     board_scale_from_depth,
     estimate_intrinsics,
     eye_to_hand,
 )
-from pipeline.artifacts import Calibration, Capture, Provenance
-from pipeline.artifacts.base import require_pose_in_metres
-from pipeline.artifacts.capture import read_cam_K
-from pipeline.errors import H2S2RError
-from pipeline.geometry import T_from_pos_quat, quat_xyzw_to_wxyz, table_plane_from_depth
+from h2s2r.core.artifacts import Calibration, Capture, Provenance
+from h2s2r.core.artifacts.capture import read_cam_K
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.geometry import table_plane_from_depth
+from PIL import Image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -70,120 +70,6 @@ def _images(folder: str) -> list[Path]:
     return files
 
 
-def parse_pose(text: str) -> np.ndarray:
-    """``x,y,z,qw,qx,qy,qz`` (wxyz) or a YAML file (see :func:`read_pose_yaml`)."""
-    if Path(text).is_file():
-        return read_pose_file(Path(text))
-    try:
-        v = np.array([float(x) for x in text.split(",")])
-    except ValueError:
-        raise H2S2RError(f"pose {text!r}: expected x,y,z,qw,qx,qy,qz or a YAML file") from None
-    if v.shape != (7,):
-        raise H2S2RError(f"pose {text!r}: expected 7 numbers x,y,z,qw,qx,qy,qz (wxyz)")
-    return T_from_pos_quat(v[:3], v[3:])
-
-
-def read_pose_file(path: Path) -> np.ndarray:
-    """A 4×4 matrix (whitespace text), or YAML with a translation and a rotation.
-
-    YAML: ``translation``/``position`` as ``{x, y, z}`` or a list, and
-    ``rotation``/``orientation``/``quaternion`` as ``{x, y, z, w}`` (unambiguous) or a
-    list, read as **x, y, z, w** (ROS and easy_handeye2 order) unless
-    ``quaternion_order: wxyz`` is given. A ``transform:`` level (easy_handeye2) is allowed.
-    """
-    text = path.read_text()
-    try:
-        M = np.array(
-            [
-                [float(x) for x in line.split()]
-                for line in text.splitlines()
-                if line.strip() and not line.lstrip().startswith("#")
-            ]
-        )
-        if M.shape == (4, 4):
-            return _checked(M, path)
-    except ValueError:
-        pass
-    import yaml
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise H2S2RError(f"{path}: neither a 4×4 matrix nor YAML ({e})") from e
-    if isinstance(data, dict) and "transform" in data:
-        data = data["transform"]
-    if not isinstance(data, dict):
-        raise H2S2RError(f"{path}: expected a 4×4 matrix or a YAML mapping")
-    pos = next((data[k] for k in ("translation", "position") if k in data), None)
-    rot = next((data[k] for k in ("rotation", "orientation", "quaternion") if k in data), None)
-    if pos is None or rot is None:
-        raise H2S2RError(
-            f"{path}: YAML needs translation (or position) and rotation (or orientation/quaternion)"
-        )
-    p = np.array([pos[k] for k in "xyz"] if isinstance(pos, dict) else pos, dtype=float)
-    if isinstance(rot, dict):
-        q = np.array([rot["w"], rot["x"], rot["y"], rot["z"]], dtype=float)
-    else:
-        order = str(data.get("quaternion_order", "xyzw")).lower()
-        if order not in ("xyzw", "wxyz"):
-            raise H2S2RError(f"{path}: quaternion_order must be xyzw or wxyz, got {order!r}")
-        q = np.array(rot, dtype=float)
-        q = quat_xyzw_to_wxyz(q) if order == "xyzw" else q
-    if p.shape != (3,) or q.shape != (4,) or abs(np.linalg.norm(q) - 1) > 1e-3:
-        raise H2S2RError(
-            f"{path}: translation must have 3 numbers and rotation be a unit "
-            f"quaternion, got {p.tolist()} and {q.tolist()}"
-        )
-    return _checked(T_from_pos_quat(p, q), path)
-
-
-def _checked(T: np.ndarray, path: Path) -> np.ndarray:
-    return require_pose_in_metres(T, path)
-
-
-def read_robot_poses(path: str, kind: str, robot_name: str, ee_site: str) -> list[np.ndarray]:
-    """End-effector poses ``T_base_ee`` from joint configurations (FK) or pose rows."""
-    p = Path(path)
-    if not p.is_file():
-        raise H2S2RError(f"--robot-poses {path}: file does not exist")
-    rows = (
-        np.load(p)
-        if p.suffix == ".npy"
-        else np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=2)
-    )
-    rows = np.atleast_2d(np.asarray(rows, dtype=float))
-    if kind == "ee":
-        if rows.shape[1] != 7:
-            raise H2S2RError(f"{p}: EE poses need 7 columns x,y,z,qw,qx,qy,qz, got {rows.shape[1]}")
-        return [T_from_pos_quat(r[:3], r[3:]) for r in rows]
-    if kind != "joints":
-        raise H2S2RError(f"--pose-kind must be joints or ee, got {kind!r}")
-    import mujoco
-
-    from sim.robots import build_robot_model, get_robot
-
-    robot = get_robot(robot_name)
-    model, info = build_robot_model(robot)
-    n_arm = sum(1 for n in robot.joint_names if not n.startswith(robot.hand_prefix))
-    if rows.shape[1] not in (n_arm, len(robot.joint_names)):
-        raise H2S2RError(
-            f"{p}: rows must have {n_arm} (arm) or {len(robot.joint_names)} joint "
-            f"angles for {robot.name}, got {rows.shape[1]}"
-        )
-    data = mujoco.MjData(model)
-    site = model.site(ee_site).id
-    out = []
-    for r in rows:
-        data.qpos[info.qpos_adr] = robot.home_qpos
-        data.qpos[info.qpos_adr[: len(r)]] = r
-        mujoco.mj_kinematics(model, data)
-        T = np.eye(4)
-        T[:3, :3] = data.site_xmat[site].reshape(3, 3)
-        T[:3, 3] = data.site_xpos[site]
-        out.append(T)
-    return out
-
-
 def table_plane(depth_m: np.ndarray, K: np.ndarray, T_base_cam: np.ndarray) -> np.ndarray:
     """The table plane ``(n, d)`` in the base frame (``n·x + d = 0``, n up), from depth."""
     try:
@@ -210,8 +96,6 @@ def run_calibrate(out: str | Path, cfg: CalibrateConfig = CalibrateConfig()) -> 
     cap = Capture.load(out / "capture") if (out / "capture").is_dir() else None
     if cfg.check:
         cal = Calibration.load(out / "calibration")
-        from calibration.check import write_check
-
         write_check(out, cal, cfg)
         return cal
     inputs: list[Path] = []
@@ -305,7 +189,5 @@ def run_calibrate(out: str | Path, cfg: CalibrateConfig = CalibrateConfig()) -> 
         provenance=Provenance.of_files(out, inputs, config=asdict(cfg) | {"notes": notes}),
     )
     cal.save(out / "calibration")
-    from calibration.check import write_check
-
     write_check(out, cal, cfg)
     return cal

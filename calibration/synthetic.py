@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-
-from calibration.board import BoardSpec
-from pipeline.geometry import T_inv, backproject_depth
+from h2s2r.calibration.board import BoardSpec
+from h2s2r.core.geometry import T_inv, backproject_depth
 
 _PX_PER_M = 4000.0  # texture resolution
 _MARGIN_PX = 40  # white paper around the squares
@@ -92,7 +91,7 @@ def render_plane_depth(K: np.ndarray, T_cam_plane: np.ndarray, size=(640, 480)) 
 
 def look_at_board(cam_pos_board: np.ndarray, spec: BoardSpec) -> np.ndarray:
     """``T_cam_board`` of a camera at ``cam_pos_board`` (board frame) looking at its centre."""
-    from pipeline.geometry import look_at_T_world_cam
+    from h2s2r.core.geometry import look_at_T_world_cam
 
     w_m, h_m = spec.size_m
     center = np.array([w_m / 2, h_m / 2, 0.0])

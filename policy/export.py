@@ -6,7 +6,8 @@ Example::
 
 Writes ``policy/policy.onnx`` (input ``obs``: the ``policy`` observation vector, output
 ``actions``; the observation normalizer is inside the graph) and ``policy/policy.json``
-(observation layout, action semantics, control period, joint order, robot).
+(the observation layout table of :mod:`h2s2r.core.observation`, action semantics, control
+period, joint order, robot).
 """
 
 from __future__ import annotations
@@ -15,42 +16,24 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from pipeline.artifacts import PolicyExport, Provenance
-from pipeline.errors import H2S2RError
+from h2s2r.core.artifacts import PolicyExport, Provenance
+from h2s2r.core.env import EnvFactory
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.observation import layout_size, layout_table, robot_policy_layout
+from h2s2r.policy.checkpoints import load_runner, policy_checkpoint
+from h2s2r.policy.config import saved_train_config
 
 
-def observation_layout(env) -> list[dict]:
-    """Names and sizes of the ``policy`` observation blocks, in order (TrackDemoEnv)."""
-    n = len(env.info.qpos_adr)
-    tips = len(env.info.fingertip_sites)
-    return [
-        {"name": "joint_pos", "size": n, "units": "rad"},
-        {"name": "joint_vel", "size": n, "units": "0.1 rad/s"},
-        {"name": "previous_action", "size": env.action_dim, "units": "1"},
-        {"name": "fingertips_minus_object", "size": 3 * tips, "units": "m, base frame"},
-        {"name": "palm_minus_object", "size": 3, "units": "m, base frame"},
-        {"name": "object_pos", "size": 3, "units": "m, base frame"},
-        {"name": "object_rot6d", "size": 6, "units": "first two rotation columns"},
-        {"name": "goal_pos_minus_object", "size": 3, "units": "m"},
-        {"name": "goal_rot6d", "size": 6, "units": "1"},
-        {"name": "next_goal_pos_minus_object", "size": 3, "units": "m (goal 0.5 s ahead)"},
-        {"name": "next_goal_rot6d", "size": 6, "units": "1"},
-        {"name": "progress", "size": 1, "units": "fraction of the demo"},
-    ]
-
-
-def run_export(ws: str | Path, checkpoint: str = "best", log=print) -> PolicyExport:
-    from rsl_rl.runners import OnPolicyRunner
-
-    from policy.rsl_env import RslVecEnv
-    from policy.train import make_env, policy_checkpoint, ppo_config, saved_train_config
-
+def run_export(
+    ws: str | Path, make_env: EnvFactory, checkpoint: str = "best", log=print
+) -> PolicyExport:
+    """Export a checkpoint of ``train/`` as ``policy/``; ``make_env`` builds the task as it
+    was trained (two worlds), which sizes the networks and fills the header."""
     ws = Path(ws)
     ck = policy_checkpoint(ws, checkpoint)
     cfg = saved_train_config(ws)
-    env = make_env(ws, cfg, num_envs=2)
-    runner = OnPolicyRunner(RslVecEnv(env), ppo_config(cfg), log_dir=None, device="cpu")
-    runner.load(str(ck))
+    env = make_env(cfg.env_request(ws, num_envs=2))
+    runner = load_runner(env, cfg, ck)
     with tempfile.TemporaryDirectory() as tmp:
         runner.export_policy_to_onnx(tmp, "policy.onnx")
         import onnx
@@ -61,23 +44,31 @@ def run_export(ws: str | Path, checkpoint: str = "best", log=print) -> PolicyExp
         for value in (*model.graph.input, *model.graph.output):
             value.type.tensor_type.shape.dim[0].dim_param = "batch"
         onnx_bytes = model.SerializeToString()
-    layout = observation_layout(env)
-    assert sum(b["size"] for b in layout) == env.observe()["policy"].shape[1]
+    ctrl = env.controller
+    layout = robot_policy_layout(ctrl.robot, ctrl.action_dim)
+    size = layout_size(layout)
+    if size != env.observe()["policy"].shape[1]:
+        raise H2S2RError(
+            f"the {env.name} task observes {env.observe()['policy'].shape[1]} values but "
+            f"the observation table has {size}: the task does not build its observation "
+            "with h2s2r.core.observation.policy_observation"
+        )
     header = {
-        "observation_layout": layout,
-        "observation_size": int(sum(b["size"] for b in layout)),
+        "observation_layout": layout_table(layout),
+        "observation_size": size,
         "action_semantics": {
-            "dim": env.action_dim,
-            **asdict(env.cfg.controller),
+            "dim": ctrl.action_dim,
+            **asdict(ctrl.cfg),
             "range": [-1.0, 1.0],
-            "hand_reference_qpos": env.task.pre_manip_qpos[-16:].tolist(),
+            "hand_reference_qpos": env.task.pre_manip_qpos[ctrl.n_arm :].tolist(),
             # (n_hand, 5) joint motion per synergy coefficient (PCA of real hands, ± 2σ)
-            "synergy_matrix": env.controller.synergies.round(6).tolist(),
+            "synergy_matrix": ctrl.synergies.round(6).tolist(),
         },
         "ctrl_dt_s": env.cfg.ctrl_dt_s,
         "physics_dt_s": env.cfg.physics_dt_s,
-        "joint_names": list(env.robot.joint_names),
-        "robot": env.robot.name,
+        "joint_names": list(ctrl.robot.joint_names),
+        "robot": ctrl.robot.name,
+        "task": env.name,
         "checkpoint": ck.name,
         "onnx": {"input": "obs", "output": "actions", "normalizer": "inside the graph"},
     }

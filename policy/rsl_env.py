@@ -13,15 +13,20 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
+from h2s2r.core.env import BatchedEnv
+
 
 class RslVecEnv(VecEnv):
-    def __init__(self, env, device: str = "cpu"):
+    """A :class:`h2s2r.core.env.BatchedEnv` as rsl-rl's ``VecEnv``: torch tensors, and the
+    worlds that finished an episode reset before they are observed."""
+
+    def __init__(self, env: BatchedEnv, device: str = "cpu"):
         self.env = env
         self.num_envs = env.num_envs
         self.num_actions = env.action_dim
         self.max_episode_length = env.max_steps
         self.device = device
-        self.cfg = {"task": "track_demo", "randomization": env.cfg.randomization}
+        self.cfg = {"task": env.name, "randomization": env.cfg.randomization}
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
         self._obs = self._to_td(env.observe())
         self.finished_success: list[float] = []

@@ -4,9 +4,13 @@ Example::
 
     h2s2r train runs/box --num-envs 256 --budget-min 20          # 20 minutes of training
     h2s2r train runs/box --total-steps 2000000 --resume           # continue a killed run
+    h2s2r train runs/box --config configs/train/large_network.yaml
 
-Writes ``train/``: checkpoints ``model_<iteration>.pt``, TensorBoard logs, the config, and
-``run.json`` (the ``TrainRun`` artifact). Resume picks the newest checkpoint.
+Writes ``train/``: checkpoints ``model_<iteration>.pt``, TensorBoard logs, ``config.json``
+(this run's options, the resolved task config and the PPO settings) and ``run.json``
+(the ``TrainRun`` artifact). Resume picks the newest checkpoint. The simulation comes
+from the environment factory the caller passes (the command line passes the ``sim``
+stage's), so this stage imports no simulator.
 
 Validation: every ``validate_every`` iterations the deterministic policy runs one episode
 on each of ``validate_episodes`` worlds of its own (same randomization as training; start
@@ -23,87 +27,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.artifacts import ObjectMesh, Provenance, Task, TrainRun
-from pipeline.errors import H2S2RError
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Options of ``h2s2r train``."""
-
-    backend: str = "mujoco"  # simulation backend: mujoco (CPU)
-    num_envs: int = 256  # parallel worlds
-    total_steps: int = 0  # stop after this many env-steps (0: use --budget-min)
-    budget_min: float = 20.0  # stop after this many minutes of wall clock
-    resume: bool = False  # continue from the newest checkpoint in train/
-    randomization: str = "medium"  # domain randomization in training: none|small|medium|large
-    action_mode: str = "palm_synergy"  # palm_synergy (11-D) | joint_delta (23-D)
-    synergy_scale: float = 1.0  # synergy span at |a| = 1, in units of ± 2σ of real hands
-    recurrent: bool = False  # an LSTM policy instead of an MLP
-    steps_per_env: int = 16  # rollout length per PPO iteration
-    hidden_dims: tuple[int, ...] = (128, 64, 32)  # actor and critic MLP layers
-    learning_rate: float = 1e-3
-    entropy_coef: float = 0.005
-    threads: int = 0  # simulation threads (0: all cores)
-    update_threads: int = 0  # torch threads for the PPO update, when the simulation idles (0: all)
-    seed: int = 0
-    save_every: int = 20  # iterations between checkpoints
-    validate_every: int = 50  # iterations between validation runs (0: none; keep the latest)
-    validate_episodes: int = 64  # validation worlds (their own start poses, not eval's)
-
+from h2s2r.core.artifacts import Provenance, TrainRun
+from h2s2r.core.artifacts.base import to_jsonable
+from h2s2r.core.env import EnvFactory
+from h2s2r.core.errors import H2S2RError
+from h2s2r.policy.checkpoints import BEST, latest_checkpoint, make_runner
+from h2s2r.policy.config import BACKENDS, TrainConfig, ppo_config
+from h2s2r.policy.rollout import run_episodes
 
 VALIDATION_SEED = 1_000_003  # + the training seed: start poses neither train nor eval draw
-BEST = "best_model.pt"
 
 
 class _BudgetReachedError(Exception):
     """Raised from the per-iteration hook when the step or time budget is spent."""
-
-
-def ppo_config(cfg: TrainConfig) -> dict:
-    model = "RNNModel" if cfg.recurrent else "MLPModel"
-    common = {
-        "class_name": model,
-        "hidden_dims": list(cfg.hidden_dims),
-        "activation": "elu",
-        "obs_normalization": True,
-    }
-    if cfg.recurrent:
-        common.update(rnn_type="lstm", rnn_hidden_dim=128, rnn_num_layers=1)
-    return {
-        "num_steps_per_env": cfg.steps_per_env,
-        "save_interval": cfg.save_every,
-        "obs_groups": {"actor": ["policy"], "critic": ["critic"]},
-        "algorithm": {
-            "class_name": "PPO",
-            "num_learning_epochs": 5,
-            "num_mini_batches": 4,
-            "clip_param": 0.2,
-            "gamma": 0.99,
-            "lam": 0.95,
-            "value_loss_coef": 1.0,
-            "entropy_coef": cfg.entropy_coef,
-            "learning_rate": cfg.learning_rate,
-            "max_grad_norm": 1.0,
-            "schedule": "adaptive",
-            "desired_kl": 0.01,
-        },
-        "actor": {
-            **common,
-            "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": 0.5},
-        },
-        "critic": dict(common),
-        "logger": "tensorboard",
-        "multi_gpu": None,
-        "check_for_nan": True,
-    }
 
 
 def use_fused_adam(alg) -> None:
@@ -120,54 +62,12 @@ def use_fused_adam(alg) -> None:
         )
 
 
-def saved_train_config(ws: Path) -> TrainConfig:
-    """The ``TrainConfig`` a workspace was trained with (``train/config.json``), so that
-    evaluation and export build the same task (action semantics, synergy span); the
-    defaults when it was never trained."""
-    path = Path(ws) / "train" / "config.json"
-    if not path.is_file():
-        return TrainConfig()
-    config = json.loads(path.read_text())
-    saved = config["train"]
-    if "hidden_dims" not in saved:  # runs from before the option: the network they built
-        saved["hidden_dims"] = config["ppo"]["actor"]["hidden_dims"]
-    known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
-    )
-
-
-def latest_checkpoint(folder: Path) -> Path | None:
-    ckpts = sorted(folder.glob("model_*.pt"), key=lambda p: int(re.findall(r"\d+", p.stem)[0]))
-    return ckpts[-1] if ckpts else None
-
-
-def policy_checkpoint(ws: Path, which: str = "best") -> Path:
-    """The checkpoint ``eval`` and ``export`` use: ``best`` (the best validation run in
-    training; the latest when training ran no validation), ``latest``, or a file name in
-    ``train/``."""
-    folder = Path(ws) / "train"
-    if which == "best" and (folder / BEST).is_file():
-        return folder / BEST
-    if which in ("best", "latest"):
-        ck = latest_checkpoint(folder)
-        if ck is None:
-            raise H2S2RError(f"{folder} holds no checkpoint: run `h2s2r train {ws}` first")
-        return ck
-    if not (folder / which).is_file():
-        names = sorted(p.name for p in folder.glob("*.pt"))
-        raise H2S2RError(
-            f"{folder / which} does not exist: --checkpoint is best, latest or one of {names}"
-        )
-    return folder / which
-
-
 class Validator:
     """Runs the deterministic policy on its own worlds and keeps the best checkpoint."""
 
-    def __init__(self, ws: Path, cfg: TrainConfig, out: Path):
+    def __init__(self, ws: Path, cfg: TrainConfig, out: Path, make_env: EnvFactory):
         self.cfg, self.out, self.seed = cfg, out, VALIDATION_SEED + cfg.seed
-        self.env = make_env(ws, cfg, num_envs=cfg.validate_episodes, seed=self.seed)
+        self.env = make_env(cfg.env_request(ws, num_envs=cfg.validate_episodes, seed=self.seed))
         best, hist = out / "best.json", out / "validation.json"
         self.best = json.loads(best.read_text()) if best.is_file() else None
         self.history = json.loads(hist.read_text()) if hist.is_file() else []
@@ -175,8 +75,6 @@ class Validator:
     def __call__(self, runner, iteration: int, env_steps: int, wall_s: float) -> dict:
         import torch
         from tensordict import TensorDict
-
-        from policy.evaluate import run_episodes
 
         # The learner's own policy, in eval mode (its normalizer frozen) and, if recurrent,
         # with a fresh hidden state; both are put back afterwards.
@@ -190,7 +88,7 @@ class Validator:
             td = TensorDict({k: torch.from_numpy(v) for k, v in obs.items()}, batch_size=[n])
             return policy(td).numpy().astype(np.float64)
 
-        self.env.rng = np.random.default_rng(self.seed)  # the same episodes every time
+        self.env.seed(self.seed)  # the same episodes every time
         try:
             with torch.inference_mode():
                 success, err, _, _ = run_episodes(self.env, act)
@@ -222,41 +120,20 @@ class Validator:
         self.env.close()
 
 
-def make_env(
-    ws: Path,
-    cfg: TrainConfig,
-    randomization: str | None = None,
-    num_envs=None,
-    seed=None,
-    physics_seed: int | None = None,
-):
-    from sim.tasks.track_demo import TrackDemoEnv, make_task_cfg
-
-    task = Task.load(ws / "task")
-    mesh = ObjectMesh.load(ws / "object")
-    task_cfg = make_task_cfg(randomization or cfg.randomization, cfg.action_mode, cfg.synergy_scale)
-    return TrackDemoEnv(
-        task,
-        mesh,
-        task_cfg,
-        num_envs=num_envs or cfg.num_envs,
-        nthread=cfg.threads or os.cpu_count(),
-        seed=cfg.seed if seed is None else seed,
-        physics_seed=physics_seed,
-    )
-
-
 def run_train(
-    ws: str | Path, cfg: TrainConfig = TrainConfig(), progress=None, log=print
+    ws: str | Path,
+    cfg: TrainConfig,
+    make_env: EnvFactory,
+    progress=None,
+    log=print,
 ) -> TrainRun:
+    """Train PPO on the workspace's task in environments from ``make_env`` (the
+    simulation backend's factory; :func:`h2s2r.sim.tasks.make_env` for ``mujoco``)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
-    from rsl_rl.runners import OnPolicyRunner
 
-    from policy.rsl_env import RslVecEnv
-
-    if cfg.backend != "mujoco":
-        raise H2S2RError(f"--backend {cfg.backend!r}: only 'mujoco' (CPU) exists so far")
+    if cfg.backend not in BACKENDS:
+        raise H2S2RError(f"--backend {cfg.backend!r}: one of {list(BACKENDS)} (CPU) so far")
     ws = Path(ws)
     out = ws / "train"
     if out.exists() and latest_checkpoint(out) is not None and not cfg.resume:
@@ -266,11 +143,10 @@ def run_train(
         )
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)  # the simulation's threads need the cores
-    env = make_env(ws, cfg)
-    venv = RslVecEnv(env)
+    env = make_env(cfg.env_request(ws))
     train_cfg = ppo_config(cfg)
     out.mkdir(parents=True, exist_ok=True)
-    runner = OnPolicyRunner(venv, train_cfg, log_dir=str(out), device="cpu")
+    runner = make_runner(env, cfg, log_dir=out)
     runner.logger.log_dir = str(out)
     use_fused_adam(runner.alg)
     state_path = out / "state.json"
@@ -293,11 +169,12 @@ def run_train(
             f"resuming from {ck.name} ({env_steps:,} env-steps in it"
             + (f"; {lost} iterations after it are done again)" if lost else ")")
         )
-    (out / "config.json").write_text(json.dumps({"train": asdict(cfg), "ppo": train_cfg}, indent=2))
+    config = {"train": asdict(cfg), "task": to_jsonable(env.cfg), "ppo": train_cfg}
+    (out / "config.json").write_text(json.dumps(to_jsonable(config), indent=2))
     t_start = time.perf_counter() - wall
     done_steps = env_steps
     original_log = runner.logger.log
-    validator = Validator(ws, cfg, out) if cfg.validate_every else None
+    validator = Validator(ws, cfg, out, make_env) if cfg.validate_every else None
 
     def log_and_check(*args, **kwargs):
         # rsl-rl prints a table every iteration: keep it in train/console.log, show a bar.

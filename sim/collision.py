@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import ConvexHull
 
-from pipeline.errors import H2S2RError
+from h2s2r.core.errors import H2S2RError
 
 log = logging.getLogger(__name__)
 METHODS = ("auto", "hull", "coacd")

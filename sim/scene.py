@@ -1,6 +1,6 @@
 """The task scene: table, the demo's object and the robot, built with ``mujoco.MjSpec``.
 
-Used by retargeting (IK with collision avoidance) and, later, by the simulator. The world
+Used by retargeting (IK with collision avoidance) and by the simulator's task. The world
 frame is the robot base frame; the table top is the plane ``z = table_height_m``.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from pipeline.geometry import matrix_to_quat
-from sim.collision import BoxPrimitive, CollisionConfig, collision_geometry
-from sim.robots import RobotModelInfo, RobotSpec, build_robot_spec
+from h2s2r.core.geometry import matrix_to_quat
+from h2s2r.sim.collision import BoxPrimitive, CollisionConfig, collision_geometry
+from h2s2r.core.robots import RobotModelInfo, RobotSpec, build_robot_spec
 
 TABLE_THICKNESS_M = 0.04
 
@@ -26,6 +26,9 @@ class TaskScene:
     object_geom: int  # the whole mesh (visual; the collision geom too unless replaced)
     object_collision_geoms: tuple[int, ...]  # the mesh, its box primitive or convex parts
     table_geom: int
+    table_center_xy: tuple[float, float]  # table top's centre (m, base frame)
+    table_half_xy: tuple[float, float]  # table top's half-size along x and y (m)
+    table_height_m: float  # the table top is the plane z = table_height_m
     robot_collision_geoms: tuple[int, ...]
     hand_collision_geoms: tuple[int, ...]
     # ``hand_sensors``: sensordata columns of the palm then fingertip positions
@@ -53,7 +56,7 @@ def build_task_scene(
     palm and then each fingertip (in the registry's order), 3 values each, then touch
     sensors (summed normal contact force, N) in the same order: a 3 cm sphere around each
     fingertip site and a 5 cm sphere around the palm site (privileged contact state).
-    ``collision`` picks the object's collision geometry (:mod:`sim.collision`)."""
+    ``collision`` picks the object's collision geometry (:mod:`h2s2r.sim.collision`)."""
     spec = build_robot_spec(robot)
     robot_bodies = {b.name for b in spec.bodies if b.name != "world"}
     spec.visual.global_.offwidth = 1280
@@ -178,6 +181,9 @@ def build_task_scene(
             and (model.geom_contype[g] or model.geom_conaffinity[g])
         ),
         table_geom=model.geom("table").id,
+        table_center_xy=tuple(float(v) for v in table_center_xy),
+        table_half_xy=tuple(float(v) for v in table_half_xy),
+        table_height_m=float(table_height_m),
         robot_collision_geoms=robot_geoms,
         hand_collision_geoms=hand,
         **sensor_cols,

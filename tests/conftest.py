@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 @pytest.fixture(scope="session")
 def synth_box(tmp_path_factory) -> Path:
     """A short noise-free box_push demo (shared by the tests that only read it)."""
-    from sim.synth import SynthConfig, run_synth
+    from h2s2r.sim.synth import SynthConfig, run_synth
 
     return run_synth(
         SynthConfig(task="box_push", seed=7, frames=40), tmp_path_factory.mktemp("ws") / "box"
@@ -28,7 +28,7 @@ def synth_box(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def synth_can(tmp_path_factory) -> Path:
-    from sim.synth import SynthConfig, run_synth
+    from h2s2r.sim.synth import SynthConfig, run_synth
 
     return run_synth(
         SynthConfig(task="can_lift", seed=3, frames=40), tmp_path_factory.mktemp("ws") / "can"

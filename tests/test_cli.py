@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pipeline.cli import VERBS, main
+from h2s2r.cli.main import VERBS, main
 
 DESIGN_VERBS = (
     "capture",
@@ -67,8 +67,8 @@ def test_user_errors_exit_1_with_one_line(tmp_path, capsys):
 
 
 def test_config_file_and_flag_precedence(tmp_path, capsys):
-    from pipeline.cli import build_parser, config_from_args
-    from sim.synth import SynthConfig
+    from h2s2r.cli.main import build_parser, config_from_args
+    from h2s2r.sim.synth import SynthConfig
 
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text("task: can_lift\nseed: 5\ncamera_distance_m: [0.7, 0.9]\n")
@@ -90,9 +90,9 @@ def test_config_file_and_flag_precedence(tmp_path, capsys):
 def test_shipped_configs_parse():
     from pathlib import Path
 
-    from pipeline.cli import load_config_file
-    from policy.train import TrainConfig, ppo_config
-    from sim.synth import SynthConfig
+    from h2s2r.cli.main import load_config_file
+    from h2s2r.policy.train import TrainConfig, ppo_config
+    from h2s2r.sim.synth import SynthConfig
 
     root = Path(__file__).parents[1] / "configs"
     for verb, cls in (("synth", SynthConfig), ("train", TrainConfig)):

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipeline.artifacts import Capture, CaptureWriter
-from pipeline.artifacts.capture import read_cam_K
-from pipeline.errors import H2S2RError
+from h2s2r.core.artifacts import Capture, CaptureWriter
+from h2s2r.core.artifacts.capture import read_cam_K
+from h2s2r.core.errors import H2S2RError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 FLOAT_DEPTH_SUFFIXES = (".npy", ".tif", ".tiff", ".exr")
@@ -160,7 +160,7 @@ def import_folder(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Cap
 
 def import_realsense(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Capture:
     """SDK playback (not real time) of a RealSense recording."""
-    from perception.capture.realsense import PlaybackSource
+    from h2s2r.perception.capture.realsense import PlaybackSource
 
     source = PlaybackSource(str(src))
     info = source.start()

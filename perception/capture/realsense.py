@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.errors import H2S2RError
+from h2s2r.core.errors import H2S2RError
 
 
 def _rs():

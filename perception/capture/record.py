@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from perception.capture.realsense import LiveCamera, StreamInfo
-from pipeline.artifacts import Capture, Provenance
-from pipeline.errors import H2S2RError
+from h2s2r.perception.capture.realsense import LiveCamera, StreamInfo
+from h2s2r.core.artifacts import Capture, Provenance
+from h2s2r.core.errors import H2S2RError
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def run_capture(
     log=print,
 ) -> Capture:
     """Record into ``ws/capture``. ``source`` defaults to the live camera; tests pass a
-    :class:`~perception.capture.realsense.SoftwareCamera` through the same loop."""
+    :class:`~h2s2r.perception.capture.realsense.SoftwareCamera` through the same loop."""
     ws = Path(ws)
     out = ws / "capture"
     if out.exists() and any(out.iterdir()):

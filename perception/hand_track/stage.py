@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.object_track.smooth import savgol_weights
-from pipeline.artifacts import Capture, GroundTruth, HandTrack, Provenance
-from pipeline.errors import H2S2RError
-from pipeline.geometry import project_points
+from h2s2r.perception.object_track.smooth import savgol_weights
+from h2s2r.core.artifacts import Capture, GroundTruth, HandTrack, Provenance
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.geometry import project_points
 
 METHODS = ("mediapipe", "hamer", "ground-truth")
 # hamer_depth's per-frame JSON keys → MediaPipe keypoint index (front/back pairs averaged).
@@ -71,8 +71,8 @@ def smooth_keypoints(kp: np.ndarray, valid: np.ndarray, half_window: int) -> np.
 
 
 def _mediapipe(cap: Capture, cfg: TrackHandConfig, progress):
-    from perception.hand_track.lift import lift_hand
-    from perception.hand_track.mediapipe_hand import HandDetector, resolve_model
+    from h2s2r.perception.hand_track.lift import lift_hand
+    from h2s2r.perception.hand_track.mediapipe_hand import HandDetector, resolve_model
 
     model = resolve_model(cfg.model or None)
     n = cap.num_frames

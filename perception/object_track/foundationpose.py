@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.artifacts.base import require_pose_in_metres
-from pipeline.errors import H2S2RError
+from h2s2r.core.artifacts.base import require_pose_in_metres
+from h2s2r.core.errors import H2S2RError
 
 FIX = (
     "FoundationPose runs outside h2s2r (it needs an NVIDIA GPU and its weights): run it on "

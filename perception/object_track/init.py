@@ -8,7 +8,7 @@ Hypotheses come from two generators:
    its stable faces, at every 15° of yaw, at each occupied spot of the table — the usual
    start of a tabletop demo, and robust to symmetric and texture-less shapes.
 
-Every hypothesis is scored by depth agreement (:mod:`perception.object_track.model`); the
+Every hypothesis is scored by depth agreement (:mod:`h2s2r.perception.object_track.model`); the
 best few are refined by ICP and re-scored with a z-buffer, so a symmetric or partly
 occluded object still comes out right. With a textured mesh and the colour image, the
 refined poses and their 180° turns about the box axes are also scored by how well the
@@ -33,9 +33,9 @@ import numpy as np
 import open3d as o3d
 from scipy.spatial import ConvexHull
 
-from perception.object_track.icp import ModelTarget, icp
-from perception.object_track.model import boundary_support, score_poses, texture_agreement
-from pipeline.geometry import backproject_depth, project_points, so3_exp
+from h2s2r.perception.object_track.icp import ModelTarget, icp
+from h2s2r.perception.object_track.model import boundary_support, score_poses, texture_agreement
+from h2s2r.core.geometry import backproject_depth, project_points, so3_exp
 
 _REG = o3d.pipelines.registration
 
@@ -563,7 +563,7 @@ def in_view_fraction(
 def _points_near(
     pts: np.ndarray, T_cam_obj: np.ndarray, target: ModelTarget, dist_m: float
 ) -> np.ndarray:
-    from pipeline.geometry import T_inv, transform_points
+    from h2s2r.core.geometry import T_inv, transform_points
 
     d = target.distance(transform_points(T_inv(T_cam_obj), pts))
     return pts[d < dist_m]

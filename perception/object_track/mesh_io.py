@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import H2S2RError
+from h2s2r.core.errors import H2S2RError
 
 
 def read_msh(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from pipeline.geometry import rot_x, rot_y, rot_z, rotation_angle_between, transform_points
+from h2s2r.core.geometry import rot_x, rot_y, rot_z, rotation_angle_between, transform_points
 
 _BOX_SYMMETRIES = np.stack([np.eye(3), rot_x(np.pi), rot_y(np.pi), rot_z(np.pi)])
 

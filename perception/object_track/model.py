@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.geometry import transform_points
+from h2s2r.core.geometry import transform_points
 
 
 def sample_surface(

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from perception.object_track.icp import silhouette
-from perception.object_track.model import ObjectModel
+from h2s2r.perception.object_track.icp import silhouette
+from h2s2r.perception.object_track.model import ObjectModel
 
 
 def draw_outline(

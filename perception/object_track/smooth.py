@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.geometry import T_inv, se3_exp, se3_log
+from h2s2r.core.geometry import T_inv, se3_exp, se3_log
 
 
 def savgol_weights(half_window: int, order: int = 2) -> np.ndarray:

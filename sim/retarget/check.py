@@ -9,10 +9,10 @@ import cv2
 import mujoco
 import numpy as np
 
-from pipeline.artifacts import Capture
-from pipeline.geometry import matrix_to_quat
-from pipeline.render import offscreen_renderer
-from sim.scene import TaskScene
+from h2s2r.core.artifacts import Capture
+from h2s2r.core.geometry import matrix_to_quat
+from h2s2r.core.render import offscreen_renderer
+from h2s2r.sim.scene import TaskScene
 
 BONES = [
     (0, 1),

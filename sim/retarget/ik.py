@@ -17,9 +17,9 @@ import mink
 import mujoco
 import numpy as np
 
-from pipeline.geometry import matrix_to_quat, rotation_angle_between
-from sim.robots import RobotSpec
-from sim.scene import TaskScene
+from h2s2r.core.geometry import matrix_to_quat, rotation_angle_between
+from h2s2r.core.robots import RobotSpec
+from h2s2r.sim.scene import TaskScene
 
 
 @dataclass(frozen=True)

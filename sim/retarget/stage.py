@@ -10,7 +10,7 @@ Reads ``object_track/``, ``hand_track/``, ``object/``, ``capture/`` and ``calibr
 Finds the start of manipulation, solves the robot's pre-manipulation configuration and
 the configuration for every later frame (the replay baseline), and writes ``task/``:
 ``task.npz`` (object path in the base frame, ``pre_manip_qpos``, ``T_obj_palm``,
-``start_idx``, replay joint trajectory, IK residuals), ``metrics.json`` and
+``start_idx``, replay joint trajectory, camera pose, table height, IK residuals), ``metrics.json`` and
 ``retarget_check.png`` (the robot at the pre-manipulation pose beside the demo frame).
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.artifacts import (
+from h2s2r.core.artifacts import (
     Calibration,
     Capture,
     GroundTruth,
@@ -31,19 +31,20 @@ from pipeline.artifacts import (
     Provenance,
     Task,
 )
-from pipeline.artifacts.tracks import write_metrics
-from pipeline.errors import ArtifactError, H2S2RError
-from pipeline.geometry import (
+from h2s2r.core.artifacts.tracks import write_metrics
+from h2s2r.core.errors import ArtifactError, H2S2RError
+from h2s2r.core.geometry import (
     T_inv,
     make_T,
     matrix_to_quat,
+    quat_continuous,
     table_plane_from_depth,
     transform_points,
 )
-from sim.retarget.ik import IkConfig, RetargetIK
-from sim.retarget.start import detect_motion, fill_invalid
-from sim.robots import DEFAULT_ROBOT, get_robot
-from sim.scene import build_task_scene
+from h2s2r.sim.retarget.ik import IkConfig, RetargetIK
+from h2s2r.sim.retarget.start import detect_motion, fill_invalid
+from h2s2r.core.robots import DEFAULT_ROBOT, get_robot
+from h2s2r.sim.scene import build_task_scene
 
 PALM_HALF_THICKNESS_M = 0.012  # joint centres to the palm's skin
 FINGERTIPS = {"thumb": 4, "index": 8, "middle": 12, "ring": 16, "pinky": 20}
@@ -242,8 +243,7 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
     T_obj_palm = T_inv(T_base_obj[pre]) @ T_base_palm_robot
 
     pos = T_base_obj[frames, :3, 3]
-    quat = matrix_to_quat(T_base_obj[frames, :3, :3])
-    quat[1:] *= np.where(np.sum(quat[1:] * quat[:-1], axis=1) < 0, -1.0, 1.0)[:, None]
+    quat = quat_continuous(matrix_to_quat(T_base_obj[frames, :3, :3]))
     upstream = [ws / f"{d}/meta.json" for d in ("capture", "object", "object_track", "hand_track")]
     upstream.append(
         ws / ("calibration" if cam_source == "calibration" else "ground_truth") / "meta.json"
@@ -256,18 +256,18 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
         pre_manip_qpos=pre_res.qpos,
         T_obj_palm=T_obj_palm,
         start_idx=seg.start_idx,
+        replay_qpos=replay,
+        T_base_cam=T_base_cam,
+        table_height_m=table_z,
         robot=robot.name,
         object_mesh="object/mesh.obj",
         extras={
-            "replay_qpos": replay,
             "frames": frames,
             "pre_manip_idx": np.int64(pre),
             "end_idx": np.int64(seg.end_idx),
             "hand_frame": np.int64(hand_frame),
             "ik_palm_err_m": res_palm,
             "ik_fingertip_err_m": res_tips,
-            "T_base_cam": T_base_cam,
-            "table_height_m": np.float64(table_z),
         },
         provenance=Provenance.of_files(ws, upstream, config=config),
     )
@@ -293,7 +293,7 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
         gt = GroundTruth.load(ws / "ground_truth")
         metrics["start_idx_error_frames"] = seg.start_idx - gt.start_idx
     write_metrics(out, metrics)
-    from sim.retarget.check import write_check_image
+    from h2s2r.sim.retarget.check import write_check_image
 
     write_check_image(
         out / "retarget_check.png",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.errors import H2S2RError
-from pipeline.geometry import T_inv, so3_log
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.geometry import T_inv, so3_log
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from pipeline.geometry import matrix_to_quat
+from h2s2r.core.geometry import matrix_to_quat
 
 # MediaPipe hand landmark order.
 KEYPOINT_NAMES = (

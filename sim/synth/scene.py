@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from pipeline.geometry import matrix_to_quat
-from sim.synth.hand import KEYPOINT_NAMES, add_hand, joint_names
-from sim.synth.tasks import TABLE_TOP_Z
+from h2s2r.core.geometry import matrix_to_quat
+from h2s2r.sim.synth.hand import KEYPOINT_NAMES, add_hand, joint_names
+from h2s2r.sim.synth.tasks import TABLE_TOP_Z
 
 TABLE_HALF_SIZE = (0.45, 0.60, 0.02)
 TABLE_CENTER_XY = (0.65, 0.0)

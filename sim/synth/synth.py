@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.artifacts import CaptureWriter, GroundTruth, ObjectMesh, Provenance
-from pipeline.errors import H2S2RError
-from pipeline.geometry import T_interpolate, T_inv, look_at_T_world_cam, make_T, transform_points
-from sim.synth.hand import OPEN
-from sim.synth.tasks import TASKS, SynthTask, get_task, smooth_progress
+from h2s2r.core.artifacts import CaptureWriter, GroundTruth, ObjectMesh, Provenance
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.geometry import T_interpolate, T_inv, look_at_T_world_cam, make_T, transform_points
+from h2s2r.sim.synth.hand import OPEN
+from h2s2r.sim.synth.tasks import TASKS, SynthTask, get_task, smooth_progress
 
 
 @dataclass(frozen=True)
@@ -156,8 +156,8 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
     """Render the demo into workspace ``out``; returns ``out``."""
     import mujoco
 
-    from pipeline.render import offscreen_renderer
-    from sim.synth.scene import build_demo_scene, set_pose
+    from h2s2r.core.render import offscreen_renderer
+    from h2s2r.sim.synth.scene import build_demo_scene, set_pose
 
     out = Path(out)
     existing = [d for d in ("capture", "object", "ground_truth") if (out / d).exists()]

@@ -4,8 +4,8 @@ One file (STYLE 5): config factory, reward terms, randomization presets, reset, 
 observations and terminations. Shapes: ``B`` worlds.
 
 - **Physics** 120 Hz, **policy** 15 Hz (8 substeps; joint targets interpolated across
-  them). Actions: :mod:`sim.control` (palm delta + synergies through differential IK,
-  or joint deltas).
+  them). Actions: :mod:`h2s2r.core.control` (palm delta + synergies through differential
+  IK, or joint deltas).
 - **Reward** (the method's): ``exp(-10·d)`` with ``d`` the mean distance of three object
   keypoints from the same keypoints at the current goal pose; zero while the fingertips
   are ≥ 0.3 m from the object; × 0.1 while ``d > 0.2`` m. The goal advances along the
@@ -13,7 +13,8 @@ observations and terminations. Shapes: ``B`` worlds.
   that pauses at small errors pays the policy for not moving the object). Added terms:
   keypoint precision ``exp(-d / 1 cm)`` (same gates), action rate, fingertip reach.
 - **Observations**: ``policy`` is what the robot measures (joints, previous action,
-  fingertips and palm, the noisy object pose, current and next goal, progress);
+  fingertips and palm, the noisy object pose, current and next goal, progress), built by
+  :func:`h2s2r.core.observation.policy_observation` as on the robot;
   ``critic`` adds privileged state: the true object pose and velocity, contact forces on
   the palm and fingertips (``log1p`` of N) and the randomized parameters.
 - **Reset**: object at the demo's first pose and robot at the retargeted
@@ -30,20 +31,25 @@ from dataclasses import dataclass, field, replace
 import mujoco
 import numpy as np
 
-from pipeline.artifacts import ObjectMesh, Task
-from pipeline.geometry import (
-    quat_angle_between,
-    quat_conj,
-    quat_mul,
-    quat_normalize,
-    quat_to_matrix,
-    quat_to_rotvec,
-    rotvec_to_quat,
+from h2s2r.core.artifacts import ObjectMesh, Task
+from h2s2r.core.control import Controller, ControllerConfig
+from h2s2r.core.geometry import quat_angle_between, quat_mul, quat_to_matrix, rotvec_to_quat
+from h2s2r.core.goal import (
+    NEXT_GOAL_S,
+    DemoPath,
+    advance_goal,
+    keypoint_distance,
+    object_keypoints,
 )
-from sim.backends.mujoco_cpu import BatchedSim, interpolate_targets
-from sim.control import Controller, ControllerConfig
-from sim.robots import RobotModelInfo, get_robot
-from sim.scene import build_task_scene
+from h2s2r.core.observation import (
+    PolicyInputs,
+    policy_observation,
+    robot_policy_layout,
+    rot6d,
+)
+from h2s2r.core.robots import RobotModelInfo, get_robot
+from h2s2r.sim.backends.mujoco_cpu import BatchedSim, interpolate_targets
+from h2s2r.sim.scene import build_task_scene
 
 
 # ----------------------------------------------------------------------------- config
@@ -159,20 +165,6 @@ def make_task_cfg(
 
 
 # ----------------------------------------------------------------------------- rewards
-def keypoint_distance(
-    obj_pos: np.ndarray,
-    obj_quat: np.ndarray,
-    goal_pos: np.ndarray,
-    goal_quat: np.ndarray,
-    keypoints_obj: np.ndarray,
-) -> np.ndarray:
-    """Mean distance (m, ``(B,)``) of three object-frame keypoints ``(3, 3)`` between the
-    object's pose and the goal pose (positions ``(B, 3)``, wxyz quaternions ``(B, 4)``)."""
-    a = obj_pos[:, None] + keypoints_obj @ np.swapaxes(quat_to_matrix(obj_quat), 1, 2)
-    b = goal_pos[:, None] + keypoints_obj @ np.swapaxes(quat_to_matrix(goal_quat), 1, 2)
-    return np.linalg.norm(a - b, axis=-1).mean(axis=1)
-
-
 def keypoint_tracking(
     d: np.ndarray, tips_to_object_m: np.ndarray, gate_m: float, pause_m: float
 ) -> np.ndarray:
@@ -209,9 +201,6 @@ def fingertip_reach(tips_to_object_m: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- env
-NEXT_GOAL_S = 0.5  # the observed next goal lies this far ahead on the demo path (s)
-
-
 def latin_hypercube(rng: np.random.Generator, ranges, n: int) -> np.ndarray:
     """``(n, len(ranges))`` samples, one column per ``(lo, hi)`` range: each range is cut
     into ``n`` equal strata and each stratum holds exactly one sample (in random order and
@@ -224,7 +213,10 @@ def latin_hypercube(rng: np.random.Generator, ranges, n: int) -> np.ndarray:
 
 
 class TrackDemoEnv:
-    """Batched environment over ``num_envs`` worlds (numpy in, numpy out)."""
+    """Batched environment over ``num_envs`` worlds (numpy in, numpy out); it follows
+    :class:`h2s2r.core.env.BatchedEnv`."""
+
+    name = "track_demo"
 
     def __init__(
         self,
@@ -234,7 +226,6 @@ class TrackDemoEnv:
         num_envs: int = 64,
         nthread: int | None = None,
         seed: int = 0,
-        table_height_m: float | None = None,
         physics_seed: int | None = None,
     ):
         self.cfg = cfg or make_task_cfg()
@@ -243,17 +234,11 @@ class TrackDemoEnv:
         self.dr = DR_PRESETS[self.cfg.randomization]
         self.robot = get_robot(task.robot)
         self.controller = Controller(self.robot, self.cfg.controller)
-        table_z = (
-            float(task.extras.get("table_height_m", 0.0))
-            if table_height_m is None
-            else table_height_m
-        )
-        self.table_z = table_z
         scene = build_task_scene(
             self.robot,
             mesh.vertices,
             mesh.faces,
-            table_z,
+            task.table_height_m,
             object_kinematic=False,
             object_density=self.cfg.object_density,
             hand_sensors=True,
@@ -281,22 +266,15 @@ class TrackDemoEnv:
         self.world_variant = self.rng.integers(0, len(self.variants), num_envs)
         self.sim.models = [self.variants[k] for k in self.world_variant]
 
-        # Demo path (relative time), keypoints on the object (its bounding box half-axes).
-        self.demo_t = task.t - task.t[0]
-        self.demo_pos, self.demo_quat = task.object_pos_base, task.object_quat_wxyz_base
-        # Slerp along the path, per segment: its start and its rotation as a rotation
-        # vector (shorter arc), computed once.
-        q0, q1 = quat_normalize(self.demo_quat[:-1]), quat_normalize(self.demo_quat[1:])
-        q1 = np.where(np.sum(q0 * q1, axis=-1, keepdims=True) < 0, -q1, q1)
-        self._seg_quat, self._seg_rotvec = q0, quat_to_rotvec(quat_mul(quat_conj(q0), q1))
+        # The demo path (the moving goal) and keypoints on the object (its bounding box
+        # half-axes) that the reward and the goal rule measure.
+        self.path = DemoPath(task.t, task.object_pos_base, task.object_quat_wxyz_base)
+        self.demo_pos, self.demo_quat = self.path.pos, self.path.quat
         # The current and next goal poses at ``_goals_at`` (see ``goals``).
         self._goals_at: np.ndarray | None = None
         self._goals: tuple[np.ndarray, ...] = ()
-        half = 0.5 * mesh.extents_m
-        center = 0.5 * (mesh.vertices.max(0) + mesh.vertices.min(0))
-        self.keypoints_obj = center + np.diag(half)
-        self.obj_center = center
-        self.duration = float(self.demo_t[-1])
+        self.keypoints_obj, self.obj_center = object_keypoints(mesh.vertices)
+        self.duration = self.path.duration
         self.max_steps = int(
             np.ceil(
                 (self.duration / self.cfg.goal_speed[0] + self.cfg.episode_slack_s)
@@ -306,6 +284,7 @@ class TrackDemoEnv:
         nh = len(self.robot.joint_names) - self.controller.n_arm
         self.q_hand_ref = np.tile(task.pre_manip_qpos[-nh:], (num_envs, 1))
         self.action_dim = self.controller.action_dim
+        self.policy_layout = robot_policy_layout(self.robot, self.action_dim)
         self.prev_action = np.zeros((num_envs, self.action_dim))
         # Latency queue: the last ``max latency`` applied actions, oldest first.
         self.pending = np.zeros((num_envs, self.dr.action_latency_steps[1], self.action_dim))
@@ -352,16 +331,6 @@ class TrackDemoEnv:
         return variants, params
 
     # ------------------------------------------------------------------ goal path
-    def goal_pose(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Demo object pose at relative times ``t (B,)`` (linear / slerp, clamped)."""
-        t = np.clip(t, 0.0, self.duration)
-        i = np.clip(np.searchsorted(self.demo_t, t, side="right") - 1, 0, len(self.demo_t) - 2)
-        t0, t1 = self.demo_t[i], self.demo_t[i + 1]
-        s = np.clip((t - t0) / np.maximum(t1 - t0, 1e-9), 0.0, 1.0)[:, None]
-        pos = self.demo_pos[i] + s * (self.demo_pos[i + 1] - self.demo_pos[i])
-        quat = quat_normalize(quat_mul(self._seg_quat[i], rotvec_to_quat(s * self._seg_rotvec[i])))
-        return pos, quat
-
     def goals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Current goal ``(B, 3), (B, 4)`` and the goal ``NEXT_GOAL_S`` later, at the
         worlds' ``goal_time``; kept until ``goal_time`` changes (observing a step and
@@ -369,12 +338,21 @@ class TrackDemoEnv:
         t = self.goal_time
         if self._goals_at is None or not np.array_equal(self._goals_at, t):
             n = len(t)
-            pos, quat = self.goal_pose(np.concatenate([t, t + NEXT_GOAL_S]))
+            pos, quat = self.path.pose(np.concatenate([t, t + NEXT_GOAL_S]))
             self._goals = (pos[:n], quat[:n], pos[n:], quat[n:])
             self._goals_at = t.copy()
         return self._goals
 
     # ------------------------------------------------------------------ reset / state
+    @property
+    def model(self) -> mujoco.MjModel:
+        """The unrandomized model (worlds step randomized copies of it)."""
+        return self.sim.model
+
+    def seed(self, seed: int) -> None:
+        """Restart episode randomness (start poses, noise, latencies, variant choice)."""
+        self.rng = np.random.default_rng(seed)
+
     def reset(self, ids: np.ndarray) -> None:
         ids = np.asarray(ids)
         if len(ids) == 0:
@@ -448,6 +426,10 @@ class TrackDemoEnv:
     def robot_q(self) -> np.ndarray:
         return self.sim.qpos()[:, self.info.qpos_adr]
 
+    def qpos(self) -> np.ndarray:
+        """``(B, nq)`` model positions (a copy)."""
+        return self.sim.qpos().copy()
+
     def object_pose(self) -> tuple[np.ndarray, np.ndarray]:
         qp = self.sim.qpos()
         return qp[:, self.obj_qpos : self.obj_qpos + 3].copy(), qp[
@@ -517,14 +499,16 @@ class TrackDemoEnv:
         w = cfg.rewards
         reward = sum(getattr(w, k) * v for k, v in terms.items())
         # Advance the goal unless the object is far behind it (the official rule).
-        advance = d <= cfg.pause_distance_m
-        self.goal_time = np.where(
-            advance, self.goal_time + self.goal_speed * cfg.ctrl_dt_s, self.goal_time
+        self.goal_time = advance_goal(
+            self.goal_time, self.goal_speed, d, cfg.ctrl_dt_s, cfg.pause_distance_m
         )
         self.prev_action = action
 
-        table_xy = np.abs(obj_pos[:, :2] - np.array([0.65, 0.0])) > np.array([0.45, 0.6])
-        off = (obj_pos[:, 2] < self.table_z - 0.05) | table_xy.any(axis=1)
+        scene = self.scene
+        table_xy = np.abs(obj_pos[:, :2] - np.array(scene.table_center_xy)) > np.array(
+            scene.table_half_xy
+        )
+        off = (obj_pos[:, 2] < scene.table_height_m - 0.05) | table_xy.any(axis=1)
         self.off_table |= off
         far = np.linalg.norm(palm - obj_c, axis=1) > cfg.far_hand_m
         terminated = off | far | unstable
@@ -541,7 +525,7 @@ class TrackDemoEnv:
             "keypoint_distance": d,
             "success": success,
             "unstable": unstable,
-            "goal_progress": np.clip(self.goal_time / max(self.duration, 1e-9), 0, 1),
+            "goal_progress": self.path.progress(self.goal_time),
         }
         obs = self.observe(obj_pos, obj_quat, tips, palm) if observe else None
         return obs, reward, terminated, truncated, info
@@ -574,37 +558,28 @@ class TrackDemoEnv:
             else obj_quat
         )
         g_pos, g_quat, n_pos, n_quat = self.goals()
-        q = self.robot_q()
-        qd = self.sim.qvel()[:, self.info.dof_adr]
-        progress = np.clip(self.goal_time / max(self.duration, 1e-9), 0.0, 1.0)[:, None]
-
-        # The first two columns of the rotation matrices, one conversion for all four.
-        rot6 = quat_to_matrix(np.stack([noisy_quat, g_quat, n_quat, obj_quat]))
-        rot6 = rot6[..., :2].reshape(4, n, 6)
-
-        policy = np.concatenate(
-            [
-                q,
-                0.1 * qd,
-                self.prev_action,
-                (tips - noisy_pos[:, None]).reshape(n, -1),
-                palm - noisy_pos,
-                noisy_pos,
-                rot6[0],
-                g_pos - noisy_pos,
-                rot6[1],
-                n_pos - noisy_pos,
-                rot6[2],
-                progress,
-            ],
-            axis=1,
+        policy = policy_observation(
+            PolicyInputs(
+                joint_pos=self.robot_q(),
+                joint_vel=self.sim.qvel()[:, self.info.dof_adr],
+                previous_action=self.prev_action,
+                fingertip_pos=tips,
+                palm_pos=palm,
+                object_pos=noisy_pos,
+                object_quat_wxyz=noisy_quat,
+                goal_pos=g_pos,
+                goal_quat_wxyz=g_quat,
+                next_goal_pos=n_pos,
+                next_goal_quat_wxyz=n_quat,
+                progress=self.path.progress(self.goal_time),
+            )
         )
         vel = self.sim.qvel()[:, self.obj_qvel : self.obj_qvel + 6]
         critic = np.concatenate(
             [
                 policy,
                 obj_pos,
-                rot6[3],
+                rot6d(obj_quat),
                 vel,
                 np.log1p(self.contact_forces()),
                 self.variant_params[self.world_variant],
@@ -612,7 +587,7 @@ class TrackDemoEnv:
             ],
             axis=1,
         )
-        return {"policy": policy.astype(np.float32), "critic": critic.astype(np.float32)}
+        return {"policy": policy, "critic": critic.astype(np.float32)}
 
     def close(self) -> None:
         self.sim.close()

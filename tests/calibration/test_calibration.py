@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from calibration.board import BoardSpec
-from calibration.stage import CalibrateConfig, read_pose_file, read_robot_poses, run_calibrate
-from calibration.synthetic import render_board, render_plane_depth
-from pipeline.artifacts import Calibration
-from pipeline.errors import H2S2RError
-from pipeline.geometry import (
+from h2s2r.calibration.board import BoardSpec
+from h2s2r.calibration.stage import CalibrateConfig, read_pose_file, read_robot_poses, run_calibrate
+from h2s2r.calibration.synthetic import render_board, render_plane_depth
+from h2s2r.core.artifacts import Calibration
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.geometry import (
     T_inv,
     look_at_T_world_cam,
     make_T,
@@ -207,7 +207,7 @@ def test_wrong_square_size_is_flagged_by_depth(board_in_base_setup, capsys):
 def test_table_plane_and_check_image_on_a_synthetic_demo(synth_box, tmp_path):
     ws = tmp_path / "ws"
     shutil.copytree(synth_box / "capture", ws / "capture")
-    from pipeline.artifacts import GroundTruth
+    from h2s2r.core.artifacts import GroundTruth
 
     T = GroundTruth.load(synth_box / "ground_truth").T_base_cam
     np.savetxt(tmp_path / "T.txt", T)
@@ -256,7 +256,7 @@ def test_board_spec_errors():
 
 
 def test_forward_kinematics_of_joint_rows_matches_mujoco(tmp_path):
-    from sim.robots import build_robot_model, get_robot
+    from h2s2r.core.robots import build_robot_model, get_robot
 
     q = _arm_configs(np.random.default_rng(0), 3)
     poses = read_robot_poses(
@@ -275,7 +275,7 @@ def test_intrinsics_estimated_from_board_images(tmp_path):
     rng = np.random.default_rng(4)
     images = tmp_path / "images"
     images.mkdir()
-    from calibration.synthetic import look_at_board
+    from h2s2r.calibration.synthetic import look_at_board
 
     w, h = spec.size_m
     for i in range(8):  # varied views of the board

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from perception.capture.importers import ImportConfig, run_import
-from perception.capture.realsense import LiveCamera, SoftwareCamera
-from perception.capture.record import CaptureConfig, run_capture
-from pipeline.artifacts import Capture
-from pipeline.errors import H2S2RError
+from h2s2r.perception.capture.importers import ImportConfig, run_import
+from h2s2r.perception.capture.realsense import LiveCamera, SoftwareCamera
+from h2s2r.perception.capture.record import CaptureConfig, run_capture
+from h2s2r.core.artifacts import Capture
+from h2s2r.core.errors import H2S2RError
 from tests.conftest import SHARED_DATA
 
 K = np.array([[615.0, 0, 319.5], [0, 615.0, 239.5], [0, 0, 1]])

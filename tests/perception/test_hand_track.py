@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from perception.hand_track.lift import lift_hand
-from perception.hand_track.mediapipe_hand import HandDetector, resolve_model
-from perception.hand_track.stage import HAMER_KEYS, TrackHandConfig, run_track_hand
-from pipeline.artifacts import Capture, GroundTruth, HandTrack
-from pipeline.errors import H2S2RError
-from pipeline.geometry import project_points
+from h2s2r.perception.hand_track.lift import lift_hand
+from h2s2r.perception.hand_track.mediapipe_hand import HandDetector, resolve_model
+from h2s2r.perception.hand_track.stage import HAMER_KEYS, TrackHandConfig, run_track_hand
+from h2s2r.core.artifacts import Capture, GroundTruth, HandTrack
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.geometry import project_points
 from tests.conftest import SHARED_DATA
 
 MODEL = SHARED_DATA / "models" / "hand_landmarker.task"
@@ -137,7 +137,7 @@ def test_model_resolution_errors(tmp_path, monkeypatch):
 
 
 def test_no_hand_in_any_frame(tmp_path):
-    from pipeline.artifacts import CaptureWriter
+    from h2s2r.core.artifacts import CaptureWriter
 
     K = np.array([[600.0, 0, 319.5], [0, 600, 239.5], [0, 0, 1]])
     with CaptureWriter(tmp_path / "capture", K, fps=30) as w:
@@ -149,7 +149,7 @@ def test_no_hand_in_any_frame(tmp_path):
 
 def test_left_hand_only_is_reported(tmp_path):
     """A mirrored photo of a right hand is a left hand: the robot's right hand cannot use it."""
-    from pipeline.artifacts import CaptureWriter
+    from h2s2r.core.artifacts import CaptureWriter
 
     photo = SHARED_DATA / "hands" / "lacny_teleop" / "open_hand-0.png"
     rgb = np.ascontiguousarray(np.asarray(Image.open(photo).convert("RGB"))[:, ::-1])

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from perception.capture.registration import shift_depth
-from perception.object_track.foundationpose import read_ob_in_cam
-from perception.object_track.icp import ModelTarget
-from perception.object_track.init import (
+from h2s2r.perception.capture.registration import shift_depth
+from h2s2r.perception.object_track.foundationpose import read_ob_in_cam
+from h2s2r.perception.object_track.icp import ModelTarget
+from h2s2r.perception.object_track.init import (
     _grey_for_texture,
     _half_turns,
     fit_support_planes,
@@ -21,16 +21,16 @@ from perception.object_track.init import (
     propose_regions,
     scene_points,
 )
-from perception.object_track.mesh_io import read_mesh, read_texture
-from perception.object_track.metrics import auc, rotation_error_deg
-from perception.object_track.model import ObjectModel, score_poses, texture_agreement
-from perception.object_track.smooth import smooth_poses
-from perception.object_track.stage import TrackObjectConfig, run_track_object
-from perception.object_track.tracker import TrackerConfig
-from pipeline.artifacts import CaptureWriter, GroundTruth, ObjectTrack
-from pipeline.errors import ArtifactError, H2S2RError
-from pipeline.geometry import T_from_pos_quat, make_T, project_points, random_quat, rot_z
-from sim.synth import SynthConfig, run_synth
+from h2s2r.perception.object_track.mesh_io import read_mesh, read_texture
+from h2s2r.perception.object_track.metrics import auc, rotation_error_deg
+from h2s2r.perception.object_track.model import ObjectModel, score_poses, texture_agreement
+from h2s2r.perception.object_track.smooth import smooth_poses
+from h2s2r.perception.object_track.stage import TrackObjectConfig, run_track_object
+from h2s2r.perception.object_track.tracker import TrackerConfig
+from h2s2r.core.artifacts import CaptureWriter, GroundTruth, ObjectTrack
+from h2s2r.core.errors import ArtifactError, H2S2RError
+from h2s2r.core.geometry import T_from_pos_quat, make_T, project_points, random_quat, rot_z
+from h2s2r.sim.synth import SynthConfig, run_synth
 from tests.conftest import SHARED_DATA
 
 
@@ -242,7 +242,7 @@ def short_box(tmp_path_factory) -> Path:
 def _copy_capture(src: Path, dst: Path, edit=None, frames: int | None = None) -> Path:
     """Re-write a capture (its first ``frames``), optionally editing frames:
     ``edit(i, rgb, depth_m)``."""
-    from pipeline.artifacts import Capture
+    from h2s2r.core.artifacts import Capture
 
     cap = Capture.load(src / "capture")
     with CaptureWriter(dst / "capture", cap.K, cap.fps) as w:
@@ -258,11 +258,11 @@ def _copy_capture(src: Path, dst: Path, edit=None, frames: int | None = None) ->
 
 
 def test_mesh_in_millimetres_is_refused_with_the_scale_to_use(short_box, tmp_path):
-    from pipeline.artifacts import ObjectMesh
+    from h2s2r.core.artifacts import ObjectMesh
 
     ws = _copy_capture(short_box, tmp_path / "ws")
     mesh = ObjectMesh.load(ws / "object")
-    from pipeline.artifacts.scene import write_obj
+    from h2s2r.core.artifacts.scene import write_obj
 
     write_obj(tmp_path / "box_mm.obj", mesh.vertices * 1000, mesh.faces)
     import shutil
@@ -292,8 +292,8 @@ def test_empty_and_missing_masks(short_box, tmp_path):
     masks = tmp_path / "masks"
     masks.mkdir()
     gt = GroundTruth.load(short_box / "ground_truth")
-    from perception.object_track.icp import silhouette
-    from pipeline.artifacts import ObjectMesh
+    from h2s2r.perception.object_track.icp import silhouette
+    from h2s2r.core.artifacts import ObjectMesh
 
     mesh = ObjectMesh.load(ws / "object")
     model = ObjectModel.from_mesh(mesh.vertices, mesh.faces)

@@ -14,13 +14,13 @@ from rsl_rl.env import VecEnv
 from rsl_rl.runners import OnPolicyRunner
 from tensordict import TensorDict
 
-from pipeline.artifacts import ObjectMesh, Task
-from pipeline.geometry import T_from_pos_quat, T_inv, make_T, quat_slerp
-from policy.evaluate import object_aware_targets, replay_targets, run_episodes
-from policy.train import TrainConfig, ppo_config
-from sim.robots import get_robot
-from sim.synth.tasks import box_mesh
-from sim.tasks.track_demo import (
+from h2s2r.core.artifacts import ObjectMesh, Task
+from h2s2r.core.geometry import T_from_pos_quat, T_inv, make_T, quat_slerp
+from h2s2r.policy.evaluate import object_aware_targets, replay_targets, run_episodes
+from h2s2r.policy.train import TrainConfig, ppo_config
+from h2s2r.core.robots import get_robot
+from h2s2r.sim.synth.tasks import box_mesh
+from h2s2r.sim.tasks.track_demo import (
     DR_PRESETS,
     NEXT_GOAL_S,
     TrackDemoEnv,
@@ -251,7 +251,7 @@ def test_object_aware_replay_is_the_replay_moved_with_the_object():
     """With the object at the demo's start the object-aware replay sends the replay's own
     joint targets; with the object moved and turned, its palm poses are the demo's moved
     and turned the same way (solved kinematically, within 1 mm and 0.5°)."""
-    from sim.control import palm_pose
+    from h2s2r.core.control import palm_pose
 
     task, mesh = straight_push_task()
     sweep = np.linspace(0.0, 0.3, len(task.t))[:, None] * np.r_[1.0, -1.0, 1.0, 0, 0, 0, 0]
@@ -405,7 +405,7 @@ def test_ppo_solves_a_toy_task_quickly(tmp_path):
 @pytest.fixture(scope="module")
 def trained_ws(tmp_path_factory):
     """A workspace with a (barely) trained policy: enough to test the plumbing."""
-    from policy.train import run_train
+    from h2s2r.policy.train import run_train
 
     ws = tmp_path_factory.mktemp("rl")
     task, mesh = straight_push_task()
@@ -427,14 +427,14 @@ def trained_ws(tmp_path_factory):
 
 
 def test_training_writes_checkpoints_and_resumes(trained_ws):
-    from pipeline.artifacts import TrainRun
-    from policy.train import run_train
+    from h2s2r.core.artifacts import TrainRun
+    from h2s2r.policy.train import run_train
 
     run = TrainRun.load(trained_ws / "train")
     assert run.env_steps == 8 * 16 * 3 and run.checkpoints
     assert (trained_ws / "train" / "config.json").is_file()
     assert list((trained_ws / "train").glob("events.out.tfevents.*"))  # TensorBoard
-    from pipeline.errors import H2S2RError
+    from h2s2r.core.errors import H2S2RError
 
     with pytest.raises(H2S2RError, match="--resume"):
         run_train(trained_ws, TrainConfig(num_envs=8, total_steps=8 * 16 * 4))
@@ -460,9 +460,9 @@ def test_training_writes_checkpoints_and_resumes(trained_ws):
 
 
 def test_validation_keeps_the_best_checkpoint(trained_ws):
-    from pipeline.artifacts import TrainRun
-    from pipeline.errors import H2S2RError
-    from policy.train import BEST, policy_checkpoint
+    from h2s2r.core.artifacts import TrainRun
+    from h2s2r.core.errors import H2S2RError
+    from h2s2r.policy.train import BEST, policy_checkpoint
 
     folder = trained_ws / "train"
     assert BEST in TrainRun.load(folder).checkpoints
@@ -481,7 +481,7 @@ def test_runs_from_before_the_network_option_keep_their_network(tmp_path):
     network its checkpoints hold, not today's default."""
     from dataclasses import asdict
 
-    from policy.train import saved_train_config
+    from h2s2r.policy.train import saved_train_config
 
     old = TrainConfig(hidden_dims=(64, 32))
     train = {k: v for k, v in asdict(old).items() if k != "hidden_dims"}
@@ -498,8 +498,8 @@ def test_runs_from_before_the_network_option_keep_their_network(tmp_path):
 def test_validation_leaves_the_training_policy_alone(trained_ws):
     """Validation runs a copy: the learner's policy stays in training mode and its
     observation normalizer does not see the validation episodes."""
-    from policy.rsl_env import RslVecEnv
-    from policy.train import Validator, make_env
+    from h2s2r.policy.rsl_env import RslVecEnv
+    from h2s2r.policy.train import Validator, make_env
 
     cfg = TrainConfig(num_envs=4, threads=2, validate_episodes=4)
     runner = OnPolicyRunner(
@@ -521,10 +521,10 @@ def test_validation_leaves_the_training_policy_alone(trained_ws):
 def test_export_onnx_matches_torch_and_eval_reproduces(trained_ws):
     import onnxruntime as ort
 
-    from pipeline.artifacts import EvalResult, PolicyExport
-    from policy.evaluate import EvalConfig, checkpoint_policy, run_eval
-    from policy.export import run_export
-    from policy.train import make_env
+    from h2s2r.core.artifacts import EvalResult, PolicyExport
+    from h2s2r.policy.evaluate import EvalConfig, checkpoint_policy, run_eval
+    from h2s2r.policy.export import run_export
+    from h2s2r.policy.train import make_env
 
     art = run_export(trained_ws, log=lambda *a: None)
     loaded = PolicyExport.load(trained_ws / "policy")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from sim.backends.mujoco_cpu import BatchedSim, interpolate_targets
-from sim.robots import get_robot
-from sim.scene import build_task_scene
-from sim.synth.tasks import box_mesh
+from h2s2r.sim.backends.mujoco_cpu import BatchedSim, interpolate_targets
+from h2s2r.core.robots import get_robot
+from h2s2r.sim.scene import build_task_scene
+from h2s2r.sim.synth.tasks import box_mesh
 
 
 def test_interpolated_targets_ramp_to_the_new_target():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy.spatial import ConvexHull
 
-from perception.object_track.mesh_io import read_mesh
-from pipeline.geometry import quat_to_matrix, random_quat
-from sim.collision import (
+from h2s2r.perception.object_track.mesh_io import read_mesh
+from h2s2r.core.geometry import quat_to_matrix, random_quat
+from h2s2r.sim.collision import (
     BoxPrimitive,
     CollisionConfig,
     collision_geometry,
@@ -19,9 +19,9 @@ from sim.collision import (
     decompose,
     fit_box,
 )
-from sim.robots import get_robot
-from sim.scene import build_task_scene
-from sim.synth.tasks import box_mesh
+from h2s2r.core.robots import get_robot
+from h2s2r.sim.scene import build_task_scene
+from h2s2r.sim.synth.tasks import box_mesh
 from tests.conftest import SHARED_DATA
 
 

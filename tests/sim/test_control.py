@@ -5,8 +5,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from sim.control import Controller, ControllerConfig, palm_pose
-from sim.robots import get_robot
+from h2s2r.core.control import Controller, ControllerConfig, palm_pose
+from h2s2r.core.robots import get_robot
 
 
 def test_palm_delta_moves_the_palm_as_commanded():

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perception.hand_track.stage import TrackHandConfig, run_track_hand
-from perception.object_track.stage import TrackObjectConfig, run_track_object
-from pipeline.artifacts import GroundTruth, HandTrack, ObjectTrack, Task
-from pipeline.errors import ArtifactError, H2S2RError
-from sim.retarget.stage import RetargetConfig, run_retarget
-from sim.retarget.start import detect_motion
-from sim.robots import ROBOTS
-from sim.robots.synergies import retarget_keypoint_frames
-from sim.synth import SynthConfig, run_synth
+from h2s2r.perception.hand_track.stage import TrackHandConfig, run_track_hand
+from h2s2r.perception.object_track.stage import TrackObjectConfig, run_track_object
+from h2s2r.core.artifacts import GroundTruth, HandTrack, ObjectTrack, Task
+from h2s2r.core.errors import ArtifactError, H2S2RError
+from h2s2r.sim.retarget.stage import RetargetConfig, run_retarget
+from h2s2r.sim.retarget.start import detect_motion
+from h2s2r.core.robots import ROBOTS
+from h2s2r.core.robots.synergies import retarget_keypoint_frames
+from h2s2r.sim.synth import SynthConfig, run_synth
 from tests.conftest import SHARED_DATA
 
 

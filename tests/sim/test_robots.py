@@ -6,9 +6,9 @@ import mujoco
 import numpy as np
 import pytest
 
-from pipeline.errors import RegistryError
-from sim.robots import ROBOTS, build_robot_model, get_robot
-from sim.robots.kinematics import SiteChain, site_poses
+from h2s2r.core.errors import RegistryError
+from h2s2r.core.robots import ROBOTS, build_robot_model, get_robot
+from h2s2r.core.robots.kinematics import SiteChain, site_poses
 
 
 @pytest.fixture(scope="module", params=sorted(ROBOTS))
@@ -48,7 +48,7 @@ def test_compiles_with_explicit_physics(robot):
 def test_registry_joint_order_is_checked_against_the_model():
     import dataclasses
 
-    from sim.robots import build_robot_spec
+    from h2s2r.core.robots import build_robot_spec
 
     spec = get_robot("iiwa_allegro")
     swapped = dataclasses.replace(

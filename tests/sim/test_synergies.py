@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.errors import H2S2RError
-from sim.robots import ROBOTS, get_robot
-from sim.robots.synergies import (
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.robots import ROBOTS, get_robot
+from h2s2r.core.robots.synergies import (
     N_SYNERGIES,
     SYNERGY_DIR,
     compute_synergies,

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_erosion
 
-from pipeline.artifacts import Capture, GroundTruth, ObjectMesh
-from pipeline.geometry import T_inv, backproject_depth, transform_points
-from pipeline.workspace import validate_workspace
-from sim.synth import SynthConfig, run_synth
-from sim.synth.hand import FINGER_GEOMETRY
-from sim.synth.synth import Timeline, sample_camera
-from sim.synth.tasks import BOX_SIZE, CAN_HEIGHT, CAN_RADIUS
+from h2s2r.core.artifacts import Capture, GroundTruth, ObjectMesh
+from h2s2r.core.geometry import T_inv, backproject_depth, transform_points
+from h2s2r.core.workspace import validate_workspace
+from h2s2r.sim.synth import SynthConfig, run_synth
+from h2s2r.sim.synth.hand import FINGER_GEOMETRY
+from h2s2r.sim.synth.synth import Timeline, sample_camera
+from h2s2r.sim.synth.tasks import BOX_SIZE, CAN_HEIGHT, CAN_RADIUS
 
 
 def _surface_distance(task: str, p_obj: np.ndarray) -> np.ndarray:
@@ -143,7 +143,7 @@ def test_noise_model(synth_box, tmp_path):
 
 
 def test_existing_output_is_not_overwritten(synth_box):
-    from pipeline.errors import H2S2RError
+    from h2s2r.core.errors import H2S2RError
 
     with pytest.raises(H2S2RError, match="already holds"):
         run_synth(SynthConfig(task="box_push", frames=30), synth_box)

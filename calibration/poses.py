@@ -1,0 +1,128 @@
+"""Poses a user gives ``h2s2r calibrate``: one pose (text or file), or a robot's poses.
+
+- :func:`parse_pose`: ``x,y,z,qw,qx,qy,qz`` or a file (:func:`read_pose_file`);
+- :func:`read_robot_poses`: end-effector poses from joint configurations (forward
+  kinematics on the registry robot) or from pose rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from h2s2r.core.artifacts.base import require_pose_in_metres
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.geometry import T_from_pos_quat, quat_xyzw_to_wxyz
+
+
+def parse_pose(text: str) -> np.ndarray:
+    """``x,y,z,qw,qx,qy,qz`` (wxyz) or a YAML file (see :func:`read_pose_yaml`)."""
+    if Path(text).is_file():
+        return read_pose_file(Path(text))
+    try:
+        v = np.array([float(x) for x in text.split(",")])
+    except ValueError:
+        raise H2S2RError(f"pose {text!r}: expected x,y,z,qw,qx,qy,qz or a YAML file") from None
+    if v.shape != (7,):
+        raise H2S2RError(f"pose {text!r}: expected 7 numbers x,y,z,qw,qx,qy,qz (wxyz)")
+    return T_from_pos_quat(v[:3], v[3:])
+
+
+def read_pose_file(path: Path) -> np.ndarray:
+    """A 4×4 matrix (whitespace text), or YAML with a translation and a rotation.
+
+    YAML: ``translation``/``position`` as ``{x, y, z}`` or a list, and
+    ``rotation``/``orientation``/``quaternion`` as ``{x, y, z, w}`` (unambiguous) or a
+    list, read as **x, y, z, w** (ROS and easy_handeye2 order) unless
+    ``quaternion_order: wxyz`` is given. A ``transform:`` level (easy_handeye2) is allowed.
+    """
+    text = path.read_text()
+    try:
+        M = np.array(
+            [
+                [float(x) for x in line.split()]
+                for line in text.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")
+            ]
+        )
+        if M.shape == (4, 4):
+            return _checked(M, path)
+    except ValueError:
+        pass
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise H2S2RError(f"{path}: neither a 4×4 matrix nor YAML ({e})") from e
+    if isinstance(data, dict) and "transform" in data:
+        data = data["transform"]
+    if not isinstance(data, dict):
+        raise H2S2RError(f"{path}: expected a 4×4 matrix or a YAML mapping")
+    pos = next((data[k] for k in ("translation", "position") if k in data), None)
+    rot = next((data[k] for k in ("rotation", "orientation", "quaternion") if k in data), None)
+    if pos is None or rot is None:
+        raise H2S2RError(
+            f"{path}: YAML needs translation (or position) and rotation (or orientation/quaternion)"
+        )
+    p = np.array([pos[k] for k in "xyz"] if isinstance(pos, dict) else pos, dtype=float)
+    if isinstance(rot, dict):
+        q = np.array([rot["w"], rot["x"], rot["y"], rot["z"]], dtype=float)
+    else:
+        order = str(data.get("quaternion_order", "xyzw")).lower()
+        if order not in ("xyzw", "wxyz"):
+            raise H2S2RError(f"{path}: quaternion_order must be xyzw or wxyz, got {order!r}")
+        q = np.array(rot, dtype=float)
+        q = quat_xyzw_to_wxyz(q) if order == "xyzw" else q
+    if p.shape != (3,) or q.shape != (4,) or abs(np.linalg.norm(q) - 1) > 1e-3:
+        raise H2S2RError(
+            f"{path}: translation must have 3 numbers and rotation be a unit "
+            f"quaternion, got {p.tolist()} and {q.tolist()}"
+        )
+    return _checked(T_from_pos_quat(p, q), path)
+
+
+def _checked(T: np.ndarray, path: Path) -> np.ndarray:
+    return require_pose_in_metres(T, path)
+
+
+def read_robot_poses(path: str, kind: str, robot_name: str, ee_site: str) -> list[np.ndarray]:
+    """End-effector poses ``T_base_ee`` from joint configurations (FK) or pose rows."""
+    p = Path(path)
+    if not p.is_file():
+        raise H2S2RError(f"--robot-poses {path}: file does not exist")
+    rows = (
+        np.load(p)
+        if p.suffix == ".npy"
+        else np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=2)
+    )
+    rows = np.atleast_2d(np.asarray(rows, dtype=float))
+    if kind == "ee":
+        if rows.shape[1] != 7:
+            raise H2S2RError(f"{p}: EE poses need 7 columns x,y,z,qw,qx,qy,qz, got {rows.shape[1]}")
+        return [T_from_pos_quat(r[:3], r[3:]) for r in rows]
+    if kind != "joints":
+        raise H2S2RError(f"--pose-kind must be joints or ee, got {kind!r}")
+    import mujoco
+    from h2s2r.core.robots import build_robot_model, get_robot
+
+    robot = get_robot(robot_name)
+    model, info = build_robot_model(robot)
+    n_arm = sum(1 for n in robot.joint_names if not n.startswith(robot.hand_prefix))
+    if rows.shape[1] not in (n_arm, len(robot.joint_names)):
+        raise H2S2RError(
+            f"{p}: rows must have {n_arm} (arm) or {len(robot.joint_names)} joint "
+            f"angles for {robot.name}, got {rows.shape[1]}"
+        )
+    data = mujoco.MjData(model)
+    site = model.site(ee_site).id
+    out = []
+    for r in rows:
+        data.qpos[info.qpos_adr] = robot.home_qpos
+        data.qpos[info.qpos_adr[: len(r)]] = r
+        mujoco.mj_kinematics(model, data)
+        T = np.eye(4)
+        T[:3, :3] = data.site_xmat[site].reshape(3, 3)
+        T[:3, 3] = data.site_xpos[site]
+        out.append(T)
+    return out

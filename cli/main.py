@@ -1,0 +1,523 @@
+"""``h2s2r``: one verb per stage (DESIGN.md).
+
+Examples::
+
+    h2s2r synth --task box_push --out runs/box --seed 7
+    h2s2r validate runs/box
+    h2s2r --help
+
+A verb whose stage does not exist yet exits with status 2 and names what is missing; it
+never pretends to succeed. Errors the user can fix print one line (no traceback) and exit 1.
+Each verb imports its stage only when it is the verb asked for: ``h2s2r train`` needs no
+perception stack, ``h2s2r --help`` imports no stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from h2s2r import __version__
+from h2s2r.cli.options import add_dataclass_args, config_from_args, progress_bar
+from h2s2r.core.errors import H2S2RError, MissingCapabilityError
+
+
+@dataclasses.dataclass(frozen=True)
+class Verb:
+    name: str
+    summary: str
+    reads: str
+    writes: str
+    # None: not implemented yet; ``missing`` says which capability is absent.
+    setup: Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], int]] | None = None
+    missing: str = ""
+
+
+# ----------------------------------------------------------------------------- verbs
+def _setup_synth(p: argparse.ArgumentParser):
+    from h2s2r.sim.synth.synth import SynthConfig
+
+    p.add_argument("--out", required=True, type=Path, help="workspace folder to create")
+    add_dataclass_args(p, SynthConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.sim.synth.synth import run_synth
+
+        cfg = config_from_args(SynthConfig, args)
+        t0 = time.perf_counter()
+        with progress_bar(f"synth {cfg.task} (seed {cfg.seed})") as update:
+            out = run_synth(cfg, args.out, progress=update)
+        dt = time.perf_counter() - t0
+        print(
+            f"wrote synthetic demo {cfg.task} (seed {cfg.seed}, {cfg.frames} frames, "
+            f"{dt:.1f} s) to {out.resolve()}"
+        )
+        print(f"  capture/ object/ ground_truth/ — check with: h2s2r validate {out}")
+        return 0
+
+    return run
+
+
+def _setup_track_object(p: argparse.ArgumentParser):
+    from h2s2r.perception.object_track.stage import TrackObjectConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace folder (with capture/)")
+    add_dataclass_args(p, TrackObjectConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.perception.capture.registration import from_metrics
+        from h2s2r.perception.object_track.stage import run_track_object
+
+        cfg = config_from_args(TrackObjectConfig, args)
+        with progress_bar(f"track-object ({cfg.method})") as update:
+            art = run_track_object(args.workspace, cfg, progress=update)
+        m = art.metrics
+        print(
+            f"wrote {args.workspace / 'object_track'}: {m['valid_fraction']:.0%} of "
+            f"{int(m['num_frames'])} frames valid, {m['fps']:.1f} frames/s"
+        )
+        if "trans_err_mean_m" in m:
+            print(
+                f"  vs ground truth: translation {m['trans_err_mean_m'] * 1e3:.1f} mm mean, "
+                f"{m['trans_err_p95_m'] * 1e3:.1f} mm p95; rotation "
+                f"{m['rot_err_mean_deg']:.2f}° mean; ADD-S AUC {m['add_s_auc']:.3f}"
+            )
+        reg = from_metrics(m)
+        shift = (int(m.get("depth_shift_u_px", 0)), int(m.get("depth_shift_v_px", 0)))
+        if reg.misaligned:
+            print("warning: " + reg.message(str(args.workspace / "capture")))
+        if shift != (0, 0):
+            print(
+                f"  the depth images were moved by {shift} px onto the colour images for "
+                "tracking (--depth-shift none keeps them as recorded)"
+            )
+        return 0
+
+    return run
+
+
+def _setup_track_hand(p: argparse.ArgumentParser):
+    from h2s2r.perception.hand_track.stage import TrackHandConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace folder (with capture/)")
+    add_dataclass_args(p, TrackHandConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.perception.hand_track.stage import run_track_hand
+
+        cfg = config_from_args(TrackHandConfig, args)
+        with progress_bar(f"track-hand ({cfg.method})") as update:
+            art = run_track_hand(args.workspace, cfg, progress=update)
+        m = art.metrics
+        print(
+            f"wrote {args.workspace / 'hand_track'}: {art.handedness} hand, "
+            f"{m['valid_fraction']:.0%} of {int(m['num_frames'])} frames valid, wrist to "
+            f"middle knuckle {m['wrist_to_middle_mcp_m'] * 100:.1f} cm"
+        )
+        if "keypoint_err_mean_m" in m:
+            print(f"  vs ground truth: keypoints {m['keypoint_err_mean_m'] * 1e3:.1f} mm mean")
+        return 0
+
+    return run
+
+
+def _setup_retarget(p: argparse.ArgumentParser):
+    from h2s2r.sim.retarget.stage import RetargetConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace (object_track/, hand_track/)")
+    add_dataclass_args(p, RetargetConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.sim.retarget.stage import run_retarget
+
+        cfg = config_from_args(RetargetConfig, args)
+        with progress_bar(f"retarget ({cfg.robot})") as update:
+            task = run_retarget(args.workspace, cfg, progress=update)
+        import json
+
+        m = json.loads((args.workspace / "task" / "metrics.json").read_text())
+        print(
+            f"wrote {args.workspace / 'task'}: motion starts at frame {task.start_idx}, "
+            f"{len(task.t)} waypoints; pre-manipulation fingertips "
+            f"{m['pre_fingertip_err_mean_m'] * 100:.1f} cm from their targets (max "
+            f"{m['pre_fingertip_err_max_m'] * 100:.1f}), clearance "
+            f"{m['pre_min_clearance_m'] * 1000:.1f} mm; see task/retarget_check.png"
+        )
+        return 0
+
+    return run
+
+
+def _setup_calibrate(p: argparse.ArgumentParser):
+    from h2s2r.calibration.stage import CalibrateConfig
+
+    p.add_argument("out", type=Path, help="demo workspace to write calibration/ into")
+    add_dataclass_args(p, CalibrateConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.calibration.stage import run_calibrate
+
+        cfg = config_from_args(CalibrateConfig, args)
+        cal = run_calibrate(args.out, cfg)
+        where = args.out / "calibration"
+        if cfg.check:
+            print(f"wrote {where / 'check.png'}")
+            return 0
+        t = cal.T_base_cam[:3, 3]
+        print(
+            f"wrote {where}: {cal.method}, camera at ({t[0]:.3f}, {t[1]:.3f}, {t[2]:.3f}) m "
+            f"in the base frame, reprojection RMS {cal.reprojection_rms_px:.2f} px"
+            + (
+                ""
+                if cal.table_plane_base is None
+                else f", table at z = {-cal.table_plane_base[3] / cal.table_plane_base[2]:.3f} m"
+            )
+        )
+        print(f"  check it: {where / 'check.png'}")
+        return 0
+
+    return run
+
+
+def _setup_capture(p: argparse.ArgumentParser):
+    from h2s2r.perception.capture.record import CaptureConfig
+
+    p.add_argument("workspace", type=Path, help="new demo workspace (capture/ is written)")
+    add_dataclass_args(p, CaptureConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.perception.capture.record import run_capture
+
+        cap = run_capture(args.workspace, config_from_args(CaptureConfig, args))
+        print(f"wrote {cap.root}: {cap.num_frames} frames")
+        return 0
+
+    return run
+
+
+def _setup_import(p: argparse.ArgumentParser):
+    from h2s2r.perception.capture.importers import ImportConfig
+
+    p.add_argument("workspace", type=Path, help="new demo workspace (capture/ is written)")
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        help="RealSense .bag/.db3, ROS 2 bag folder, or folder of images",
+    )
+    add_dataclass_args(p, ImportConfig, skip=("source",))
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.perception.capture.importers import run_import
+        from h2s2r.perception.capture.registration import check_capture
+
+        cfg = config_from_args(ImportConfig, args)
+        with progress_bar("import") as update:
+            cap = run_import(args.workspace, cfg, progress=update)
+        print(
+            f"wrote {cap.root}: {cap.num_frames} frames {cap.width}×{cap.height} @ "
+            f"{cap.fps:.1f} fps, depth scale {cap.depth_scale_m:g} m/unit"
+        )
+        reg = check_capture(cap)
+        if reg.misaligned:
+            print("warning: " + reg.message(str(cap.root)))
+        return 0
+
+    return run
+
+
+def _setup_train(p: argparse.ArgumentParser):
+    from h2s2r.policy.config import TrainConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace (with task/ and object/)")
+    add_dataclass_args(p, TrainConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.cli.backends import check_task_config, env_factory
+        from h2s2r.policy.train import run_train
+
+        cfg = config_from_args(TrainConfig, args)
+        check_task_config(cfg, str(args.config or "train"))
+        unit = "env-steps" if cfg.total_steps else "s"
+        with progress_bar(f"train ({cfg.num_envs} worlds, {unit})") as update:
+            run_train(args.workspace, cfg, env_factory(cfg.backend), progress=update)
+        return 0
+
+    return run
+
+
+def _setup_eval(p: argparse.ArgumentParser):
+    from h2s2r.policy.evaluate import EvalConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace (with train/)")
+    add_dataclass_args(p, EvalConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.cli.backends import env_factory
+        from h2s2r.policy.config import saved_train_config
+        from h2s2r.policy.evaluate import run_eval
+
+        make_env = env_factory(saved_train_config(args.workspace).backend)
+        run_eval(args.workspace, config_from_args(EvalConfig, args), make_env)
+        return 0
+
+    return run
+
+
+def _setup_export(p: argparse.ArgumentParser):
+    p.add_argument("workspace", type=Path, help="demo workspace (with train/)")
+    p.add_argument(
+        "--checkpoint",
+        default="best",
+        help="best (the best validation run in training), latest, or a file in train/",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.cli.backends import env_factory
+        from h2s2r.policy.config import saved_train_config
+        from h2s2r.policy.export import run_export
+
+        make_env = env_factory(saved_train_config(args.workspace).backend)
+        run_export(args.workspace, make_env, args.checkpoint)
+        return 0
+
+    return run
+
+
+def _setup_run(p: argparse.ArgumentParser):
+    from h2s2r.cli.run import RunConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace (with capture/)")
+    add_dataclass_args(p, RunConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.cli.run import run_all
+
+        run_all(args.workspace, config_from_args(RunConfig, args))
+        print(f"done: {args.workspace.resolve()} (policy/ is ready for `h2s2r deploy`)")
+        return 0
+
+    return run
+
+
+def _setup_demo(p: argparse.ArgumentParser):
+    from h2s2r.cli.run import RunConfig
+
+    p.add_argument("workspace", type=Path, help="new workspace for the embedded demo")
+    p.add_argument("--task", default="box_push", help="synthetic task: box_push | can_lift")
+    add_dataclass_args(p, RunConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.cli.run import run_all
+        from h2s2r.sim.synth import SynthConfig, run_synth
+
+        with progress_bar(f"synth {args.task}") as update:
+            run_synth(SynthConfig(task=args.task, noise=True), args.workspace, progress=update)
+        cfg = config_from_args(RunConfig, args)
+        if args.hand_method is None:  # MediaPipe does not see the capsule hand reliably
+            cfg = dataclasses.replace(cfg, hand_method="ground-truth")
+            print(
+                "track-hand uses the synthetic demo's ground-truth hand (MediaPipe does not "
+                "reliably see the capsule hand); --hand-method mediapipe tries it"
+            )
+        run_all(args.workspace, cfg)
+        print(f"done: {args.workspace.resolve()}")
+        return 0
+
+    return run
+
+
+def _setup_validate(p: argparse.ArgumentParser):
+    p.add_argument("workspace", type=Path, help="demo workspace folder")
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.core.workspace import validate_workspace
+
+        loaded = validate_workspace(args.workspace)
+        for folder, art in loaded.items():
+            extra = ""
+            if hasattr(art, "num_frames"):
+                extra = f" ({art.num_frames} frames)"
+            print(f"  ok  {folder}/{extra}")
+        print(f"{args.workspace}: {len(loaded)} artifact(s) valid")
+        return 0
+
+    return run
+
+
+_LATER = "arrives with a later issue"
+VERBS: tuple[Verb, ...] = (
+    Verb(
+        "capture",
+        "record a demo with a RealSense camera",
+        "camera",
+        "capture/",
+        setup=_setup_capture,
+    ),
+    Verb(
+        "import",
+        "import a recording or folder as capture/",
+        "files",
+        "capture/",
+        setup=_setup_import,
+    ),
+    Verb(
+        "synth",
+        "render a synthetic demo with ground truth",
+        "task template",
+        "capture/, object/, ground_truth/",
+        setup=_setup_synth,
+    ),
+    Verb(
+        "calibrate",
+        "camera-to-robot calibration",
+        "board images / robot poses",
+        "calibration/",
+        setup=_setup_calibrate,
+    ),
+    Verb(
+        "track-object",
+        "object 6-DoF pose per frame",
+        "capture/, object/",
+        "object_track/",
+        setup=_setup_track_object,
+    ),
+    Verb(
+        "track-hand",
+        "21 hand keypoints per frame",
+        "capture/",
+        "hand_track/",
+        setup=_setup_track_hand,
+    ),
+    Verb(
+        "retarget",
+        "pre-manipulation hand → robot (IK), task artifact",
+        "tracks, calibration/",
+        "task/",
+        setup=_setup_retarget,
+    ),
+    Verb(
+        "train",
+        "PPO in parallel simulation",
+        "task/",
+        "train/",
+        setup=_setup_train,
+    ),
+    Verb(
+        "eval",
+        "success rate vs replay baselines",
+        "task/, train/",
+        "eval/",
+        setup=_setup_eval,
+    ),
+    Verb(
+        "export",
+        "ONNX policy + header for deployment",
+        "train/",
+        "policy/",
+        setup=_setup_export,
+    ),
+    Verb(
+        "deploy",
+        "run the ROS 2 nodes",
+        "policy/, task/, calibration/",
+        "deploy_log/",
+        missing=f"the ROS 2 deployment nodes {_LATER}",
+    ),
+    Verb(
+        "run",
+        "every stage after capture, in order",
+        "capture/ …",
+        "all",
+        setup=_setup_run,
+    ),
+    Verb(
+        "demo",
+        "synth then run: the embedded default",
+        "nothing",
+        "all",
+        setup=_setup_demo,
+    ),
+    Verb(
+        "report",
+        "HTML report of every artifact present",
+        "all artifacts",
+        "report/index.html",
+        missing=f"the HTML report {_LATER}",
+    ),
+    Verb(
+        "validate",
+        "check every artifact in a workspace",
+        "all artifacts",
+        "nothing",
+        setup=_setup_validate,
+    ),
+)
+
+
+def build_parser(
+    verb: str | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
+    """The parser, with the options of ``verb`` only (the other verbs' stages are not
+    imported); ``None`` builds none (enough for ``h2s2r --help``)."""
+    width = max(len(v.name) for v in VERBS)
+    epilog = "verbs:\n" + "\n".join(
+        f"  {v.name:<{width}}  {v.summary}{'' if v.setup else '  [not implemented yet]'}"
+        for v in VERBS
+    )
+    parser = argparse.ArgumentParser(
+        prog="h2s2r",
+        description="Human2Sim2Robot: one RGB-D demo → a dexterous robot policy.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"h2s2r {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    runners: dict[str, Callable] = {}
+    for v in VERBS:
+        p = sub.add_parser(
+            v.name, help=v.summary, description=f"{v.summary}. Reads {v.reads}; writes {v.writes}."
+        )
+        if v.setup is not None:
+            if v.name == verb:
+                runners[v.name] = v.setup(p)
+        else:
+            p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            runners[v.name] = _missing(v)
+    return parser, runners
+
+
+def _missing(v: Verb) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        raise MissingCapabilityError(
+            f"h2s2r {v.name}: not implemented yet — missing: {v.missing}. Nothing was read "
+            "or written."
+        )
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    parser, runners = build_parser(verb)
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help()
+        return 2
+    try:
+        return runners[args.verb](args)
+    except H2S2RError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Command-line options from config dataclasses, YAML config files, and a progress bar.
+
+Each verb's options are the scalar fields of its stage's config dataclass (``--field-name``,
+help text from the field's trailing comment); ``--config FILE.yaml`` sets any field,
+nested task options included. Precedence: flag > ``--config`` > the dataclass default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+from h2s2r.core.config import apply_overrides
+from h2s2r.core.errors import H2S2RError
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Help text of each dataclass field: its trailing ``# comment`` in the source."""
+    try:
+        src = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    out = {}
+    for m in re.finditer(r"^\s+(\w+):[^=\n]*=[^#\n]*#\s*(.+)$", src, flags=re.M):
+        out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def add_dataclass_args(
+    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()
+) -> None:
+    """``--field-name`` options for the scalar fields of a config dataclass, plus ``--config``."""
+    helps = field_help(cls)
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML file with option values (see configs/); flags override it",
+    )
+    for f in dataclasses.fields(cls):
+        if f.name in skip or not isinstance(f.default, (bool, int, float, str)):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        h = f"{helps.get(f.name, '')} (default: {f.default})"
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
+        else:
+            parser.add_argument(flag, type=type(f.default), default=None, help=h)
+
+
+def config_from_args(cls: type, args: argparse.Namespace) -> Any:
+    """Build the config dataclass from its defaults, ``--config`` and the flags given."""
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    given = {f.name: getattr(args, f.name) for f in fields if getattr(args, f.name, None) is not None}
+    required = [
+        f.name
+        for f in fields
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    try:
+        cfg = cls(**{k: given.pop(k) for k in required if k in given})
+        if getattr(args, "config", None) is not None:
+            cfg = apply_overrides(cfg, load_config_file(args.config), str(args.config))
+        return dataclasses.replace(cfg, **given)
+    except (TypeError, ValueError) as e:
+        raise H2S2RError(f"invalid option: {e}") from e
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """The mapping of option values in a YAML file."""
+    import yaml
+
+    if not path.is_file():
+        raise H2S2RError(f"{path}: config file does not exist — see configs/ for examples")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise H2S2RError(f"{path}: not valid YAML ({e})") from e
+    if not isinstance(data, dict):
+        raise H2S2RError(f"{path}: must hold a mapping of option: value")
+    return data
+
+
+def progress_bar(description: str):
+    """A rich progress bar as a context manager yielding ``update(done, total)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    class _Bar:
+        def __enter__(self):
+            self.p = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self.p.__enter__()
+            self.task = self.p.add_task(description, total=None)
+            return self.update
+
+        def update(self, done: int, total: int) -> None:
+            self.p.update(self.task, completed=done, total=total)
+
+        def __exit__(self, *exc):
+            return self.p.__exit__(*exc)
+
+    return _Bar()
+
+
+__all__ = ["add_dataclass_args", "config_from_args", "load_config_file", "progress_bar"]

@@ -1,0 +1,304 @@
+"""What every artifact folder shares: ``meta.json``, hashes, provenance and checks.
+
+``meta.json`` of every artifact holds
+
+- ``schema``: ``{"name": ..., "version": int}``;
+- ``h2s2r_version``: the producing package version;
+- ``config``: the configuration the producing stage ran with;
+- ``upstream``: ``{path relative to the workspace: sha256}`` of each upstream file read;
+- ``files``: ``{file in this folder: sha256}`` of the payload written;
+- artifact-specific keys (e.g. ``fps`` for ``capture/``).
+
+Nothing time-dependent is written, so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from h2s2r import __version__
+from h2s2r.core.errors import ArtifactError
+
+META_FILE = "meta.json"
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_files(paths: list[Path]) -> str:
+    """One digest over several files (names and bytes, in the given order)."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(bytes.fromhex(sha256_file(p)))
+    return h.hexdigest()
+
+
+def to_jsonable(value: Any) -> Any:
+    """Numbers, arrays, paths and dataclass-like configs as plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: to_jsonable(getattr(value, k)) for k in value.__dataclass_fields__}
+    return value
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(to_jsonable(data), indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path, producer: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise ArtifactError(path, "file is missing", f"re-run `{producer}`")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ArtifactError(path, f"is not valid JSON ({e})", f"re-run `{producer}`") from e
+    if not isinstance(data, dict):
+        raise ArtifactError(path, "must hold a JSON object", f"re-run `{producer}`")
+    return data
+
+
+def save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write an ``.npz`` byte-for-byte reproducibly (fixed zip timestamps, sorted keys)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            buf = io.BytesIO()
+            np.save(buf, np.asarray(arrays[key]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
+
+
+def load_npz(path: Path, keys: Mapping[str, tuple], producer: str) -> dict[str, np.ndarray]:
+    """Read an ``.npz`` and check that each key exists with the expected shape.
+
+    ``keys`` maps a key to a shape pattern: ints are exact, ``None`` is any size, and a
+    string names a size that must agree across keys (e.g. ``"N"``).
+    """
+    if not path.is_file():
+        raise ArtifactError(path, "file is missing", f"re-run `{producer}`")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            out = {k: data[k] for k in data.files}
+    except Exception as e:
+        raise ArtifactError(path, f"cannot be read as .npz ({e})", f"re-run `{producer}`") from e
+    sizes: dict[str, int] = {}
+    for key, pattern in keys.items():
+        if key not in out:
+            raise ArtifactError(
+                path, f"has no key {key!r} (keys: {sorted(out)})", f"re-run `{producer}`"
+            )
+        arr = out[key]
+        if len(pattern) != arr.ndim or any(
+            isinstance(p, int) and p != s for p, s in zip(pattern, arr.shape, strict=False)
+        ):
+            raise ArtifactError(
+                path,
+                f"key {key!r} has shape {arr.shape}, expected {_fmt_shape(pattern)}",
+                f"re-run `{producer}`",
+            )
+        for p, s in zip(pattern, arr.shape, strict=True):
+            if isinstance(p, str) and sizes.setdefault(p, s) != s:
+                raise ArtifactError(
+                    path,
+                    f"key {key!r} has {p}={s} but another key has {p}={sizes[p]}",
+                    f"re-run `{producer}`",
+                )
+    return out
+
+
+def _fmt_shape(pattern: tuple) -> str:
+    return "(" + ", ".join("?" if p is None else str(p) for p in pattern) + ")"
+
+
+def require_finite(path: Path, name: str, arr: np.ndarray, producer: str) -> None:
+    """Fail with the first non-finite index of ``arr``."""
+    bad = ~np.isfinite(np.asarray(arr, dtype=np.float64))
+    if np.any(bad):
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ArtifactError(
+            path,
+            f"{name} has NaN or infinite values ({int(bad.sum())} entries, first at {idx})",
+            f"re-run `{producer}`; frames that cannot be estimated must be flagged invalid",
+        )
+
+
+def require_rotations(path: Path, name: str, T: np.ndarray, producer: str) -> None:
+    """Fail unless every ``T[..., :3, :3]`` is a rotation and the last row is [0 0 0 1]."""
+    from h2s2r.core.geometry import is_rotation_matrix
+
+    T = np.asarray(T, dtype=np.float64)
+    ok = is_rotation_matrix(T[..., :3, :3], tol=1e-3)
+    ok &= np.all(np.abs(T[..., 3, :] - np.array([0, 0, 0, 1.0])) < 1e-6, axis=-1)
+    if not np.all(ok):
+        first = tuple(int(i) for i in np.argwhere(~np.atleast_1d(ok))[0])
+        raise ArtifactError(
+            path,
+            f"{name} holds a matrix that is not a rigid transform (first at index {first})",
+            f"re-run `{producer}`; poses must be 4×4 with an orthonormal rotation",
+        )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an artifact came from: the stage's config and the upstream files it read."""
+
+    config: Mapping[str, Any] = field(default_factory=dict)
+    upstream: Mapping[str, str] = field(default_factory=dict)
+    h2s2r_version: str = __version__
+
+    @staticmethod
+    def of_files(workspace: Path, files: list[Path], config: Any = None) -> Provenance:
+        """Provenance hashing ``files`` (recorded relative to ``workspace``)."""
+        ups = {}
+        for f in files:
+            f = Path(f)
+            try:
+                rel = str(f.resolve().relative_to(Path(workspace).resolve()))
+            except ValueError:
+                rel = str(f.resolve())
+            ups[rel] = sha256_file(f)
+        return Provenance(config=to_jsonable(config or {}), upstream=ups)
+
+
+class ArtifactBase:
+    """Mixin for artifact dataclasses: schema constants and meta.json round trip.
+
+    Subclasses set ``SCHEMA``, ``VERSION``, ``FOLDER`` and ``PRODUCER`` (the command that
+    writes the artifact, quoted in error messages).
+    """
+
+    SCHEMA: ClassVar[str]
+    VERSION: ClassVar[int]
+    # Older schema versions ``load`` still reads (it converts them).
+    READS_VERSIONS: ClassVar[tuple[int, ...]] = ()
+    FOLDER: ClassVar[str]
+    PRODUCER: ClassVar[str]
+
+    @classmethod
+    def write_meta(
+        cls,
+        folder: Path,
+        provenance: Provenance,
+        files: list[str],
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write ``meta.json`` hashing the payload ``files`` (names inside ``folder``)."""
+        meta: dict[str, Any] = dict(extra or {})
+        meta.update(
+            schema={"name": cls.SCHEMA, "version": cls.VERSION},
+            h2s2r_version=provenance.h2s2r_version,
+            config=provenance.config,
+            upstream=dict(provenance.upstream),
+            files={f: sha256_file(folder / f) for f in sorted(files)},
+        )
+        write_json(folder / META_FILE, meta)
+
+    @classmethod
+    def read_meta(cls, folder: Path, check_files: bool = True) -> dict[str, Any]:
+        """Read and check ``meta.json``: schema name and version, payload hashes, staleness."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ArtifactError(folder, "folder does not exist", f"run `{cls.PRODUCER}` first")
+        path = folder / META_FILE
+        meta = read_json(path, cls.PRODUCER)
+        schema = meta.get("schema")
+        if not isinstance(schema, dict) or "name" not in schema or "version" not in schema:
+            raise ArtifactError(
+                path, "has no schema {name, version}", f"re-run `{cls.PRODUCER}` to rewrite it"
+            )
+        if schema["name"] != cls.SCHEMA:
+            raise ArtifactError(
+                path,
+                f"holds a {schema['name']!r} artifact, not {cls.SCHEMA!r}",
+                f"point to the {cls.FOLDER}/ folder of a demo workspace",
+            )
+        version = int(schema["version"])
+        if version > cls.VERSION:
+            raise ArtifactError(
+                path,
+                f"schema version {version} is newer than this h2s2r reads ({cls.VERSION})",
+                "upgrade h2s2r",
+            )
+        if version < cls.VERSION and version not in cls.READS_VERSIONS:
+            raise ArtifactError(
+                path,
+                f"schema version {version} is older than this h2s2r reads ({cls.VERSION})",
+                f"re-run `{cls.PRODUCER}`",
+            )
+        if check_files:
+            for name, digest in (meta.get("files") or {}).items():
+                f = folder / name
+                if not f.is_file():
+                    raise ArtifactError(f, "is listed in meta.json but missing", cls._rerun())
+                if sha256_file(f) != digest:
+                    raise ArtifactError(
+                        f,
+                        "changed after it was written (sha256 differs from meta.json)",
+                        cls._rerun(),
+                    )
+        cls._check_upstream(folder, meta)
+        return meta
+
+    @classmethod
+    def _rerun(cls) -> str:
+        return f"re-run `{cls.PRODUCER}`"
+
+    @classmethod
+    def _check_upstream(cls, folder: Path, meta: Mapping[str, Any]) -> None:
+        """Stale check: an upstream file that still exists must still have the same hash."""
+        workspace = folder.parent
+        for rel, digest in (meta.get("upstream") or {}).items():
+            f = Path(rel) if Path(rel).is_absolute() else workspace / rel
+            if f.is_file() and sha256_file(f) != digest:
+                raise ArtifactError(
+                    folder / META_FILE,
+                    f"is stale: upstream {rel} changed after {cls.FOLDER}/ was made",
+                    cls._rerun(),
+                )
+
+
+def require_pose_in_metres(T: np.ndarray, where: str | Path) -> np.ndarray:
+    """A 4×4 rigid transform whose translation is plausibly in metres, else a clear error."""
+    from h2s2r.core.errors import H2S2RError
+    from h2s2r.core.geometry import is_rotation_matrix
+
+    T = np.asarray(T, dtype=np.float64)
+    if (
+        T.shape != (4, 4)
+        or not is_rotation_matrix(T[:3, :3], tol=1e-3)
+        or not np.allclose(T[3], [0, 0, 0, 1])
+    ):
+        raise H2S2RError(
+            f"{where}: not a rigid transform (rotation not orthonormal or last row not 0 0 0 1)"
+        )
+    if np.linalg.norm(T[:3, 3]) > 10:
+        raise H2S2RError(
+            f"{where}: translation {np.linalg.norm(T[:3, 3]):.0f} looks like "
+            "millimetres; poses must be in metres"
+        )
+    return T

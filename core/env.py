@@ -1,0 +1,97 @@
+"""The batched-environment contract between the simulator and the learner.
+
+A simulation backend (the ``sim`` stage) builds environments; the ``policy`` stage trains,
+validates, evaluates and exports through them. Neither imports the other: the command
+line passes a backend's :data:`EnvFactory` to the policy stage, which asks it for an
+environment with an :class:`EnvRequest` and uses only the :class:`BatchedEnv` methods.
+
+Shapes: ``B`` worlds, ``A`` action size, ``P`` / ``C`` policy / critic observation sizes,
+``n`` robot joints, ``nq`` model positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from h2s2r.core.artifacts import Task
+from h2s2r.core.control import Controller
+
+
+@dataclass(frozen=True)
+class EnvRequest:
+    """What the learner asks a backend for."""
+
+    workspace: Path  # a demo workspace with task/ and object/
+    num_envs: int  # parallel worlds
+    task: str = "track_demo"  # the sim stage's task registry name
+    randomization: str = "none"  # domain randomization preset
+    action_mode: str = "palm_synergy"  # controller action semantics
+    synergy_scale: float = 1.0  # synergy span at |a| = 1
+    # Further task options (nested mapping: reward weights, gates, success thresholds…);
+    # the backend validates them against its task config.
+    task_config: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0  # episode randomness: start poses, noise, latencies
+    physics_seed: int | None = None  # physics variants (None: ``seed``)
+    threads: int = 0  # simulation threads (0: all cores)
+
+
+class TaskConfigLike(Protocol):
+    """The resolved task config a :class:`BatchedEnv` exposes as ``cfg``."""
+
+    ctrl_dt_s: float  # policy period (s)
+    physics_dt_s: float  # physics step (s)
+    randomization: str
+
+
+class BatchedEnv(Protocol):
+    """``B`` worlds of one task, numpy in and out.
+
+    ``step`` returns ``(obs, reward (B,), terminated (B,), truncated (B,), info)``; ``obs``
+    is ``{"policy": (B, P), "critic": (B, C)}`` float32 (None with ``observe=False``) and
+    ``info`` holds ``reward_terms`` ``{name: (B,)}``, ``keypoint_distance`` ``(B,)`` m,
+    ``success``, ``unstable`` (the physics diverged; that world was reset) and
+    ``goal_progress`` ``(B,)``.
+    """
+
+    name: str  # the task registry name
+    num_envs: int
+    action_dim: int
+    max_steps: int  # policy steps of the longest episode
+    steps: np.ndarray  # (B,) policy steps into each world's episode
+    cfg: TaskConfigLike  # resolved task config (a frozen dataclass)
+    task: Task  # the demo-derived task artifact
+    controller: Controller  # actions → joint targets
+    model: Any  # the unrandomized mujoco.MjModel (for rendering)
+
+    def seed(self, seed: int) -> None:
+        """Restart episode randomness (start poses, noise, latencies) from ``seed``."""
+
+    def reset(self, ids: np.ndarray) -> None:
+        """Start new episodes in worlds ``ids``."""
+
+    def observe(self) -> dict[str, np.ndarray]: ...
+
+    def step(self, action: np.ndarray, observe: bool = True) -> tuple: ...
+
+    def step_targets(
+        self, target: np.ndarray, action: np.ndarray | None = None, observe: bool = True
+    ) -> tuple:
+        """One policy step toward joint targets ``(B, n)`` (a replay's, not the policy's)."""
+
+    def object_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """Object positions ``(B, 3)`` and wxyz orientations ``(B, 4)``, base frame."""
+
+    def qpos(self) -> np.ndarray:
+        """``(B, nq)`` model positions (for rendering a world)."""
+
+    def close(self) -> None: ...
+
+
+EnvFactory = Callable[[EnvRequest], BatchedEnv]
+
+__all__ = ["BatchedEnv", "EnvFactory", "EnvRequest", "TaskConfigLike"]

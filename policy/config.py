@@ -1,0 +1,135 @@
+"""``TrainConfig``: what ``h2s2r train`` runs, and the environment request it implies.
+
+The config is written, with the resolved task config and the PPO settings, into
+``train/config.json``; ``eval`` and ``export`` read it back (:func:`saved_train_config`) so
+that they build the task exactly as it was trained.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from h2s2r.core.env import EnvRequest
+from h2s2r.core.errors import ArtifactError
+
+BACKENDS = ("mujoco",)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of ``h2s2r train``."""
+
+    backend: str = "mujoco"  # simulation backend: mujoco (CPU)
+    task: str = "track_demo"  # simulation task (the sim stage's registry)
+    num_envs: int = 256  # parallel worlds
+    total_steps: int = 0  # stop after this many env-steps (0: use --budget-min)
+    budget_min: float = 20.0  # stop after this many minutes of wall clock
+    resume: bool = False  # continue from the newest checkpoint in train/
+    randomization: str = "medium"  # domain randomization in training: none|small|medium|large
+    action_mode: str = "palm_synergy"  # palm_synergy (11-D) | joint_delta (23-D)
+    synergy_scale: float = 1.0  # synergy span at |a| = 1, in units of ± 2σ of real hands
+    recurrent: bool = False  # an LSTM policy instead of an MLP
+    steps_per_env: int = 16  # rollout length per PPO iteration
+    hidden_dims: tuple[int, ...] = (128, 64, 32)  # actor and critic MLP layers
+    learning_rate: float = 1e-3
+    entropy_coef: float = 0.005
+    threads: int = 0  # simulation threads (0: all cores)
+    update_threads: int = 0  # torch threads for the PPO update, when the simulation idles (0: all)
+    seed: int = 0
+    save_every: int = 20  # iterations between checkpoints
+    validate_every: int = 50  # iterations between validation runs (0: none; keep the latest)
+    validate_episodes: int = 64  # validation worlds (their own start poses, not eval's)
+    # Task options beyond the flags above (YAML only): reward weights, gates, success
+    # thresholds…, e.g. {rewards: {action_rate: -0.02}, success_pos_m: 0.02}.
+    task_config: Mapping[str, Any] = field(default_factory=dict)
+
+    def env_request(
+        self,
+        ws: Path,
+        *,
+        randomization: str | None = None,
+        num_envs: int | None = None,
+        seed: int | None = None,
+        physics_seed: int | None = None,
+    ) -> EnvRequest:
+        """The environment this run trains on, or one like it (evaluation changes the
+        randomization, the worlds and the seeds, never the task)."""
+        return EnvRequest(
+            workspace=Path(ws),
+            num_envs=num_envs or self.num_envs,
+            task=self.task,
+            randomization=randomization or self.randomization,
+            action_mode=self.action_mode,
+            synergy_scale=self.synergy_scale,
+            task_config=dict(self.task_config),
+            seed=self.seed if seed is None else seed,
+            physics_seed=physics_seed,
+            threads=self.threads,
+        )
+
+
+def ppo_config(cfg: TrainConfig) -> dict:
+    """rsl-rl's runner configuration for ``cfg``."""
+    model = "RNNModel" if cfg.recurrent else "MLPModel"
+    common = {
+        "class_name": model,
+        "hidden_dims": list(cfg.hidden_dims),
+        "activation": "elu",
+        "obs_normalization": True,
+    }
+    if cfg.recurrent:
+        common.update(rnn_type="lstm", rnn_hidden_dim=128, rnn_num_layers=1)
+    return {
+        "num_steps_per_env": cfg.steps_per_env,
+        "save_interval": cfg.save_every,
+        "obs_groups": {"actor": ["policy"], "critic": ["critic"]},
+        "algorithm": {
+            "class_name": "PPO",
+            "num_learning_epochs": 5,
+            "num_mini_batches": 4,
+            "clip_param": 0.2,
+            "gamma": 0.99,
+            "lam": 0.95,
+            "value_loss_coef": 1.0,
+            "entropy_coef": cfg.entropy_coef,
+            "learning_rate": cfg.learning_rate,
+            "max_grad_norm": 1.0,
+            "schedule": "adaptive",
+            "desired_kl": 0.01,
+        },
+        "actor": {
+            **common,
+            "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": 0.5},
+        },
+        "critic": dict(common),
+        "logger": "tensorboard",
+        "multi_gpu": None,
+        "check_for_nan": True,
+    }
+
+
+def saved_train_config(ws: Path) -> TrainConfig:
+    """The ``TrainConfig`` a workspace was trained with (``train/config.json``), so that
+    evaluation and export build the same task (action semantics, synergy span, task
+    options); the defaults when it was never trained."""
+    path = Path(ws) / "train" / "config.json"
+    if not path.is_file():
+        return TrainConfig()
+    try:
+        config = json.loads(path.read_text())
+        saved = dict(config["train"])
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ArtifactError(path, f"cannot be read ({e})", "re-run `h2s2r train DIR`") from e
+    if "hidden_dims" not in saved:  # runs from before the option: the network they built
+        saved["hidden_dims"] = config["ppo"]["actor"]["hidden_dims"]
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
+    )
+
+
+__all__ = ["BACKENDS", "TrainConfig", "ppo_config", "saved_train_config"]
