@@ -19,6 +19,8 @@ DEMO_BUDGET_MIN ?= 20
 demo: setup
 	$(VENV)/h2s2r demo $(DEMO_DIR) --budget-min $(DEMO_BUDGET_MIN)
 
+# pytest includes tests/test_layers.py: import-linter's contracts (pyproject.toml) on the
+# installed tree, and the training path without the perception stack.
 test: setup
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .

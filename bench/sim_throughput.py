@@ -17,20 +17,18 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("MENAGERIE_ROOT", str(REPO.parent / "shared" / "data" / "mujoco_menagerie"))
 
 import mujoco  # noqa: E402
 
-from h2s2r.sim.backends.mujoco_cpu import BatchedSim, interpolate_targets  # noqa: E402
 from h2s2r.core.robots import get_robot  # noqa: E402
+from h2s2r.sim.backends.mujoco_cpu import BatchedSim, interpolate_targets  # noqa: E402
 from h2s2r.sim.scene import build_task_scene  # noqa: E402
 from h2s2r.sim.synth.tasks import box_mesh  # noqa: E402
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from h2s2r.perception.capture.registration import depth_color_registration, shift_depth  # noqa: E402
 from h2s2r.perception.object_track.icp import ModelTarget  # noqa: E402

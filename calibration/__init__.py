@@ -1,2 +1,1 @@
 """calibration stage."""
-

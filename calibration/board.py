@@ -11,6 +11,7 @@ from functools import cached_property
 
 import cv2
 import numpy as np
+
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import make_T, so3_exp
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import cv2
 import mujoco
 import numpy as np
+from PIL import Image
+
 from h2s2r.calibration.poses import parse_pose, read_robot_poses
 from h2s2r.core.artifacts import Calibration, Capture
 from h2s2r.core.geometry import T_inv, matrix_to_quat, project_points
 from h2s2r.core.render import offscreen_renderer
-from PIL import Image
 
 
 def _background(out: Path, cfg, size: tuple[int, int] | None) -> np.ndarray:

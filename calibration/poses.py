@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from h2s2r.core.artifacts.base import require_pose_in_metres
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import T_from_pos_quat, quat_xyzw_to_wxyz
@@ -104,6 +105,7 @@ def read_robot_poses(path: str, kind: str, robot_name: str, ee_site: str) -> lis
     if kind != "joints":
         raise H2S2RError(f"--pose-kind must be joints or ee, got {kind!r}")
     import mujoco
+
     from h2s2r.core.robots import build_robot_model, get_robot
 
     robot = get_robot(robot_name)

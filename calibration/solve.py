@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.optimize import least_squares
+
 from h2s2r.calibration.board import BoardSpec, Detection, board_pose, project
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import T_inv, make_T, so3_exp, so3_log
-from scipy.optimize import least_squares
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
 from h2s2r.calibration.board import BoardSpec, detect
 from h2s2r.calibration.check import write_check
 from h2s2r.calibration.poses import parse_pose, read_pose_file, read_robot_poses
@@ -35,7 +37,6 @@ from h2s2r.core.artifacts import Calibration, Capture, Provenance
 from h2s2r.core.artifacts.capture import read_cam_K
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import table_plane_from_depth
-from PIL import Image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
 from h2s2r.calibration.board import BoardSpec
 from h2s2r.core.geometry import T_inv, backproject_depth
 

@@ -55,7 +55,9 @@ def add_dataclass_args(
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:
     """Build the config dataclass from its defaults, ``--config`` and the flags given."""
     fields = [f for f in dataclasses.fields(cls) if f.init]
-    given = {f.name: getattr(args, f.name) for f in fields if getattr(args, f.name, None) is not None}
+    given = {
+        f.name: getattr(args, f.name) for f in fields if getattr(args, f.name, None) is not None
+    }
     required = [
         f.name
         for f in fields

@@ -42,9 +42,7 @@ def policy_layout(n_joints: int, action_dim: int, n_fingertips: int) -> tuple[Ob
     return (
         ObsBlock("joint_pos", n_joints, "rad", "joints, registry order", "q"),
         ObsBlock("joint_vel", n_joints, "0.1 rad/s", "joints, registry order", "0.1 * qdot"),
-        ObsBlock(
-            "previous_action", action_dim, "1", "action", "the last action sent, in [-1, 1]"
-        ),
+        ObsBlock("previous_action", action_dim, "1", "action", "the last action sent, in [-1, 1]"),
         ObsBlock(
             "fingertips_minus_object",
             3 * n_fingertips,
@@ -65,9 +63,7 @@ def policy_layout(n_joints: int, action_dim: int, n_fingertips: int) -> tuple[Ob
             f"p_next_goal - p_obj; the goal {NEXT_GOAL_S} s ahead on the demo path",
         ),
         ObsBlock("next_goal_rot6d", 6, "1", "base", f"R_base_next_goal: {ROT6D}"),
-        ObsBlock(
-            "progress", 1, "1", "-", "goal time / demo duration, clipped to [0, 1]"
-        ),
+        ObsBlock("progress", 1, "1", "-", "goal time / demo duration, clipped to [0, 1]"),
     )
 
 

@@ -1,2 +1,1 @@
 """perception stage."""
-

@@ -1,2 +1,1 @@
 """policy stage."""
-

@@ -38,7 +38,9 @@ def replay_targets(env: BatchedEnv, task: Task) -> Callable[[int], np.ndarray]:
     return targets
 
 
-def object_aware_targets(env: BatchedEnv, task: Task, iters: int = 8) -> Callable[[int], np.ndarray]:
+def object_aware_targets(
+    env: BatchedEnv, task: Task, iters: int = 8
+) -> Callable[[int], np.ndarray]:
     """The replay re-anchored to the object's actual start: each demo palm pose is moved
     by the transform from the demo's first object pose to the episode's, and the arm
     joints that reach it are solved kinematically (damped least squares, ``iters`` steps

@@ -54,7 +54,9 @@ def make_runner(env: BatchedEnv, cfg: TrainConfig, log_dir: Path | None = None):
     from h2s2r.policy.rsl_env import RslVecEnv
 
     return OnPolicyRunner(
-        RslVecEnv(env), ppo_config(cfg), log_dir=None if log_dir is None else str(log_dir),
+        RslVecEnv(env),
+        ppo_config(cfg),
+        log_dir=None if log_dir is None else str(log_dir),
         device="cpu",
     )
 

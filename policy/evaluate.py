@@ -71,9 +71,7 @@ def onnx_policy(ws: Path) -> Callable[[dict, int], np.ndarray]:
     return act
 
 
-def run_eval(
-    ws: str | Path, cfg: EvalConfig, make_env: EnvFactory, log=print
-) -> EvalResult:
+def run_eval(ws: str | Path, cfg: EvalConfig, make_env: EnvFactory, log=print) -> EvalResult:
     """Evaluate the policy and both baselines in environments from ``make_env``."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     ws = Path(ws)

@@ -39,6 +39,9 @@ echo "[setup] installing pinned Python packages (requirements.lock)"
 # torch (asked for by any later package) would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -r requirements.lock
+# The editable install maps each top-level folder to its h2s2r.* package (PEP 660 with
+# package-dir; SPDX license string): setuptools 77 or newer.
+.venv/bin/python -m pip install -q "setuptools>=77"
 .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 echo "$want" > "$stamp"
 echo "[setup] done: $(.venv/bin/python --version), .venv ready"

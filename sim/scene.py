@@ -12,8 +12,8 @@ import mujoco
 import numpy as np
 
 from h2s2r.core.geometry import matrix_to_quat
-from h2s2r.sim.collision import BoxPrimitive, CollisionConfig, collision_geometry
 from h2s2r.core.robots import RobotModelInfo, RobotSpec, build_robot_spec
+from h2s2r.sim.collision import BoxPrimitive, CollisionConfig, collision_geometry
 
 TABLE_THICKNESS_M = 0.04
 

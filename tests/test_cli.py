@@ -29,7 +29,10 @@ DESIGN_VERBS = (
 
 def test_help_lists_every_design_verb():
     out = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "h2s2r.cli.main", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     for verb in DESIGN_VERBS:
         assert f"\n  {verb} " in out or f"\n    {verb}" in out, verb
@@ -67,12 +70,13 @@ def test_user_errors_exit_1_with_one_line(tmp_path, capsys):
 
 
 def test_config_file_and_flag_precedence(tmp_path, capsys):
-    from h2s2r.cli.main import build_parser, config_from_args
+    from h2s2r.cli.main import build_parser
+    from h2s2r.cli.options import config_from_args
     from h2s2r.sim.synth import SynthConfig
 
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text("task: can_lift\nseed: 5\ncamera_distance_m: [0.7, 0.9]\n")
-    parser, _ = build_parser()
+    parser, _ = build_parser("synth")
     args = parser.parse_args(["synth", "--out", "x", "--config", str(cfg_file), "--seed", "9"])
     cfg = config_from_args(SynthConfig, args)
     assert (cfg.task, cfg.seed, cfg.camera_distance_m, cfg.frames) == (
@@ -90,8 +94,10 @@ def test_config_file_and_flag_precedence(tmp_path, capsys):
 def test_shipped_configs_parse():
     from pathlib import Path
 
-    from h2s2r.cli.main import load_config_file
-    from h2s2r.policy.train import TrainConfig, ppo_config
+    from h2s2r.cli.backends import check_task_config
+    from h2s2r.cli.options import load_config_file
+    from h2s2r.core.config import apply_overrides
+    from h2s2r.policy.config import TrainConfig, ppo_config
     from h2s2r.sim.synth import SynthConfig
 
     root = Path(__file__).parents[1] / "configs"
@@ -99,8 +105,11 @@ def test_shipped_configs_parse():
         configs = sorted((root / verb).glob("*.yaml"))
         assert configs
         for path in configs:
-            cls(**load_config_file(path, cls))
-    large = TrainConfig(**load_config_file(root / "train" / "large_network.yaml", TrainConfig))
+            cfg = apply_overrides(cls(), load_config_file(path), str(path))
+            if cls is TrainConfig:
+                check_task_config(cfg, str(path))
+    path = root / "train" / "large_network.yaml"
+    large = apply_overrides(TrainConfig(), load_config_file(path), str(path))
     assert ppo_config(large)["actor"]["hidden_dims"] == [256, 128, 64]
 
 

@@ -78,5 +78,3 @@ def load_synergies(robot_name: str) -> HandSynergies:
             "`python -m h2s2r.sim.retarget.synergies <keypoints.npz> --robot " + robot_name + "`"
         )
     return HandSynergies.load(path)
-
-

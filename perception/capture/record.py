@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from h2s2r.perception.capture.realsense import LiveCamera, StreamInfo
 from h2s2r.core.artifacts import Capture, Provenance
 from h2s2r.core.errors import H2S2RError
+from h2s2r.perception.capture.realsense import LiveCamera, StreamInfo
 
 
 @dataclass(frozen=True)

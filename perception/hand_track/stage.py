@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from h2s2r.perception.object_track.smooth import savgol_weights
 from h2s2r.core.artifacts import Capture, GroundTruth, HandTrack, Provenance
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import project_points
+from h2s2r.perception.object_track.smooth import savgol_weights
 
 METHODS = ("mediapipe", "hamer", "ground-truth")
 # hamer_depth's per-frame JSON keys → MediaPipe keypoint index (front/back pairs averaged).

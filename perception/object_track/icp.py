@@ -14,9 +14,9 @@ import open3d as o3d
 from scipy.ndimage import minimum_filter
 from scipy.spatial import cKDTree
 
+from h2s2r.core.geometry import T_inv, transform_points
 from h2s2r.perception.object_track.appearance import AppearanceGate
 from h2s2r.perception.object_track.model import ObjectModel
-from h2s2r.core.geometry import T_inv, transform_points
 
 _REG = o3d.pipelines.registration
 

@@ -33,9 +33,9 @@ import numpy as np
 import open3d as o3d
 from scipy.spatial import ConvexHull
 
+from h2s2r.core.geometry import backproject_depth, project_points, so3_exp
 from h2s2r.perception.object_track.icp import ModelTarget, icp
 from h2s2r.perception.object_track.model import boundary_support, score_poses, texture_agreement
-from h2s2r.core.geometry import backproject_depth, project_points, so3_exp
 
 _REG = o3d.pipelines.registration
 

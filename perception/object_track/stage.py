@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from h2s2r.core.artifacts import Capture, GroundTruth, ObjectMesh, ObjectTrack, Provenance
+from h2s2r.core.errors import ArtifactError, H2S2RError
 from h2s2r.perception.capture.registration import check_capture, shift_depth
 from h2s2r.perception.object_track.foundationpose import read_ob_in_cam
 from h2s2r.perception.object_track.mesh_io import read_mesh, read_texture
@@ -27,8 +29,6 @@ from h2s2r.perception.object_track.metrics import pose_metrics, rotation_error_d
 from h2s2r.perception.object_track.model import ObjectModel, sample_surface
 from h2s2r.perception.object_track.overlay import write_overlay
 from h2s2r.perception.object_track.tracker import TrackerConfig, track
-from h2s2r.core.artifacts import Capture, GroundTruth, ObjectMesh, ObjectTrack, Provenance
-from h2s2r.core.errors import ArtifactError, H2S2RError
 
 METHODS = ("icp", "foundationpose")
 

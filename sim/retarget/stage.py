@@ -10,8 +10,9 @@ Reads ``object_track/``, ``hand_track/``, ``object/``, ``capture/`` and ``calibr
 Finds the start of manipulation, solves the robot's pre-manipulation configuration and
 the configuration for every later frame (the replay baseline), and writes ``task/``:
 ``task.npz`` (object path in the base frame, ``pre_manip_qpos``, ``T_obj_palm``,
-``start_idx``, replay joint trajectory, camera pose, table height, IK residuals), ``metrics.json`` and
-``retarget_check.png`` (the robot at the pre-manipulation pose beside the demo frame).
+``start_idx``, replay joint trajectory, camera pose, table height, IK residuals),
+``metrics.json`` and ``retarget_check.png`` (the robot at the pre-manipulation pose beside
+the demo frame).
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ from h2s2r.core.geometry import (
     table_plane_from_depth,
     transform_points,
 )
+from h2s2r.core.robots import DEFAULT_ROBOT, get_robot
 from h2s2r.sim.retarget.ik import IkConfig, RetargetIK
 from h2s2r.sim.retarget.start import detect_motion, fill_invalid
-from h2s2r.core.robots import DEFAULT_ROBOT, get_robot
 from h2s2r.sim.scene import build_task_scene
 
 PALM_HALF_THICKNESS_M = 0.012  # joint centres to the palm's skin

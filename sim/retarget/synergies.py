@@ -38,9 +38,9 @@ def retarget_keypoint_frames(robot_name: str, joints: np.ndarray, progress=None)
     """IK results, frame by frame (each warm-started from the last), for human keypoints
     ``(N, 21, 3)`` (wrist frame, metres) held palm-down in front of the robot."""
     from h2s2r.core.geometry import make_T, transform_points
+    from h2s2r.core.robots import get_robot
     from h2s2r.sim.retarget.ik import RetargetIK
     from h2s2r.sim.retarget.stage import robot_targets
-    from h2s2r.core.robots import get_robot
     from h2s2r.sim.scene import build_task_scene
     from h2s2r.sim.synth.tasks import box_mesh
 

@@ -15,7 +15,13 @@ import numpy as np
 
 from h2s2r.core.errors import RegistryError
 from h2s2r.core.geometry import make_T, rot_z
-from h2s2r.sim.synth.hand import FINGER_GEOMETRY, PALM_HALF_SIZE, HandShape, finger_shape, wrap_angles
+from h2s2r.sim.synth.hand import (
+    FINGER_GEOMETRY,
+    PALM_HALF_SIZE,
+    HandShape,
+    finger_shape,
+    wrap_angles,
+)
 
 TABLE_TOP_Z = 0.0
 # Palm surface centre in the hand (wrist) frame: x = palm surface, z = mid-palm.

@@ -109,6 +109,9 @@ def test_every_artifact_round_trips(tmp_path):
             pre_manip_qpos=np.zeros(23),
             T_obj_palm=_poses(1, rng)[0],
             start_idx=2,
+            replay_qpos=rng.normal(size=(4, 23)),
+            T_base_cam=_poses(1, rng)[0],
+            table_height_m=0.02,
             extras={"ik_residual_m": np.zeros(4)},
         ),
         EvalResult(
@@ -309,3 +312,70 @@ def test_workspace_frame_count_cross_check(tmp_path):
     ObjectTrack(T_cam_obj=_poses(5, rng), valid=np.ones(5, bool)).save(tmp_path / "object_track")
     with pytest.raises(ArtifactError, match="has 5 frames but capture/ has 3"):
         validate_workspace(tmp_path)
+
+
+def _task(rng) -> Task:
+    n = 5
+    return Task(
+        t=np.arange(n) / 30,
+        object_pos_base=rng.normal(size=(n, 3)),
+        object_quat_wxyz_base=random_quat(rng, n),
+        pre_manip_qpos=np.zeros(23),
+        T_obj_palm=T_from_pos_quat([0, 0, 0.1], [1, 0, 0, 0]),
+        start_idx=2,
+        replay_qpos=rng.normal(size=(n, 23)),
+        T_base_cam=T_from_pos_quat([1.2, 0, 0.6], [0, 0, 1, 0]),
+        table_height_m=0.02,
+        extras={"frames": np.arange(n)},
+    )
+
+
+def _as_schema_1(folder: Path, drop: str | None = None) -> None:
+    """Rewrite a saved task/ as schema 1 wrote it: the typed fields among the extras."""
+    from h2s2r.core.artifacts.base import save_npz, sha256_file
+
+    path = folder / Task.FILE
+    with np.load(path) as z:
+        d = {k: z[k] for k in z.files}
+    for key in ("replay_qpos", "T_base_cam", "table_height_m"):
+        value = d.pop(key)
+        if key != drop:
+            d[f"extra_{key}"] = value
+    save_npz(path, d)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["schema"]["version"] = 1
+    meta["files"][Task.FILE] = sha256_file(path)
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def test_task_fields_are_typed_and_schema_1_still_loads(tmp_path):
+    task = _task(np.random.default_rng(0))
+    task.save(tmp_path / "task")
+    loaded = Task.load(tmp_path / "task")
+    np.testing.assert_array_equal(loaded.replay_qpos, task.replay_qpos)
+    np.testing.assert_array_equal(loaded.T_base_cam, task.T_base_cam)
+    assert loaded.table_height_m == 0.02 and set(loaded.extras) == {"frames"}
+    _as_schema_1(tmp_path / "task")
+    old = Task.load(tmp_path / "task")
+    np.testing.assert_array_equal(old.replay_qpos, task.replay_qpos)
+    assert old.table_height_m == 0.02 and set(old.extras) == {"frames"}
+
+
+@pytest.mark.parametrize("missing", ["table_height_m", "replay_qpos", "T_base_cam"])
+def test_task_without_a_typed_field_fails_loudly(tmp_path, missing):
+    """Schema 1 files from before these were written (table height once defaulted to 0 m
+    silently) are refused with the field named and the command that rewrites them."""
+    _task(np.random.default_rng(0)).save(tmp_path / "task")
+    _as_schema_1(tmp_path / "task", drop=missing)
+    with pytest.raises(ArtifactError, match=rf"lacks \['{missing}'\].*h2s2r retarget"):
+        Task.load(tmp_path / "task")
+
+
+def test_task_replay_must_match_the_path(tmp_path):
+    task = _task(np.random.default_rng(0))
+    bad = Task(**{**task.__dict__, "replay_qpos": task.replay_qpos[:3]})
+    with pytest.raises(ArtifactError, match=r"replay_qpos must be \(M, n\) = \(5, 23\)"):
+        bad.save(tmp_path / "task")
+    bad = Task(**{**task.__dict__, "table_height_m": float("nan")})
+    with pytest.raises(ArtifactError, match="table_height_m has NaN"):
+        bad.save(tmp_path / "task")

@@ -144,3 +144,18 @@ def test_camera_look_at_project_and_backproject():
     depth = np.full((480, 640), 2.0)
     pts = g.backproject_depth(K, depth)
     np.testing.assert_allclose(g.project_points(K, pts[100, 200]), [200, 100], atol=1e-9)
+
+
+def test_quat_continuous_flips_against_the_flipped_neighbour():
+    """Two sign changes in a row (raw neighbours disagree twice) leave no jump: each
+    quaternion is compared with its already-flipped predecessor."""
+    yaw = np.linspace(0, 1.0, 6)
+    q = np.c_[np.cos(yaw / 2), np.zeros((6, 2)), np.sin(yaw / 2)]
+    raw = q * np.array([1, -1, 1, 1, -1, -1])[:, None]
+    out = g.quat_continuous(raw)
+    np.testing.assert_allclose(out, q)
+    assert np.all(np.sum(out[1:] * out[:-1], axis=1) > 0)
+    # The old rule (each against its raw neighbour) leaves jumps here.
+    old = raw.copy()
+    old[1:] *= np.where(np.sum(raw[1:] * raw[:-1], axis=1) < 0, -1.0, 1.0)[:, None]
+    assert np.any(np.sum(old[1:] * old[:-1], axis=1) < 0)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from h2s2r.perception.hand_track.lift import lift_hand
-from h2s2r.perception.hand_track.mediapipe_hand import HandDetector, resolve_model
-from h2s2r.perception.hand_track.stage import HAMER_KEYS, TrackHandConfig, run_track_hand
 from h2s2r.core.artifacts import Capture, GroundTruth, HandTrack
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import project_points
+from h2s2r.perception.hand_track.lift import lift_hand
+from h2s2r.perception.hand_track.mediapipe_hand import HandDetector, resolve_model
+from h2s2r.perception.hand_track.stage import HAMER_KEYS, TrackHandConfig, run_track_hand
 from tests.conftest import SHARED_DATA
 
 MODEL = SHARED_DATA / "models" / "hand_landmarker.task"

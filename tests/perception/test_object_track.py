@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from h2s2r.core.artifacts import CaptureWriter, GroundTruth, ObjectTrack
+from h2s2r.core.errors import ArtifactError, H2S2RError
+from h2s2r.core.geometry import T_from_pos_quat, make_T, project_points, random_quat, rot_z
 from h2s2r.perception.capture.registration import shift_depth
 from h2s2r.perception.object_track.foundationpose import read_ob_in_cam
 from h2s2r.perception.object_track.icp import ModelTarget
@@ -27,9 +30,6 @@ from h2s2r.perception.object_track.model import ObjectModel, score_poses, textur
 from h2s2r.perception.object_track.smooth import smooth_poses
 from h2s2r.perception.object_track.stage import TrackObjectConfig, run_track_object
 from h2s2r.perception.object_track.tracker import TrackerConfig
-from h2s2r.core.artifacts import CaptureWriter, GroundTruth, ObjectTrack
-from h2s2r.core.errors import ArtifactError, H2S2RError
-from h2s2r.core.geometry import T_from_pos_quat, make_T, project_points, random_quat, rot_z
 from h2s2r.sim.synth import SynthConfig, run_synth
 from tests.conftest import SHARED_DATA
 
@@ -292,8 +292,8 @@ def test_empty_and_missing_masks(short_box, tmp_path):
     masks = tmp_path / "masks"
     masks.mkdir()
     gt = GroundTruth.load(short_box / "ground_truth")
-    from h2s2r.perception.object_track.icp import silhouette
     from h2s2r.core.artifacts import ObjectMesh
+    from h2s2r.perception.object_track.icp import silhouette
 
     mesh = ObjectMesh.load(ws / "object")
     model = ObjectModel.from_mesh(mesh.vertices, mesh.faces)

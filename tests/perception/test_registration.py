@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from h2s2r.core.artifacts import Capture
 from h2s2r.perception.capture.registration import (
     _near_hole_borders,
     check_capture,
     depth_color_registration,
     shift_depth,
 )
-from h2s2r.core.artifacts import Capture
 from h2s2r.sim.synth import SynthConfig, run_synth
 from tests.conftest import SHARED_DATA
 

@@ -15,17 +15,18 @@ from rsl_rl.runners import OnPolicyRunner
 from tensordict import TensorDict
 
 from h2s2r.core.artifacts import ObjectMesh, Task
-from h2s2r.core.geometry import T_from_pos_quat, T_inv, make_T, quat_slerp
-from h2s2r.policy.evaluate import object_aware_targets, replay_targets, run_episodes
-from h2s2r.policy.train import TrainConfig, ppo_config
+from h2s2r.core.geometry import T_from_pos_quat, T_inv, make_T
+from h2s2r.core.goal import NEXT_GOAL_S, keypoint_distance
 from h2s2r.core.robots import get_robot
+from h2s2r.policy.baselines import object_aware_targets, replay_targets
+from h2s2r.policy.config import TrainConfig, ppo_config
+from h2s2r.policy.rollout import run_episodes
 from h2s2r.sim.synth.tasks import box_mesh
+from h2s2r.sim.tasks import make_env
 from h2s2r.sim.tasks.track_demo import (
     DR_PRESETS,
-    NEXT_GOAL_S,
     TrackDemoEnv,
     action_rate,
-    keypoint_distance,
     keypoint_precision,
     keypoint_tracking,
     latin_hypercube,
@@ -72,8 +73,10 @@ def straight_push_task(robot: str = "iiwa_allegro") -> tuple[Task, ObjectMesh]:
         pre_manip_qpos=home,
         T_obj_palm=make_T(np.eye(3), [0, -0.1, 0.05]),
         start_idx=1,
+        replay_qpos=np.tile(home, (n, 1)),
+        T_base_cam=make_T(np.eye(3), [1.2, 0.0, 0.6]),
+        table_height_m=0.0,
         robot=robot,
-        extras={"replay_qpos": np.tile(home, (n, 1)), "table_height_m": np.float64(0)},
     )
     v, f = box_mesh((0.20, 0.12, 0.06))
     return task, ObjectMesh(vertices=v, faces=f, name="box", symmetry="box")
@@ -149,7 +152,7 @@ def test_reset_worlds_observe_their_new_hand_not_the_last_episodes():
     _assert_hand_points_are_the_sites(env, 1)
 
     def episode():
-        env.rng = np.random.default_rng(3)
+        env.seed(3)
         env.reset(np.arange(4))
         out = [env.observe()["policy"]]
         act = np.random.default_rng(4)
@@ -255,7 +258,7 @@ def test_object_aware_replay_is_the_replay_moved_with_the_object():
 
     task, mesh = straight_push_task()
     sweep = np.linspace(0.0, 0.3, len(task.t))[:, None] * np.r_[1.0, -1.0, 1.0, 0, 0, 0, 0]
-    task.extras["replay_qpos"][:, :7] += sweep  # the arm moves along the replay
+    task.replay_qpos[:, :7] += sweep  # the arm moves along the replay
     env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=3, nthread=1, seed=0)
     replay, aware = replay_targets(env, task), object_aware_targets(env, task)
     for step in range(4):
@@ -312,34 +315,55 @@ def test_goal_pauses_only_when_far_behind():
     env.close()
 
 
-def test_goal_path_slerps_the_demo_and_follows_goal_time():
-    """Goals are the demo's poses at its sample times and the slerp between them (the
-    object turns 1.2 rad about z, with a flipped quaternion sign halfway); the current
-    and next goals the task keeps follow every change of ``goal_time``."""
+def test_kept_goals_follow_goal_time():
+    """The current and next goals the task keeps are the demo path's at ``goal_time`` and
+    ``NEXT_GOAL_S`` later, after every change of ``goal_time`` (in place too, as a reset
+    does). The path itself: tests/core/test_goal.py."""
     task, mesh = straight_push_task()
-    yaw = np.linspace(0.0, 1.2, len(task.t))
-    quat = np.c_[np.cos(yaw / 2), np.zeros((len(yaw), 2)), np.sin(yaw / 2)]
-    quat[30:] *= -1  # the same rotations: slerp must take the short way
-    env = TrackDemoEnv(
-        replace(task, object_quat_wxyz_base=quat), mesh, make_task_cfg("none"), num_envs=3
-    )
-    t_demo = task.t - task.t[0]
-    pos, q = env.goal_pose(t_demo[[0, 17, 45]])
-    np.testing.assert_allclose(pos, task.object_pos_base[[0, 17, 45]], atol=1e-12)
-    np.testing.assert_allclose(np.abs(np.sum(q * quat[[0, 17, 45]], axis=1)), 1.0, atol=1e-12)
-    t = np.array([0.25, 0.98, 1.91])  # between samples; 0.98 s is in the flipped segment
-    i = np.searchsorted(t_demo, t) - 1
-    s = (t - t_demo[i]) / (t_demo[i + 1] - t_demo[i])
-    _, q = env.goal_pose(t)
-    want = quat_slerp(quat[i], quat[i + 1], s)
-    np.testing.assert_allclose(np.abs(np.sum(q * want, axis=1)), 1.0, atol=1e-12)
-    np.testing.assert_allclose(q[:, 3] / q[:, 0], np.tan((yaw[i] + s * (yaw[i + 1] - yaw[i])) / 2))
+    env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=3)
+    t = np.array([0.25, 0.98, 1.91])
     env.goal_time = t.copy()
-    want = (*env.goal_pose(t), *env.goal_pose(t + NEXT_GOAL_S))
+    want = (*env.path.pose(t), *env.path.pose(t + NEXT_GOAL_S))
     for got, w in zip(env.goals(), want, strict=True):
         np.testing.assert_array_equal(got, w)
-    env.goal_time[1] = 0.0  # in place, as a reset does
+    env.goal_time[1] = 0.0
     np.testing.assert_array_equal(env.goals()[0][1], task.object_pos_base[0])
+    env.close()
+
+
+def test_task_observes_through_the_shared_function():
+    """Without noise, the task's policy observation is the core function applied to the
+    world's measured quantities (joints of the registry's order, the palm and fingertip
+    sites, the object, the goals); the critic's starts with it."""
+    from h2s2r.core.observation import PolicyInputs, layout_size, policy_observation
+
+    task, mesh = straight_push_task()
+    env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=2, nthread=1, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        obs = env.step(rng.uniform(-1, 1, (2, env.action_dim)))[0]
+    tips, palm = env._hand_points()
+    pos, quat = env.object_pose()
+    g_pos, g_quat, n_pos, n_quat = env.goals()
+    want = policy_observation(
+        PolicyInputs(
+            joint_pos=env.robot_q(),
+            joint_vel=env.sim.qvel()[:, env.info.dof_adr],
+            previous_action=env.prev_action,
+            fingertip_pos=tips,
+            palm_pos=palm,
+            object_pos=pos,
+            object_quat_wxyz=quat,
+            goal_pos=g_pos,
+            goal_quat_wxyz=g_quat,
+            next_goal_pos=n_pos,
+            next_goal_quat_wxyz=n_quat,
+            progress=env.path.progress(env.goal_time),
+        )
+    )
+    np.testing.assert_array_equal(obs["policy"], want)
+    np.testing.assert_array_equal(obs["critic"][:, : want.shape[1]], want)
+    assert want.shape[1] == layout_size(env.policy_layout)
     env.close()
 
 
@@ -421,6 +445,7 @@ def trained_ws(tmp_path_factory):
             validate_every=1,
             validate_episodes=4,
         ),
+        make_env,
         log=lambda *a: None,
     )
     return ws
@@ -437,7 +462,7 @@ def test_training_writes_checkpoints_and_resumes(trained_ws):
     from h2s2r.core.errors import H2S2RError
 
     with pytest.raises(H2S2RError, match="--resume"):
-        run_train(trained_ws, TrainConfig(num_envs=8, total_steps=8 * 16 * 4))
+        run_train(trained_ws, TrainConfig(num_envs=8, total_steps=8 * 16 * 4), make_env)
     # Killed two iterations after its last checkpoint: those are done again, not counted.
     state = trained_ws / "train" / "state.json"
     st = json.loads(state.read_text())
@@ -452,6 +477,7 @@ def test_training_writes_checkpoints_and_resumes(trained_ws):
             validate_every=1,
             validate_episodes=4,
         ),
+        make_env,
         log=lambda *a: None,
     )
     assert run.env_steps == 8 * 16 * 4  # continued where it stopped
@@ -462,7 +488,7 @@ def test_training_writes_checkpoints_and_resumes(trained_ws):
 def test_validation_keeps_the_best_checkpoint(trained_ws):
     from h2s2r.core.artifacts import TrainRun
     from h2s2r.core.errors import H2S2RError
-    from h2s2r.policy.train import BEST, policy_checkpoint
+    from h2s2r.policy.checkpoints import BEST, policy_checkpoint
 
     folder = trained_ws / "train"
     assert BEST in TrainRun.load(folder).checkpoints
@@ -481,7 +507,7 @@ def test_runs_from_before_the_network_option_keep_their_network(tmp_path):
     network its checkpoints hold, not today's default."""
     from dataclasses import asdict
 
-    from h2s2r.policy.train import saved_train_config
+    from h2s2r.policy.config import saved_train_config
 
     old = TrainConfig(hidden_dims=(64, 32))
     train = {k: v for k, v in asdict(old).items() if k != "hidden_dims"}
@@ -498,18 +524,16 @@ def test_runs_from_before_the_network_option_keep_their_network(tmp_path):
 def test_validation_leaves_the_training_policy_alone(trained_ws):
     """Validation runs a copy: the learner's policy stays in training mode and its
     observation normalizer does not see the validation episodes."""
-    from h2s2r.policy.rsl_env import RslVecEnv
-    from h2s2r.policy.train import Validator, make_env
+    from h2s2r.policy.checkpoints import make_runner
+    from h2s2r.policy.train import Validator
 
     cfg = TrainConfig(num_envs=4, threads=2, validate_episodes=4)
-    runner = OnPolicyRunner(
-        RslVecEnv(make_env(trained_ws, cfg)), ppo_config(cfg), log_dir=None, device="cpu"
-    )
+    runner = make_runner(make_env(cfg.env_request(trained_ws)), cfg)
     runner.alg.train_mode()
     before = {k: v.clone() for k, v in runner.alg.get_policy().state_dict().items()}
     out = trained_ws / "validation_copy"
     out.mkdir()
-    v = Validator(trained_ws, cfg, out)
+    v = Validator(trained_ws, cfg, out, make_env)
     row = v(runner, 0, 0, 0.0)
     v.close()
     assert 0.0 <= row["success"] <= 1.0 and (out / "best_model.pt").is_file()
@@ -522,24 +546,34 @@ def test_export_onnx_matches_torch_and_eval_reproduces(trained_ws):
     import onnxruntime as ort
 
     from h2s2r.core.artifacts import EvalResult, PolicyExport
-    from h2s2r.policy.evaluate import EvalConfig, checkpoint_policy, run_eval
+    from h2s2r.core.observation import layout_table, robot_policy_layout
+    from h2s2r.policy.checkpoints import actor, load_runner, policy_checkpoint
+    from h2s2r.policy.evaluate import EvalConfig, run_eval
     from h2s2r.policy.export import run_export
-    from h2s2r.policy.train import make_env
 
-    art = run_export(trained_ws, log=lambda *a: None)
+    art = run_export(trained_ws, make_env, log=lambda *a: None)
     loaded = PolicyExport.load(trained_ws / "policy")
     assert loaded.header["robot"] == "iiwa_allegro" and len(loaded.header["joint_names"]) == 23
-    env = make_env(trained_ws, TrainConfig(num_envs=4, threads=2), num_envs=4)
+    # The header's layout is the core table, offsets and encodings included.
+    layout = robot_policy_layout(
+        get_robot("iiwa_allegro"), loaded.header["action_semantics"]["dim"]
+    )
+    assert loaded.header["observation_layout"] == layout_table(layout)
+    cfg = TrainConfig(num_envs=4, threads=2)
+    env = make_env(cfg.env_request(trained_ws))
     obs = env.observe()
     sess = ort.InferenceSession(str(trained_ws / "policy" / "policy.onnx"))
     onnx_out = sess.run(None, {"obs": obs["policy"]})[0]
-    torch_out = checkpoint_policy(trained_ws, env)(obs, 0)
+    torch_out = actor(load_runner(env, cfg, policy_checkpoint(trained_ws)), 4)(obs, 0)
     np.testing.assert_allclose(onnx_out, torch_out, atol=1e-5)
     assert art.header["observation_size"] == obs["policy"].shape[1]
     env.close()
-    a = run_eval(trained_ws, EvalConfig(episodes=4, video=True), log=lambda *a: None)
+    a = run_eval(trained_ws, EvalConfig(episodes=4, video=True), make_env, log=lambda *a: None)
     b = run_eval(
-        trained_ws, EvalConfig(episodes=4, video=False, policy="onnx"), log=lambda *a: None
+        trained_ws,
+        EvalConfig(episodes=4, video=False, policy="onnx"),
+        make_env,
+        log=lambda *a: None,
     )
     for key in ("success_rate", "replay_success_rate", "object_aware_replay_success_rate"):
         assert 0.0 <= a.metrics[key] <= 1.0

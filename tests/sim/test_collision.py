@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from scipy.spatial import ConvexHull
 
-from h2s2r.perception.object_track.mesh_io import read_mesh
 from h2s2r.core.geometry import quat_to_matrix, random_quat
+from h2s2r.core.robots import get_robot
+from h2s2r.perception.object_track.mesh_io import read_mesh
 from h2s2r.sim.collision import (
     BoxPrimitive,
     CollisionConfig,
@@ -18,8 +19,8 @@ from h2s2r.sim.collision import (
     concavity,
     decompose,
     fit_box,
+    mesh_distance,
 )
-from h2s2r.core.robots import get_robot
 from h2s2r.sim.scene import build_task_scene
 from h2s2r.sim.synth.tasks import box_mesh
 from tests.conftest import SHARED_DATA
@@ -44,11 +45,43 @@ def u_mesh() -> tuple[np.ndarray, np.ndarray]:
     return v, f
 
 
+def test_scene_table_geometry_is_the_models():
+    v, f = box_mesh((0.2, 0.12, 0.06))
+    s = build_task_scene(get_robot("iiwa_allegro"), v, f, 0.05, table_center_xy=(0.6, 0.1))
+    g = s.table_geom
+    np.testing.assert_allclose(s.model.geom_pos[g][:2], s.table_center_xy)
+    np.testing.assert_allclose(s.model.geom_size[g][:2], s.table_half_xy)
+    assert s.model.geom_pos[g][2] + s.model.geom_size[g][2] == pytest.approx(s.table_height_m)
+    assert s.table_height_m == 0.05
+
+
 def test_concavity_of_convex_and_notched_shapes():
     v, f = box_mesh((0.2, 0.12, 0.06))
     assert concavity(v, f) < 1e-4
     v, f = u_mesh()
     assert 0.025 < concavity(v, f) < 0.035  # the notch: 6 cm wide (walls 3 cm off)
+
+
+def test_mesh_distance_by_hand_and_against_open3d():
+    """Exact distances: by hand to one triangle (its face, an edge, a vertex), and equal
+    to open3d's ray-casting scene (float32) on a scanned mesh, points inside and out."""
+    import open3d as o3d
+
+    tri = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]])
+    f = np.array([[0, 1, 2]])
+    p = np.array([[0.2, 0.2, 0.5], [0.5, -0.3, 0.0], [-0.3, -0.4, 0.0], [0.6, 0.6, 0.1]])
+    want = [0.5, 0.3, 0.5, np.hypot(np.hypot(0.1, 0.1), 0.1)]  # face, edge, vertex, hypotenuse
+    np.testing.assert_allclose(mesh_distance(p, tri, f), want, atol=1e-12)
+
+    v, f = read_mesh(SHARED_DATA / "YCB_sim" / "meshes" / "035_power_drill.msh")
+    rng = np.random.default_rng(0)
+    points = rng.uniform(v.min(0) - 0.03, v.max(0) + 0.03, (2000, 3))
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(
+        o3d.core.Tensor(v.astype(np.float32)), o3d.core.Tensor(np.asarray(f, np.uint32))
+    )
+    ref = scene.compute_distance(o3d.core.Tensor(points.astype(np.float32))).numpy()
+    np.testing.assert_allclose(mesh_distance(points, v, f), ref, atol=1e-6)
 
 
 def test_convex_objects_keep_their_hull():

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from h2s2r.perception.hand_track.stage import TrackHandConfig, run_track_hand
-from h2s2r.perception.object_track.stage import TrackObjectConfig, run_track_object
 from h2s2r.core.artifacts import GroundTruth, HandTrack, ObjectTrack, Task
 from h2s2r.core.errors import ArtifactError, H2S2RError
+from h2s2r.core.robots import ROBOTS
+from h2s2r.perception.hand_track.stage import TrackHandConfig, run_track_hand
+from h2s2r.perception.object_track.stage import TrackObjectConfig, run_track_object
 from h2s2r.sim.retarget.stage import RetargetConfig, run_retarget
 from h2s2r.sim.retarget.start import detect_motion
-from h2s2r.core.robots import ROBOTS
-from h2s2r.core.robots.synergies import retarget_keypoint_frames
+from h2s2r.sim.retarget.synergies import retarget_keypoint_frames
 from h2s2r.sim.synth import SynthConfig, run_synth
 from tests.conftest import SHARED_DATA
 
@@ -51,7 +51,7 @@ def test_retarget_writes_a_valid_task(tracked):
     loaded = Task.load(tracked / "task")
     assert loaded.robot == "iiwa_allegro" and len(loaded.pre_manip_qpos) == 23
     assert abs(loaded.start_idx - GroundTruth.load(tracked / "ground_truth").start_idx) <= 3
-    assert loaded.extras["replay_qpos"].shape == (len(loaded.t), 23)
+    assert loaded.replay_qpos.shape == (len(loaded.t), 23)
     np.testing.assert_allclose(np.diff(loaded.t), 1 / 30.0, atol=1e-9)
     # The object starts the path at rest on the table (z up in the base frame).
     assert loaded.object_pos_base[0, 2] > 0.0 and task.T_obj_palm.shape == (4, 4)

@@ -8,13 +8,8 @@ import pytest
 
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.robots import ROBOTS, get_robot
-from h2s2r.core.robots.synergies import (
-    N_SYNERGIES,
-    SYNERGY_DIR,
-    compute_synergies,
-    load_synergies,
-    pca,
-)
+from h2s2r.core.robots.synergies import N_SYNERGIES, SYNERGY_DIR, load_synergies
+from h2s2r.sim.retarget.synergies import compute_synergies, pca
 from tests.conftest import SHARED_DATA
 
 KEYPOINTS = SHARED_DATA / "hand_keypoints" / "human_joint_right.npz"
@@ -61,6 +56,8 @@ def test_bad_inputs(tmp_path):
     np.savez(bad, joints=np.full((5, 21, 3), np.nan))
     with pytest.raises(H2S2RError, match=r"bad\.npz.*finite"):
         compute_synergies("iiwa_allegro", bad)
-    with pytest.raises(H2S2RError, match=r"no hand synergies.*python -m sim\.robots\.synergies"):
+    with pytest.raises(
+        H2S2RError, match=r"no hand synergies.*python -m h2s2r\.sim\.retarget\.synergies"
+    ):
         load_synergies("no_such_robot")
     assert (SYNERGY_DIR / "iiwa_allegro.json").is_file()
