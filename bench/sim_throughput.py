@@ -8,7 +8,7 @@ Env-steps/s (policy steps of all worlds) are compared with the ideal: the single
     .venv/bin/python bench/sim_throughput.py [--worlds 16 64 256] [--threads 1 2]
                                              [--seconds 3] [--out FILE]
 
-Prints a table and writes JSON (default ``runs/bench/sim_throughput.json``).
+Prints a table and writes JSON (default ``bench/results/sim_throughput.json``).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def main() -> None:
     ap.add_argument("--worlds", type=int, nargs="+", default=[16, 64, 256])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--out", type=Path, default=REPO / "runs" / "bench" / "sim_throughput.json")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "sim_throughput.json")
     args = ap.parse_args()
 
     s, _, qpos = scene()

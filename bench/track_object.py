@@ -6,7 +6,7 @@ and first-frame initialization time; then the initializer on the real YCB frames
 
     .venv/bin/python bench/track_object.py [--frames 120] [--seeds 1 2 3] [--out FILE]
 
-Prints a table and writes JSON (default ``runs/bench/track_object.json``). Timings are
+Prints a table and writes JSON (default ``bench/results/track_object.json``). Timings are
 wall clock on a shared machine: compare them within one run.
 """
 
@@ -116,7 +116,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--out", type=Path, default=REPO / "runs" / "bench" / "track_object.json")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "track_object.json")
     args = ap.parse_args()
 
     syn = synthetic(args.frames, args.seeds)

@@ -5,9 +5,10 @@ Examples::
     h2s2r run runs/mug --budget-min 20            # track-object … export on a recorded demo
     h2s2r demo runs/demo                          # synth box_push, then run
 
-``run`` needs ``capture/``, the object mesh (``object/`` or ``--mesh``) and a camera pose
-(``calibration/``, or a synthetic demo's ``ground_truth/``). Each stage writes its folder
-as if run alone; a stage whose output exists is skipped (delete the folder to redo it).
+``run`` needs ``capture/``, the object mesh (``object/``, which ``track-object --mesh``
+writes) and a camera pose (``calibration/``, or a synthetic demo's ``ground_truth/``).
+Each stage writes its folder as if run alone; a stage whose output exists is skipped
+(delete the folder to redo it).
 """
 
 from __future__ import annotations

@@ -1,0 +1,129 @@
+"""The tables of ``docs/results.md``, made from the JSON the ``bench/`` scripts wrote.
+
+    .venv/bin/python bench/results_tables.py            # print the tables
+    .venv/bin/python bench/results_tables.py --write    # and put them into docs/results.md
+
+Reads ``bench/results/``: ``sim_throughput.json`` (``bench/sim_throughput.py``),
+``track_object.json`` (``bench/track_object.py``) and ``train_eval_*.json``
+(``bench/train_eval.py``); a missing file leaves its table out. ``--write`` replaces what
+lies between the ``bench-tables`` markers of ``docs/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+DOC = REPO / "docs" / "results.md"
+BEGIN, END = "<!-- bench-tables:begin -->", "<!-- bench-tables:end -->"
+
+
+def _machine(m: dict) -> str:
+    return f"{m.get('cpu_count', '?')} cores, Python {m.get('python', '?')}"
+
+
+def sim_throughput(d: dict) -> list[str]:
+    rows = [
+        f"**Physics alone** (`bench/sim_throughput.py`; {_machine(d['machine'])}, MuJoCo "
+        f"{d['machine'].get('mujoco', '?')}): one world "
+        f"{d['single_world_mj_step_per_s']:,.0f} `mj_step`/s, {d['substeps']} substeps per "
+        "policy step.",
+        "",
+        "| worlds | threads | env-steps/s | ideal | ratio |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in d["rows"]:
+        rows.append(
+            f"| {r['worlds']} | {r['threads']} | {r['env_steps_per_s']:,.0f} | "
+            f"{r['ideal_env_steps_per_s']:,.0f} | {r['ratio']:.2f} |"
+        )
+    return rows
+
+
+def track_object(d: dict) -> list[str]:
+    s = d["synthetic_mean"]
+    rows = [
+        f"**Object tracking** (`bench/track_object.py`; {_machine(d['machine'])}; synthetic "
+        f"noisy demos, {d['frames']} frames, {len(d['synthetic'])} runs): translation "
+        f"{s['trans_err_mean_m'] * 1e3:.2f} mm mean, {s['trans_err_p95_m'] * 1e3:.2f} mm p95, "
+        f"{s['trans_err_max_m'] * 1e3:.1f} mm worst frame; rotation {s['rot_err_mean_deg']:.2f}° "
+        f"mean; ADD-S AUC {s['add_s_auc']:.3f}; {s['valid_fraction']:.0%} of frames valid; "
+        f"{s['fps']:.1f} frames/s; first frame {s['init_time_s']:.2f} s.",
+        "",
+        "| real frame | hint | depth agreement (1 cm) | centre in the box | init (s) |",
+        "| --- | --- | ---: | :---: | ---: |",
+    ]
+    for r in d["real"]:
+        rows.append(
+            f"| {r['object']}/{r['frame']} | {r['hint']} | {r['depth_agreement_1cm']:.3f} | "
+            f"{'yes' if r['centre_in_box'] else 'no'} | {r['init_time_s']:.2f} |"
+        )
+    return rows
+
+
+def train_eval(runs: list[dict]) -> list[str]:
+    rows = [
+        "**Training and evaluation** (`bench/train_eval.py`: synthetic noisy demo, perception "
+        "path with the ground-truth hand, 256 worlds, `medium` randomization in training, "
+        "100 evaluation episodes per preset; success of the best checkpoint, then the open-"
+        "loop replay / object-aware replay):",
+        "",
+        "| task | seed | commit | machine | env-steps (k/s) | validation target at | "
+        "`medium` | `none` | `large` | ONNX `medium` | path success `medium` | replays `medium` |",
+        "| --- | ---: | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in runs:
+        e = r["eval"]
+        reached = (
+            f"≥ {r['target_success']:.0%} at {r['target_reached_min']:.1f} min"
+            if r["target_reached_min"] is not None
+            else f"< {r['target_success']:.0%} in {r['budget_min']:g} min"
+        )
+        rows.append(
+            f"| {r['task']} | {r['seed']} | {r['commit']} | {_machine(r['machine'])} | "
+            f"{r['env_steps'] / 1e6:.2f}M ({r['env_steps_per_s'] / 1e3:.2f}k) | {reached} | "
+            f"{e['medium']['success']:.0%} | {e['none']['success']:.0%} | "
+            f"{e['large']['success']:.0%} | {e['medium_onnx']['success']:.0%} | "
+            f"{e['medium']['path_success']:.0%} | "
+            f"{e['medium']['replay']:.0%} / {e['medium']['object_aware_replay']:.0%} |"
+        )
+    for r in runs:
+        curve = " ".join(f"{v['min']:.1f}:{v['success']:.0%}" for v in r["validation"])
+        rows.append("")
+        rows.append(f"{r['task']} seed {r['seed']} validation (min:success): {curve}")
+    return rows
+
+
+def tables() -> str:
+    out: list[str] = []
+    for name, fn in (("sim_throughput.json", sim_throughput), ("track_object.json", track_object)):
+        path = RESULTS / name
+        if path.is_file():
+            out += [*fn(json.loads(path.read_text())), ""]
+    runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("train_eval_*.json"))]
+    if runs:
+        out += [*train_eval(runs), ""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--write", action="store_true", help=f"replace the tables in {DOC}")
+    args = ap.parse_args()
+    text = tables()
+    print(text)
+    if args.write:
+        doc = DOC.read_text()
+        if BEGIN not in doc or END not in doc:
+            raise SystemExit(f"{DOC}: no {BEGIN} … {END} markers")
+        head, rest = doc.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+        print(f"wrote the tables into {DOC}")
+
+
+if __name__ == "__main__":
+    main()
