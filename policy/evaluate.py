@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from h2s2r.core.artifacts import EvalResult, Provenance, TrainRun
+from h2s2r.core.artifacts import EvalResult, Provenance
 from h2s2r.core.env import BatchedEnv, EnvFactory
 from h2s2r.core.errors import H2S2RError
+from h2s2r.core.trust import verify_policy, verify_trained
 from h2s2r.policy.baselines import object_aware_targets, replay_targets
 from h2s2r.policy.checkpoints import actor, load_runner, policy_checkpoint
 from h2s2r.policy.config import saved_train_config
@@ -75,7 +76,11 @@ def run_eval(ws: str | Path, cfg: EvalConfig, make_env: EnvFactory, log=print) -
     """Evaluate the policy and both baselines in environments from ``make_env``."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     ws = Path(ws)
-    run = TrainRun.load(ws / "train") if cfg.policy == "checkpoint" else None
+    # The checks export and deploy make too (h2s2r.core.trust).
+    if cfg.policy == "checkpoint":
+        verify_trained(ws)
+    else:
+        verify_policy(ws)
     train_cfg = saved_train_config(ws)
     # The task as trained (action mode, synergy span, task options); randomization as asked.
     env = make_env(
@@ -113,8 +118,7 @@ def run_eval(ws: str | Path, cfg: EvalConfig, make_env: EnvFactory, log=print) -
         metrics[f"{prefix}diverged_rate"] = float(r.diverged.mean())
     out = ws / "eval"
     upstream = [ws / "task" / "meta.json"]
-    if run is not None:
-        upstream.append(ws / "train" / "meta.json")
+    upstream.append(ws / ("train" if cfg.policy == "checkpoint" else "policy") / "meta.json")
     EvalResult(
         metrics=metrics,
         provenance=Provenance.of_files(ws, upstream, config={**asdict(cfg), "policy_file": source}),

@@ -16,10 +16,12 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from h2s2r.core.artifacts import PolicyExport, Provenance
+from h2s2r.core.artifacts import ObjectMesh, PolicyExport, Provenance
 from h2s2r.core.env import EnvFactory
 from h2s2r.core.errors import H2S2RError
+from h2s2r.core.goal import NEXT_GOAL_S, object_keypoints
 from h2s2r.core.observation import layout_size, layout_table, robot_policy_layout
+from h2s2r.core.trust import policy_header_provenance, verify_policy, verify_trained
 from h2s2r.policy.checkpoints import load_runner, policy_checkpoint
 from h2s2r.policy.config import saved_train_config
 
@@ -30,6 +32,7 @@ def run_export(
     """Export a checkpoint of ``train/`` as ``policy/``; ``make_env`` builds the task as it
     was trained (two worlds), which sizes the networks and fills the header."""
     ws = Path(ws)
+    _, run = verify_trained(ws)  # the checks eval makes: checkpoints' hashes, same task
     ck = policy_checkpoint(ws, checkpoint)
     cfg = saved_train_config(ws)
     env = make_env(cfg.env_request(ws, num_envs=2))
@@ -53,6 +56,7 @@ def run_export(
             f"the observation table has {size}: the task does not build its observation "
             "with h2s2r.core.observation.policy_observation"
         )
+    keypoints, _ = object_keypoints(ObjectMesh.load(ws / "object").vertices)
     header = {
         "observation_layout": layout_table(layout),
         "observation_size": size,
@@ -64,12 +68,21 @@ def run_export(
             # (n_hand, 5) joint motion per synergy coefficient (PCA of real hands, ± 2σ)
             "synergy_matrix": ctrl.synergies.round(6).tolist(),
         },
+        # The goal rule of h2s2r.core.goal as trained: deploy moves the goal the same way.
+        "goal": {
+            "pause_distance_m": env.cfg.pause_distance_m,
+            "goal_speed_range": list(env.cfg.goal_speed),
+            "next_goal_s": NEXT_GOAL_S,
+            "keypoints_obj_m": keypoints.round(9).tolist(),
+            "success_pos_m": env.cfg.success_pos_m,
+            "success_rot_deg": env.cfg.success_rot_deg,
+        },
         "ctrl_dt_s": env.cfg.ctrl_dt_s,
         "physics_dt_s": env.cfg.physics_dt_s,
         "joint_names": list(ctrl.robot.joint_names),
         "robot": ctrl.robot.name,
         "task": env.name,
-        "checkpoint": ck.name,
+        **policy_header_provenance(ws, ck, run),
         "onnx": {"input": "obs", "output": "actions", "normalizer": "inside the graph"},
     }
     env.close()
@@ -80,6 +93,7 @@ def run_export(
     )
     art.save(ws / "policy")
     _check_names(ws / "policy" / "policy.onnx")
+    verify_policy(ws)  # what deploy will check, checked now
     log(f"wrote {ws / 'policy'}: policy.onnx ({len(onnx_bytes) / 1e3:.0f} kB) from {ck.name}")
     return art
 

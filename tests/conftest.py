@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,3 +34,58 @@ def synth_can(tmp_path_factory) -> Path:
     return run_synth(
         SynthConfig(task="can_lift", seed=3, frames=40), tmp_path_factory.mktemp("ws") / "can"
     )
+
+
+def straight_push_task(robot: str = "iiwa_allegro"):
+    """A 0.25 m straight push in 2 s, the robot starting at its home posture."""
+    from h2s2r.core.artifacts import ObjectMesh, Task
+    from h2s2r.core.geometry import make_T
+    from h2s2r.core.robots import get_robot
+    from h2s2r.sim.synth.tasks import box_mesh
+
+    n = 61
+    t = np.arange(n) / 30.0
+    s = 0.5 - 0.5 * np.cos(np.pi * t / t[-1])
+    pos = np.c_[np.full(n, 0.62), -0.10 + 0.25 * s, np.full(n, 0.0305)]
+    home = np.asarray(get_robot(robot).home_qpos)
+    task = Task(
+        t=t,
+        object_pos_base=pos,
+        object_quat_wxyz_base=np.tile([1.0, 0, 0, 0], (n, 1)),
+        pre_manip_qpos=home,
+        T_obj_palm=make_T(np.eye(3), [0, -0.1, 0.05]),
+        start_idx=1,
+        replay_qpos=np.tile(home, (n, 1)),
+        T_base_cam=make_T(np.eye(3), [1.2, 0.0, 0.6]),
+        table_height_m=0.0,
+        robot=robot,
+    )
+    v, f = box_mesh((0.20, 0.12, 0.06))
+    return task, ObjectMesh(vertices=v, faces=f, name="box", symmetry="box")
+
+
+@pytest.fixture(scope="session")
+def trained_ws(tmp_path_factory):
+    """A workspace with a (barely) trained policy: enough to test the plumbing."""
+    from h2s2r.policy.config import TrainConfig
+    from h2s2r.policy.train import run_train
+    from h2s2r.sim.tasks import make_env
+
+    ws = tmp_path_factory.mktemp("rl")
+    task, mesh = straight_push_task()
+    task.save(ws / "task")
+    mesh.save(ws / "object")
+    run_train(
+        ws,
+        TrainConfig(
+            num_envs=8,
+            total_steps=8 * 16 * 3,
+            save_every=2,
+            threads=2,
+            validate_every=1,
+            validate_episodes=4,
+        ),
+        make_env,
+        log=lambda *a: None,
+    )
+    return ws

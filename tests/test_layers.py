@@ -119,7 +119,7 @@ def test_train_help_needs_neither_the_perception_stack_nor_torch():
 def test_training_runs_without_the_perception_stack(tmp_path):
     """A training server without open3d, mediapipe or pyrealsense2 trains (a few
     seconds), and the task options of ``--config`` land resolved in train/config.json."""
-    from tests.policy.test_rl import straight_push_task
+    from tests.conftest import straight_push_task
 
     task, mesh = straight_push_task()
     task.save(tmp_path / "task")

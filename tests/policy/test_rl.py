@@ -14,14 +14,12 @@ from rsl_rl.env import VecEnv
 from rsl_rl.runners import OnPolicyRunner
 from tensordict import TensorDict
 
-from h2s2r.core.artifacts import ObjectMesh, Task
-from h2s2r.core.geometry import T_from_pos_quat, T_inv, make_T
+from h2s2r.core.geometry import T_from_pos_quat, T_inv
 from h2s2r.core.goal import NEXT_GOAL_S, keypoint_distance
 from h2s2r.core.robots import get_robot
 from h2s2r.policy.baselines import object_aware_targets, replay_targets
 from h2s2r.policy.config import TrainConfig, ppo_config
 from h2s2r.policy.rollout import run_episodes
-from h2s2r.sim.synth.tasks import box_mesh
 from h2s2r.sim.tasks import make_env
 from h2s2r.sim.tasks.track_demo import (
     DR_PRESETS,
@@ -32,6 +30,7 @@ from h2s2r.sim.tasks.track_demo import (
     latin_hypercube,
     make_task_cfg,
 )
+from tests.conftest import straight_push_task
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -59,29 +58,6 @@ def test_keypoint_tracking_by_hand():
 
 
 # ----------------------------------------------------------------------------- smoke
-def straight_push_task(robot: str = "iiwa_allegro") -> tuple[Task, ObjectMesh]:
-    """A 0.25 m straight push in 2 s, the robot starting at its home posture."""
-    n = 61
-    t = np.arange(n) / 30.0
-    s = 0.5 - 0.5 * np.cos(np.pi * t / t[-1])
-    pos = np.c_[np.full(n, 0.62), -0.10 + 0.25 * s, np.full(n, 0.0305)]
-    home = np.asarray(get_robot(robot).home_qpos)
-    task = Task(
-        t=t,
-        object_pos_base=pos,
-        object_quat_wxyz_base=np.tile([1.0, 0, 0, 0], (n, 1)),
-        pre_manip_qpos=home,
-        T_obj_palm=make_T(np.eye(3), [0, -0.1, 0.05]),
-        start_idx=1,
-        replay_qpos=np.tile(home, (n, 1)),
-        T_base_cam=make_T(np.eye(3), [1.2, 0.0, 0.6]),
-        table_height_m=0.0,
-        robot=robot,
-    )
-    v, f = box_mesh((0.20, 0.12, 0.06))
-    return task, ObjectMesh(vertices=v, faces=f, name="box", symmetry="box")
-
-
 @pytest.mark.parametrize("preset", sorted(DR_PRESETS))
 @pytest.mark.parametrize("mode", ["palm_synergy", "joint_delta"])
 def test_task_builds_resets_and_steps(preset, mode):
@@ -426,31 +402,6 @@ def test_ppo_solves_a_toy_task_quickly(tmp_path):
 
 
 # ----------------------------------------------------------------------------- pipeline
-@pytest.fixture(scope="module")
-def trained_ws(tmp_path_factory):
-    """A workspace with a (barely) trained policy: enough to test the plumbing."""
-    from h2s2r.policy.train import run_train
-
-    ws = tmp_path_factory.mktemp("rl")
-    task, mesh = straight_push_task()
-    task.save(ws / "task")
-    mesh.save(ws / "object")
-    run_train(
-        ws,
-        TrainConfig(
-            num_envs=8,
-            total_steps=8 * 16 * 3,
-            save_every=2,
-            threads=2,
-            validate_every=1,
-            validate_episodes=4,
-        ),
-        make_env,
-        log=lambda *a: None,
-    )
-    return ws
-
-
 def test_training_writes_checkpoints_and_resumes(trained_ws):
     from h2s2r.core.artifacts import TrainRun
     from h2s2r.policy.train import run_train
