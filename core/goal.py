@@ -58,6 +58,18 @@ class DemoPath:
         quat = quat_normalize(quat_mul(self._seg_quat[i], rotvec_to_quat(s * self._seg_rotvec[i])))
         return pos, quat
 
+    def nearest_time(
+        self, obj_pos: np.ndarray, obj_quat: np.ndarray, keypoints_obj: np.ndarray
+    ) -> float:
+        """The waypoint time (s) whose pose is nearest to one object pose ``(3,), (4,)``
+        by :func:`keypoint_distance`: where a goal resumes after a restart (the first
+        waypoint's time, 0, for an object still at the demo's start)."""
+        m = len(self.t)
+        d = keypoint_distance(
+            np.tile(obj_pos, (m, 1)), np.tile(obj_quat, (m, 1)), self.pos, self.quat, keypoints_obj
+        )
+        return float(self.t[int(np.argmin(d))])
+
     def progress(self, goal_time: np.ndarray) -> np.ndarray:
         """``(B,)`` fraction of the path the goal has covered, in [0, 1]."""
         return np.clip(goal_time / max(self.duration, 1e-9), 0.0, 1.0)

@@ -13,9 +13,8 @@ import numpy as np
 
 from h2s2r.core.geometry import matrix_to_quat
 from h2s2r.core.robots import RobotModelInfo, RobotSpec, build_robot_spec
+from h2s2r.core.table import TABLE_CENTER_XY, TABLE_HALF_XY, TABLE_THICKNESS_M
 from h2s2r.sim.collision import BoxPrimitive, CollisionConfig, collision_geometry
-
-TABLE_THICKNESS_M = 0.04
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,8 @@ def build_task_scene(
     vertices: np.ndarray,
     faces: np.ndarray,
     table_height_m: float,
-    table_center_xy=(0.65, 0.0),
-    table_half_xy=(0.45, 0.6),
+    table_center_xy=TABLE_CENTER_XY,
+    table_half_xy=TABLE_HALF_XY,
     camera_T_base_cam: np.ndarray | None = None,
     camera_fovy_deg: float = 45.0,
     object_kinematic: bool = True,
