@@ -288,6 +288,21 @@ def _setup_export(p: argparse.ArgumentParser):
     return run
 
 
+def _setup_deploy(p: argparse.ArgumentParser):
+    from h2s2r.cli.deploy import DeployConfig
+
+    p.add_argument("workspace", type=Path, help="demo workspace (with policy/ and task/)")
+    add_dataclass_args(p, DeployConfig)
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.cli.deploy import run_deploy
+
+        run_deploy(args.workspace, config_from_args(DeployConfig, args))
+        return 0
+
+    return run
+
+
 def _setup_run(p: argparse.ArgumentParser):
     from h2s2r.cli.run import RunConfig
 
@@ -423,10 +438,10 @@ VERBS: tuple[Verb, ...] = (
     ),
     Verb(
         "deploy",
-        "run the ROS 2 nodes",
-        "policy/, task/, calibration/",
+        "run the ROS 2 nodes (a simulated robot with --sim)",
+        "policy/, task/, object/",
         "deploy_log/",
-        missing=f"the ROS 2 deployment nodes {_LATER}",
+        setup=_setup_deploy,
     ),
     Verb(
         "run",

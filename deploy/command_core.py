@@ -29,29 +29,9 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
+from h2s2r.core.robot_io import CommandConfig
 from h2s2r.core.robots import RobotSpec, build_robot_model
 from h2s2r.core.table import Table
-
-
-@dataclass(frozen=True)
-class CommandConfig:
-    """Limits and rates of the command node (YAML ``command:`` of a robot config)."""
-
-    rate_hz: float = 200.0  # command rate of the robot's drivers
-    watchdog_s: float = 0.2  # inputs older than this hold the command
-    velocity_scale: float = 1.0  # × the registry's joint velocity limits
-    arm_acceleration_rad_s2: float = 40.0  # per-joint acceleration limit, arm
-    hand_acceleration_rad_s2: float = 200.0  # per-joint acceleration limit, hand
-    table_margin_m: float = 0.01  # how far below the table top a link may reach
-    # The workspace box (base frame, m) every checked point must stay inside.
-    workspace_min: tuple[float, float, float] = (-0.4, -0.9, -0.05)
-    workspace_max: tuple[float, float, float] = (1.3, 0.9, 1.5)
-
-    def __post_init__(self) -> None:
-        if not self.rate_hz > 0 or not self.watchdog_s > 0 or not self.velocity_scale > 0:
-            raise ValueError("rate_hz, watchdog_s and velocity_scale must be > 0")
-        if np.any(np.asarray(self.workspace_min) >= np.asarray(self.workspace_max)):
-            raise ValueError("workspace_min must be below workspace_max on every axis")
 
 
 @dataclass
@@ -190,7 +170,7 @@ class CommandCore:
     def activate(self, t: float) -> bool:
         """Start commanding, from the measured joints; False without a joint state."""
         if self.q_meas is None:
-            self._event(t, "rejected", "activate: no joint state received yet")
+            self._event(t, "not_ready", "activate: no joint state received yet")
             return False
         self.command = np.clip(self.q_meas, self.lo, self.hi)
         self.velocity[:] = 0.0

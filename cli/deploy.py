@@ -1,0 +1,192 @@
+"""``h2s2r deploy``: the deploy nodes as processes, where ROS 2's ``launch`` is missing.
+
+Examples::
+
+    h2s2r deploy runs/box --sim --duration 30        # closed loop with a simulated robot
+    h2s2r deploy runs/box --robot-config configs/deploy/iiwa_allegro_ros2_control.yaml
+
+Starts the nodes of :func:`h2s2r.deploy.graph.deploy_graph` (the table
+``launch/deploy.launch.py`` reads too), each its own process with ``--ros-args``; then
+configures the lifecycle ``command`` node and, with ``--sim`` or ``--activate``, activates
+it once a joint state has arrived (on hardware, without ``--activate``, activate it
+yourself: ``ros2 lifecycle set /command activate``). Stops after ``--duration`` seconds
+(with ``--sim``: one episode of the demo) or on Ctrl-C, stopping every node cleanly, then
+writes ``deploy_log/`` (metrics, timing, plot). ROS traffic stays on this machine unless
+``--network`` is given; ``--domain-id`` sets ``ROS_DOMAIN_ID``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.trust import verify_policy
+from h2s2r.deploy.graph import DeployOptions, deploy_graph, ros_args
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """Options of ``h2s2r deploy``."""
+
+    sim: bool = False  # a simulated MuJoCo robot behind the same topics
+    camera: bool = False  # the object pose from colour + depth (tracker in the loop)
+    duration: float = 0.0  # seconds to run (0: one demo episode with --sim, else until Ctrl-C)
+    robot_config: str = ""  # robot topics and drivers YAML (configs/deploy/; default: sim's)
+    activate: bool = False  # activate the command node without asking (hardware)
+    domain_id: int = -1  # ROS_DOMAIN_ID (-1: keep the environment's, else 0)
+    network: bool = False  # allow ROS traffic beyond this machine (default: localhost only)
+    goal_speed: float = 0.0  # × demo speed (0: the middle of training's range)
+    sim_seed: int = 0  # the simulated robot's noise
+    sim_start_noise_m: float = 0.0  # the simulated object's start position noise (±, m)
+
+
+def node_command(node) -> list[str]:
+    exe = shutil.which(node.executable) or str(Path(sys.executable).parent / node.executable)
+    if not Path(exe).exists():
+        raise H2S2RError(f"{node.executable} is not installed: run `make setup`")
+    return [exe, *ros_args(node)]
+
+
+def ros_environment(cfg: DeployConfig) -> dict[str, str]:
+    env = dict(os.environ)
+    if not cfg.network:
+        env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    if cfg.domain_id >= 0:
+        env["ROS_DOMAIN_ID"] = str(cfg.domain_id)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
+    """Run the deployment; returns the ``DeployLog`` written into ``ws/deploy_log``."""
+    from h2s2r.deploy.log import summarize
+
+    ws = Path(ws).resolve()
+    policy, task, notes = verify_policy(ws)  # refuse before anything moves
+    for n in notes:
+        log(f"note: {n}")
+    if cfg.camera:
+        raise H2S2RError(
+            "--camera: the object pose node (tracker in the loop) is not implemented yet; "
+            "deploy with an external pose topic (robot config topics.object_pose) or --sim"
+        )
+    duration = cfg.duration
+    if duration <= 0 and cfg.sim:
+        lo = policy.header["goal"]["goal_speed_range"][0]
+        duration = (task.t[-1] - task.t[0]) / lo + 2.0
+    out = ws / "deploy_log"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    options = DeployOptions(
+        workspace=str(ws),
+        use_sim=cfg.sim,
+        use_camera=cfg.camera,
+        robot_config=cfg.robot_config,
+        log_dir=str(out),
+        goal_speed=cfg.goal_speed,
+        sim_seed=cfg.sim_seed,
+        sim_start_noise_m=cfg.sim_start_noise_m,
+    )
+    env = ros_environment(cfg)
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        for node in deploy_graph(options):
+            with open(out / f"{node.name}.log", "w") as f:
+                procs[node.name] = subprocess.Popen(
+                    node_command(node), stdout=f, stderr=subprocess.STDOUT, env=env
+                )
+        _bring_up(procs, activate=cfg.sim or cfg.activate, env=env, log=log)
+        log(
+            f"deploying {policy.header['robot']} "
+            + (f"for {duration:.1f} s" if duration > 0 else "until Ctrl-C")
+            + f"; logs in {out}"
+        )
+        t_end = time.monotonic() + duration if duration > 0 else float("inf")
+        while time.monotonic() < t_end:
+            dead = [n for n, p in procs.items() if p.poll() is not None]
+            if dead:
+                raise H2S2RError(
+                    f"node(s) {dead} stopped: see {', '.join(str(out / f'{n}.log') for n in dead)}"
+                )
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        log("stopping (Ctrl-C)")
+    finally:
+        _stop(procs)
+    art = summarize(ws, out, config={"deploy": cfg.__dict__, "duration_s": duration})
+    m = art.metrics
+    log(
+        f"deploy_log/: success {m['success']:.0f}, final object error "
+        f"{m.get('final_object_err_m', float('nan')) * 100:.1f} cm; policy period jitter p99 "
+        f"{m['policy_period_jitter_p99_ms']:.2f} ms, command "
+        f"{m['command_period_jitter_p99_ms']:.2f} ms; latency p99 {m['latency_p99_ms']:.2f} ms; watchdog {m['watchdog_events']}, "
+        f"safety {m['safety_events']}"
+    )
+    return art
+
+
+def _bring_up(procs, activate: bool, env: dict, log, timeout_s: float = 60.0) -> None:
+    """Configure the lifecycle command node, and activate it when asked (after the robot's
+    first joint state: activation needs one)."""
+    import rclpy
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+
+    os.environ.update(
+        {k: env[k] for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID") if k in env}
+    )
+    rclpy.init()
+    node = rclpy.create_node("h2s2r_deploy")
+    try:
+        client = node.create_client(ChangeState, "/command/change_state")
+        t0 = time.monotonic()
+
+        def change(tid: int) -> bool:
+            while not client.wait_for_service(timeout_sec=0.5):
+                if time.monotonic() - t0 > timeout_s or procs["command"].poll() is not None:
+                    raise H2S2RError("the command node did not come up: see deploy_log/command.log")
+            future = client.call_async(ChangeState.Request(transition=Transition(id=tid)))
+            rclpy.spin_until_future_complete(node, future, timeout_sec=30.0)
+            return bool(future.result() and future.result().success)
+
+        if not change(Transition.TRANSITION_CONFIGURE):
+            raise H2S2RError("the command node failed to configure: see deploy_log/command.log")
+        if not activate:
+            log(
+                "command node configured; activate it to command the robot: "
+                "ros2 lifecycle set /command activate"
+            )
+            return
+        while not change(Transition.TRANSITION_ACTIVATE):  # no joint state yet
+            if time.monotonic() - t0 > timeout_s:
+                raise H2S2RError("no joint state reached the command node: is the robot up?")
+            time.sleep(0.2)
+        log("command node active")
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+
+
+def _stop(procs: dict[str, subprocess.Popen], timeout_s: float = 10.0) -> None:
+    """SIGINT every node (they write their logs), then wait; kill what hangs."""
+    for p in procs.values():
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    t_end = time.monotonic() + timeout_s
+    for p in procs.values():
+        try:
+            p.wait(timeout=max(t_end - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+__all__ = ["DeployConfig", "run_deploy"]

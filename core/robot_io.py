@@ -1,0 +1,151 @@
+"""A robot's deploy configuration: topics, output adapters for its drivers, limits.
+
+Shared by every node (the deploy nodes, the simulated robot, the pose tracker): topic names
+and the drivers' message types are one contract.
+
+One YAML file per robot setup (``configs/deploy/``), checked against these dataclasses
+(unknown keys and wrong types fail with the file named). Output adapters say how joint
+commands reach the drivers:
+
+- ``forward_position``: ``std_msgs/Float64MultiArray`` for a ros2_control forward
+  position controller (values in the order of ``joints``);
+- ``joint_trajectory``: ``trajectory_msgs/JointTrajectory`` with one point one command
+  period ahead;
+- ``joint_state``: ``sensor_msgs/JointState`` with names and positions.
+
+``joints`` lists registry joint names in the driver's order; ``driver_names`` renames
+them for the driver (same order). Every registry joint must go to exactly one output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from h2s2r.core.config import apply_overrides
+from h2s2r.core.errors import H2S2RError
+from h2s2r.core.robots import get_robot
+
+OUTPUT_TYPES = ("forward_position", "joint_trajectory", "joint_state")
+
+
+@dataclass(frozen=True)
+class CommandConfig:
+    """Limits and rates of the command node (YAML ``command:`` of a robot config)."""
+
+    rate_hz: float = 200.0  # command rate of the robot's drivers
+    watchdog_s: float = 0.2  # inputs older than this hold the command
+    velocity_scale: float = 1.0  # × the registry's joint velocity limits
+    arm_acceleration_rad_s2: float = 40.0  # per-joint acceleration limit, arm
+    hand_acceleration_rad_s2: float = 200.0  # per-joint acceleration limit, hand
+    table_margin_m: float = 0.01  # how far below the table top a link may reach
+    # The workspace box (base frame, m) every checked point must stay inside.
+    workspace_min: tuple[float, float, float] = (-0.4, -0.9, -0.05)
+    workspace_max: tuple[float, float, float] = (1.3, 0.9, 1.5)
+
+    def __post_init__(self) -> None:
+        if not self.rate_hz > 0 or not self.watchdog_s > 0 or not self.velocity_scale > 0:
+            raise ValueError("rate_hz, watchdog_s and velocity_scale must be > 0")
+        if np.any(np.asarray(self.workspace_min) >= np.asarray(self.workspace_max)):
+            raise ValueError("workspace_min must be below workspace_max on every axis")
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names (remappable here or with ROS remapping rules)."""
+
+    joint_states: str = "/joint_states"  # sensor_msgs/JointState from the robot
+    object_pose: str = "/h2s2r/object_pose"  # geometry_msgs/PoseStamped, base frame
+    targets: str = "/h2s2r/joint_targets"  # sensor_msgs/JointState, policy → command
+    estop: str = "/h2s2r/estop"  # std_msgs/Bool: true stops commanding at once
+    events: str = "/h2s2r/events"  # std_msgs/String: watchdog and safety events
+    command_active: str = "/h2s2r/command_active"  # std_msgs/Bool, latched: commanding?
+    color: str = "/camera/color/image_raw"  # sensor_msgs/Image (the camera path)
+    depth: str = "/camera/aligned_depth_to_color/image_raw"  # sensor_msgs/Image, uint16 mm
+    camera_info: str = "/camera/color/camera_info"  # sensor_msgs/CameraInfo
+    external_pose: str = ""  # a pose topic to pass through the checks (e.g. FoundationPose)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One driver input."""
+
+    type: str = "joint_state"  # forward_position | joint_trajectory | joint_state
+    topic: str = "/h2s2r/joint_command"
+    joints: tuple[str, ...] = ()  # registry names in the driver's order (empty: all)
+    driver_names: tuple[str, ...] = ()  # the driver's names for them (empty: the same)
+
+
+@dataclass(frozen=True)
+class RobotIO:
+    """A robot setup for deployment."""
+
+    robot: str = "iiwa_allegro"
+    topics: Topics = field(default_factory=Topics)
+    outputs: tuple[Output, ...] = (Output(),)
+    command: CommandConfig = field(default_factory=CommandConfig)
+
+    def resolved_outputs(self) -> tuple[Output, ...]:
+        """Outputs with their joints filled in and checked against the registry."""
+        robot = get_robot(self.robot)
+        names = list(robot.joint_names)
+        outs = [
+            Output(o.type, o.topic, tuple(o.joints or names), tuple(o.driver_names))
+            for o in self.outputs
+        ]
+        seen = [j for o in outs for j in o.joints]
+        for o in outs:
+            if o.type not in OUTPUT_TYPES:
+                raise H2S2RError(f"output {o.topic}: type {o.type!r}; one of {OUTPUT_TYPES}")
+            if o.driver_names and len(o.driver_names) != len(o.joints):
+                raise H2S2RError(f"output {o.topic}: driver_names must match joints one to one")
+        unknown = sorted(set(seen) - set(names))
+        twice = sorted({j for j in seen if seen.count(j) > 1})
+        missing = [n for n in names if n not in seen]
+        if unknown or twice or missing:
+            raise H2S2RError(
+                f"outputs: every {robot.name} joint must go to exactly one output "
+                f"(unknown {unknown}, twice {twice}, missing {missing})"
+            )
+        return tuple(outs)
+
+
+def load_robot_io(path: str | Path | None, robot: str) -> RobotIO:
+    """The setup in YAML file ``path`` (None: the defaults for ``robot``: every joint as
+    ``sensor_msgs/JointState`` on ``/h2s2r/joint_command``, as the simulated robot takes
+    it)."""
+    if path is None or str(path) == "":
+        io = RobotIO(robot=robot)
+    else:
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise H2S2RError(f"{path}: robot config does not exist — see configs/deploy/")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise H2S2RError(f"{path}: not valid YAML ({e})") from e
+        outputs = data.pop("outputs", None)
+        io = apply_overrides(RobotIO(robot=robot), data, str(path))
+        if outputs is not None:
+            if not isinstance(outputs, list) or not outputs:
+                raise H2S2RError(f"{path}: outputs must be a non-empty list")
+            io = RobotIO(
+                io.robot,
+                io.topics,
+                tuple(
+                    apply_overrides(Output(), o, f"{path}: outputs[{i}]")
+                    for i, o in enumerate(outputs)
+                ),
+                io.command,
+            )
+        if io.robot != robot:
+            raise H2S2RError(f"{path}: is for {io.robot!r}, but the policy drives {robot!r}")
+    io.resolved_outputs()
+    return io
+
+
+__all__ = ["OUTPUT_TYPES", "CommandConfig", "Output", "RobotIO", "Topics", "load_robot_io"]

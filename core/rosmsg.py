@@ -1,0 +1,160 @@
+"""ROS 2 messages ↔ numpy, written once for every node (deploy, sim and perception).
+
+Artifacts keep quaternions wxyz; ROS messages carry x, y, z, w. The conversion happens
+here and nowhere else. Message types are imported when a function runs, so the core
+needs no ROS installation; the nodes do (``pip install 'ros-jazzy-rclpy[fastrtps]'
+ros-jazzy-sensor-msgs ros-jazzy-geometry-msgs ros-jazzy-std-msgs
+ros-jazzy-trajectory-msgs``).
+
+Quality of service (every h2s2r topic): reliable, keep the last ``QOS_DEPTH`` messages,
+volatile; a late joiner gets nothing old (a stale pose must not look fresh), and the
+watchdogs judge freshness by arrival time. State topics (``command_active``) are
+transient-local instead (:func:`qos_latched`): a node that starts late learns the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+QOS_DEPTH = 5
+
+
+def qos():
+    """The QoS profile of every h2s2r topic (see the module docstring)."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=QOS_DEPTH,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def qos_latched():
+    """For state topics (``command_active``): the last message, kept for late joiners."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=1,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    )
+
+
+def stamp_s(msg) -> float:
+    """A header's stamp in seconds."""
+    return msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+
+
+def set_stamp(msg, t_s: float) -> None:
+    ns = round(t_s * 1e9)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(ns, 1_000_000_000)
+
+
+def joint_state(names: Sequence[str], position, velocity=None, t_s: float = 0.0, frame: str = ""):
+    """``sensor_msgs/JointState``."""
+    from sensor_msgs.msg import JointState
+
+    m = JointState()
+    set_stamp(m, t_s)
+    m.header.frame_id = frame
+    m.name = list(names)
+    m.position = [float(v) for v in position]
+    if velocity is not None:
+        m.velocity = [float(v) for v in velocity]
+    return m
+
+
+def from_joint_state(msg) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+    """Names, positions and (if given) velocities of a ``JointState``."""
+    vel = np.asarray(msg.velocity, dtype=np.float64) if len(msg.velocity) else None
+    return list(msg.name), np.asarray(msg.position, dtype=np.float64), vel
+
+
+def pose_stamped(pos, quat_wxyz, t_s: float, frame: str = "base"):
+    """``geometry_msgs/PoseStamped`` from a position and a wxyz quaternion."""
+    from geometry_msgs.msg import PoseStamped
+
+    m = PoseStamped()
+    set_stamp(m, t_s)
+    m.header.frame_id = frame
+    p, q = m.pose.position, m.pose.orientation
+    p.x, p.y, p.z = (float(v) for v in pos)
+    q.w, q.x, q.y, q.z = (float(v) for v in quat_wxyz)
+    return m
+
+
+def from_pose_stamped(msg) -> tuple[np.ndarray, np.ndarray]:
+    """Position ``(3,)`` and wxyz quaternion ``(4,)`` of a ``PoseStamped``."""
+    p, q = msg.pose.position, msg.pose.orientation
+    return np.array([p.x, p.y, p.z]), np.array([q.w, q.x, q.y, q.z])
+
+
+def command_msg_type(kind: str):
+    """The message type of an output adapter kind (:data:`h2s2r.core.robot_io.OUTPUT_TYPES`)."""
+    if kind == "forward_position":
+        from std_msgs.msg import Float64MultiArray
+
+        return Float64MultiArray
+    if kind == "joint_trajectory":
+        from trajectory_msgs.msg import JointTrajectory
+
+        return JointTrajectory
+    from sensor_msgs.msg import JointState
+
+    return JointState
+
+
+def command_message(kind: str, names: Sequence[str], values, t_s: float, horizon_s: float):
+    """A joint command as a driver takes it: ``forward_position`` (values only, in the
+    driver's order), ``joint_trajectory`` (one point ``horizon_s`` ahead) or
+    ``joint_state``."""
+    v = [float(x) for x in values]
+    if kind == "forward_position":
+        m = command_msg_type(kind)()
+        m.data = v
+        return m
+    if kind == "joint_trajectory":
+        from trajectory_msgs.msg import JointTrajectoryPoint
+
+        m = command_msg_type(kind)()
+        set_stamp(m, t_s)
+        m.joint_names = list(names)
+        point = JointTrajectoryPoint()
+        point.positions = v
+        point.time_from_start.nanosec = int(horizon_s * 1e9)
+        m.points = [point]
+        return m
+    return joint_state(names, v, t_s=t_s)
+
+
+def from_command_message(kind: str, msg) -> tuple[list[str] | None, np.ndarray]:
+    """Driver joint names (None for ``forward_position``: its order is the config's) and
+    values of a command message."""
+    if kind == "forward_position":
+        return None, np.asarray(msg.data, dtype=np.float64)
+    if kind == "joint_trajectory":
+        if not msg.points:
+            return list(msg.joint_names), np.zeros(0)
+        return list(msg.joint_names), np.asarray(msg.points[-1].positions, dtype=np.float64)
+    return list(msg.name), np.asarray(msg.position, dtype=np.float64)
+
+
+__all__ = [
+    "QOS_DEPTH",
+    "command_message",
+    "command_msg_type",
+    "from_command_message",
+    "from_joint_state",
+    "from_pose_stamped",
+    "joint_state",
+    "pose_stamped",
+    "qos",
+    "qos_latched",
+    "set_stamp",
+    "stamp_s",
+]

@@ -1,0 +1,164 @@
+"""``command`` node: safe joint commands at the robot's rate (ROS 2 lifecycle shell).
+
+A lifecycle node (``configure``, then ``activate``: nothing is commanded before). It feeds
+joint states, object poses and the policy's targets to :class:`CommandCore` and, every
+``1 / rate_hz``, publishes its command through the robot's output adapters
+(:mod:`h2s2r.core.robot_io`). ``std_msgs/Bool`` ``true`` on the e-stop topic deactivates
+it at once. Every rejection, clamp, refusal and watchdog hold is logged and published as
+JSON on the events topic. Parameters: ``workspace``, ``robot_config``, ``log_dir``.
+Writes ``<log_dir>/command.npz`` on exit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from h2s2r.core import rosmsg
+from h2s2r.core.robot_io import load_robot_io
+from h2s2r.core.runlog import RunLog
+from h2s2r.core.table import Table
+from h2s2r.core.trust import verify_policy
+from h2s2r.deploy.adapters import Adapter
+from h2s2r.deploy.command_core import CommandCore
+
+
+def main(argv: list[str] | None = None) -> None:
+    import rclpy
+    from geometry_msgs.msg import PoseStamped
+    from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Bool, String
+
+    class CommandNode(LifecycleNode):
+        def __init__(self):
+            super().__init__("command")
+            self.p = {
+                k: self.declare_parameter(k, "").value
+                for k in ("workspace", "robot_config", "log_dir")
+            }
+            self.core: CommandCore | None = None
+            self.log = RunLog()
+            self.timer = None
+            ws = Path(self.p["workspace"])
+            self.log_path = Path(self.p["log_dir"] or ws / "deploy_log") / "command.npz"
+
+        # ---------------------------------------------------------------- lifecycle
+        def on_configure(self, state):
+            policy, task, _ = verify_policy(self.p["workspace"])  # trust before motion
+            io = load_robot_io(self.p["robot_config"], task.robot)
+            from h2s2r.core.robots import get_robot
+
+            robot = get_robot(task.robot)
+            period = float(policy.header["ctrl_dt_s"])
+            self.core = CommandCore(robot, Table(task.table_height_m), io.command, period)
+            qos = rosmsg.qos()
+            self.adapters = [
+                Adapter(o, self.core.names, self.core.dt) for o in io.resolved_outputs()
+            ]
+            self.pubs = [
+                self.create_publisher(a.msg_type, a.output.topic, qos) for a in self.adapters
+            ]
+            self.events_pub = self.create_publisher(String, io.topics.events, qos)
+            self.active_pub = self.create_publisher(
+                Bool, io.topics.command_active, rosmsg.qos_latched()
+            )
+            self.active_pub.publish(Bool(data=False))
+            t = io.topics
+            self.create_subscription(JointState, t.joint_states, self.on_joints, qos)
+            self.create_subscription(PoseStamped, t.object_pose, self.on_pose, qos)
+            self.create_subscription(JointState, t.targets, self.on_target, qos)
+            self.create_subscription(Bool, t.estop, self.on_estop, qos)
+            self.timer = self.create_timer(self.core.dt, self.on_tick)
+            self.last_tick = None
+            self.get_logger().info(
+                f"configured for {robot.name}: {len(self.adapters)} output(s), "
+                f"{io.command.rate_hz:.0f} Hz, watchdog {io.command.watchdog_s} s"
+            )
+            return TransitionCallbackReturn.SUCCESS
+
+        def on_activate(self, state):
+            if self.core is None or not self.core.activate(time.monotonic()):
+                self.flush_events()
+                return TransitionCallbackReturn.FAILURE
+            self.flush_events()
+            return super().on_activate(state)
+
+        def on_deactivate(self, state):
+            if self.core is not None:
+                self.core.deactivate(time.monotonic())
+                self.flush_events()
+            return super().on_deactivate(state)
+
+        # ---------------------------------------------------------------- inputs
+        def on_joints(self, msg) -> None:
+            names, q, _ = rosmsg.from_joint_state(msg)
+            self.core.on_joint_state(time.monotonic(), names, q)
+            self.flush_events()
+
+        def on_pose(self, msg) -> None:
+            self.core.on_object_pose(time.monotonic(), *rosmsg.from_pose_stamped(msg))
+            self.flush_events()
+
+        def on_target(self, msg) -> None:
+            names, q, _ = rosmsg.from_joint_state(msg)
+            self.core.on_target(time.monotonic(), names, q)
+            self.flush_events()
+
+        def on_estop(self, msg) -> None:
+            if msg.data:
+                self.core.estop(time.monotonic())
+                self.flush_events()
+                if self.core is not None:
+                    self.trigger_deactivate()
+
+        def on_tick(self) -> None:
+            t = time.monotonic()
+            cmd = self.core.tick(t)
+            if cmd is not None:
+                stamp = time.time()
+                for a, pub in zip(self.adapters, self.pubs, strict=True):
+                    pub.publish(a.message(cmd, stamp))
+                self.log.add(t=t, command=cmd, done_s=time.monotonic() - t)
+            self.flush_events()
+
+        def publish_state(self) -> None:
+            active = self.core is not None and self.core.active
+            if getattr(self, "_was_active", None) != active:
+                self.active_pub.publish(Bool(data=active))
+                self._was_active = active
+
+        def flush_events(self) -> None:
+            if self.core is not None:
+                self.publish_state()
+            for e in self.core.events if self.core is not None else []:
+                self.log.event(e.t, e.kind, e.detail)
+                text = f"{e.kind}: {e.detail}"
+                if e.kind in ("rejected", "refused", "watchdog", "estop", "clamped"):
+                    self.get_logger().warn(text)
+                else:  # rclpy wants one severity per call site
+                    self.get_logger().info(text)
+                event = {"t": e.t, "kind": e.kind, "detail": e.detail}
+                self.events_pub.publish(String(data=json.dumps(event)))
+            if self.core is not None:
+                self.core.events.clear()
+
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node = CommandNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.log.save(node.log_path)
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+__all__ = ["main"]
+
+if __name__ == "__main__":
+    main()

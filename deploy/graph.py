@@ -1,0 +1,82 @@
+"""The deploy graph: which nodes run, with which parameters — one table for both starters.
+
+``launch/deploy.launch.py`` (machines with ROS 2 and its ``launch`` package) and
+``h2s2r deploy`` (the same nodes as processes, where ``launch`` is missing) both build
+their nodes from :func:`deploy_graph`, so they cannot drift apart.
+
+Each node is an executable of this package (``[project.scripts]``) started with
+``--ros-args``; each lives in the stage whose core it wraps: the policy and command
+nodes here, the simulated robot in ``sim``, the object pose tracker in ``perception``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str  # ROS node name
+    executable: str  # console script installed by h2s2r
+    parameters: dict[str, str | int | float | bool] = field(default_factory=dict)
+    lifecycle: bool = False  # a lifecycle node: configure and activate it to command
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """Options of ``h2s2r deploy`` and the arguments of ``deploy.launch.py``."""
+
+    workspace: str  # the demo workspace (policy/, task/, object/, calibration/)
+    use_sim: bool = False  # a simulated robot (MuJoCo) behind the same topics
+    use_camera: bool = False  # the object pose from colour + depth (the tracker in the loop)
+    robot_config: str = ""  # YAML of the robot's topics and drivers (configs/deploy/)
+    log_dir: str = ""  # where nodes write their logs (default: WORKSPACE/deploy_log)
+    goal_speed: float = 0.0  # × demo speed (0: the middle of training's range)
+    sim_seed: int = 0  # the simulated robot's noise and start pose
+    sim_start_noise_m: float = 0.0  # the simulated object's start position noise (±, m)
+
+    @property
+    def logs(self) -> str:
+        return self.log_dir or str(Path(self.workspace) / "deploy_log")
+
+
+def deploy_graph(o: DeployOptions) -> list[NodeSpec]:
+    """The nodes for options ``o``, in start order."""
+    common = {"workspace": o.workspace, "robot_config": o.robot_config, "log_dir": o.logs}
+    nodes = []
+    if o.use_sim:
+        nodes.append(
+            NodeSpec(
+                "sim_robot",
+                "h2s2r-sim-robot-node",
+                common
+                | {
+                    "publish_images": o.use_camera,
+                    "seed": o.sim_seed,
+                    "start_noise_m": o.sim_start_noise_m,
+                },
+            )
+        )
+    if o.use_camera:
+        nodes.append(NodeSpec("object_pose", "h2s2r-object-pose-node", dict(common)))
+    nodes.append(NodeSpec("policy", "h2s2r-policy-node", common | {"goal_speed": o.goal_speed}))
+    nodes.append(NodeSpec("command", "h2s2r-command-node", dict(common), lifecycle=True))
+    return nodes
+
+
+def ros_args(node: NodeSpec) -> list[str]:
+    """The node's command-line ``--ros-args``: its name and parameters."""
+    args = ["--ros-args", "-r", f"__node:={node.name}"]
+    for k, v in node.parameters.items():
+        if isinstance(v, bool):
+            value = str(v).lower()
+        elif isinstance(v, str):  # quoted: a path such as "123" stays a string
+            value = "'" + v.replace("'", "''") + "'"
+        else:
+            value = repr(v)
+        args += ["-p", f"{k}:={value}"]
+    return args
+
+
+__all__ = ["DeployOptions", "NodeSpec", "deploy_graph", "ros_args"]
