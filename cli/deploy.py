@@ -127,8 +127,8 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
         f"deploy_log/: success {m['success']:.0f}, final object error "
         f"{m.get('final_object_err_m', float('nan')) * 100:.1f} cm; policy period jitter p99 "
         f"{m['policy_period_jitter_p99_ms']:.2f} ms, command "
-        f"{m['command_period_jitter_p99_ms']:.2f} ms; latency p99 {m['latency_p99_ms']:.2f} ms; watchdog {m['watchdog_events']}, "
-        f"safety {m['safety_events']}"
+        f"{m['command_period_jitter_p99_ms']:.2f} ms; latency p99 {m['latency_p99_ms']:.2f} ms; "
+        f"watchdog {m['watchdog_events']:.0f}, safety {m['safety_events']:.0f}"
     )
     return art
 
