@@ -94,6 +94,7 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
         goal_speed=cfg.goal_speed,
         sim_seed=cfg.sim_seed,
         sim_start_noise_m=cfg.sim_start_noise_m,
+        autostart=cfg.activate,
     )
     env = ros_environment(cfg)
     procs: dict[str, subprocess.Popen] = {}
@@ -103,7 +104,14 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
                 procs[node.name] = subprocess.Popen(
                     node_command(node), stdout=f, stderr=subprocess.STDOUT, env=env
                 )
-        _bring_up(procs, activate=cfg.sim or cfg.activate, env=env, log=log)
+        if options.autostart or cfg.sim:
+            _wait_active(procs, env)
+            log("command node active")
+        else:
+            log(
+                "the command node waits to be configured and activated: "
+                "ros2 lifecycle set /command configure; ros2 lifecycle set /command activate"
+            )
         log(
             f"deploying {policy.header['robot']} "
             + (f"for {duration:.1f} s" if duration > 0 else "until Ctrl-C")
@@ -133,43 +141,34 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
     return art
 
 
-def _bring_up(procs, activate: bool, env: dict, log, timeout_s: float = 60.0) -> None:
-    """Configure the lifecycle command node, and activate it when asked (after the robot's
-    first joint state: activation needs one)."""
+def _wait_active(procs, env: dict, timeout_s: float = 60.0) -> None:
+    """Wait until the command node says it commands (its latched ``command_active``)."""
     import rclpy
-    from lifecycle_msgs.msg import Transition
-    from lifecycle_msgs.srv import ChangeState
+    from std_msgs.msg import Bool
 
-    os.environ.update(
-        {k: env[k] for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID") if k in env}
-    )
+    from h2s2r.core import rosmsg
+    from h2s2r.core.robot_io import Topics
+
+    for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID"):  # this process's node too
+        if k in env:
+            os.environ[k] = env[k]
     rclpy.init()
     node = rclpy.create_node("h2s2r_deploy")
+    active = []
+    node.create_subscription(
+        Bool, Topics().command_active, lambda m: active.append(m.data), rosmsg.qos_latched()
+    )
     try:
-        client = node.create_client(ChangeState, "/command/change_state")
-        t0 = time.monotonic()
-
-        def change(tid: int) -> bool:
-            while not client.wait_for_service(timeout_sec=0.5):
-                if time.monotonic() - t0 > timeout_s or procs["command"].poll() is not None:
-                    raise H2S2RError("the command node did not come up: see deploy_log/command.log")
-            future = client.call_async(ChangeState.Request(transition=Transition(id=tid)))
-            rclpy.spin_until_future_complete(node, future, timeout_sec=30.0)
-            return bool(future.result() and future.result().success)
-
-        if not change(Transition.TRANSITION_CONFIGURE):
-            raise H2S2RError("the command node failed to configure: see deploy_log/command.log")
-        if not activate:
-            log(
-                "command node configured; activate it to command the robot: "
-                "ros2 lifecycle set /command activate"
-            )
-            return
-        while not change(Transition.TRANSITION_ACTIVATE):  # no joint state yet
-            if time.monotonic() - t0 > timeout_s:
-                raise H2S2RError("no joint state reached the command node: is the robot up?")
-            time.sleep(0.2)
-        log("command node active")
+        t_end = time.monotonic() + timeout_s
+        while not any(active):
+            if procs["command"].poll() is not None:
+                raise H2S2RError("the command node stopped: see deploy_log/command.log")
+            if time.monotonic() > t_end:
+                raise H2S2RError(
+                    f"the command node is not active after {timeout_s:.0f} s: no joint state "
+                    "from the robot? see deploy_log/command.log"
+                )
+            rclpy.spin_once(node, timeout_sec=0.1)
     finally:
         node.destroy_node()
         rclpy.shutdown()

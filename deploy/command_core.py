@@ -168,9 +168,11 @@ class CommandCore:
 
     # ------------------------------------------------------------------ lifecycle
     def activate(self, t: float) -> bool:
-        """Start commanding, from the measured joints; False without a joint state."""
-        if self.q_meas is None:
-            self._event(t, "not_ready", "activate: no joint state received yet")
+        """Start commanding, from the measured joints; False without fresh joint states
+        and object poses."""
+        stale = self.stale(t)
+        if self.q_meas is None or stale:
+            self._event(t, "not_ready", f"activate: {stale or 'no joint state yet'}")
             return False
         self.command = np.clip(self.q_meas, self.lo, self.hi)
         self.velocity[:] = 0.0
@@ -186,7 +188,8 @@ class CommandCore:
         self._ramp = None
 
     def estop(self, t: float) -> None:
-        """Stop commanding at once (the drivers hold their last position)."""
+        """Stop commanding at once (the drivers hold their last position); only an
+        explicit activation commands again."""
         self.deactivate(t, "estop", "e-stop: commands stopped")
 
     # ------------------------------------------------------------------ tick

@@ -4,8 +4,11 @@ A lifecycle node (``configure``, then ``activate``: nothing is commanded before)
 joint states, object poses and the policy's targets to :class:`CommandCore` and, every
 ``1 / rate_hz``, publishes its command through the robot's output adapters
 (:mod:`h2s2r.core.robot_io`). ``std_msgs/Bool`` ``true`` on the e-stop topic deactivates
-it at once. Every rejection, clamp, refusal and watchdog hold is logged and published as
-JSON on the events topic. Parameters: ``workspace``, ``robot_config``, ``log_dir``.
+it at once. With ``autostart`` (the simulated robot, or ``h2s2r deploy --activate``) it
+configures itself and activates once joint states and object poses arrive. Every
+rejection, clamp, refusal and watchdog hold is logged and published as JSON on the events
+topic; whether it commands is the latched ``command_active`` topic.
+Parameters: ``workspace``, ``robot_config``, ``log_dir``, ``autostart``.
 Writes ``<log_dir>/command.npz`` on exit.
 """
 
@@ -39,11 +42,19 @@ def main(argv: list[str] | None = None) -> None:
                 k: self.declare_parameter(k, "").value
                 for k in ("workspace", "robot_config", "log_dir")
             }
+            self.autostart = self.declare_parameter("autostart", False).value
+            self._autostarted = False
             self.core: CommandCore | None = None
             self.log = RunLog()
             self.timer = None
             ws = Path(self.p["workspace"])
             self.log_path = Path(self.p["log_dir"] or ws / "deploy_log") / "command.npz"
+            if self.autostart:
+                self._boot = self.create_timer(0.01, self._configure_once)
+
+        def _configure_once(self) -> None:
+            self._boot.cancel()
+            self.trigger_configure()
 
         # ---------------------------------------------------------------- lifecycle
         def on_configure(self, state):
@@ -95,8 +106,12 @@ def main(argv: list[str] | None = None) -> None:
         # ---------------------------------------------------------------- inputs
         def on_joints(self, msg) -> None:
             names, q, _ = rosmsg.from_joint_state(msg)
-            self.core.on_joint_state(time.monotonic(), names, q)
+            t = time.monotonic()
+            ok = self.core.on_joint_state(t, names, q)
             self.flush_events()
+            if ok and self.autostart and not self._autostarted and not self.core.stale(t):
+                self._autostarted = True  # once: a later deactivation or e-stop stays
+                self.trigger_activate()
 
         def on_pose(self, msg) -> None:
             self.core.on_object_pose(time.monotonic(), *rosmsg.from_pose_stamped(msg))

@@ -35,6 +35,9 @@ class DeployOptions:
     goal_speed: float = 0.0  # × demo speed (0: the middle of training's range)
     sim_seed: int = 0  # the simulated robot's noise and start pose
     sim_start_noise_m: float = 0.0  # the simulated object's start position noise (±, m)
+    # The command node configures itself and activates on the robot's first joint state
+    # (with the simulated robot; on hardware only when asked: --activate).
+    autostart: bool = False
 
     @property
     def logs(self) -> str:
@@ -61,7 +64,14 @@ def deploy_graph(o: DeployOptions) -> list[NodeSpec]:
     if o.use_camera:
         nodes.append(NodeSpec("object_pose", "h2s2r-object-pose-node", dict(common)))
     nodes.append(NodeSpec("policy", "h2s2r-policy-node", common | {"goal_speed": o.goal_speed}))
-    nodes.append(NodeSpec("command", "h2s2r-command-node", dict(common), lifecycle=True))
+    nodes.append(
+        NodeSpec(
+            "command",
+            "h2s2r-command-node",
+            common | {"autostart": o.autostart or o.use_sim},
+            lifecycle=True,
+        )
+    )
     return nodes
 
 
