@@ -17,6 +17,16 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+_DOMAINS = iter(range(1, 100))
+
+
+@pytest.fixture
+def worker_domain() -> int:
+    """A ROS_DOMAIN_ID for one test, from 150-229 by this process's id and a counter, so
+    two test runs on one machine rarely share one (Fast DDS ports allow up to 232)."""
+    return 150 + (os.getpid() * 7 + next(_DOMAINS)) % 80
+
+
 @pytest.fixture(scope="session")
 def synth_box(tmp_path_factory) -> Path:
     """A short noise-free box_push demo (shared by the tests that only read it)."""

@@ -1,0 +1,231 @@
+"""The deploy nodes over real ROS 2 (rclpy from PyPI, localhost-only discovery): faults
+against the command node, a policy node restart, and a short closed loop with the
+simulated robot."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from h2s2r.cli.deploy import DeployConfig, node_command, run_deploy  # noqa: E402
+from h2s2r.core import rosmsg  # noqa: E402
+from h2s2r.core.robot_io import Topics  # noqa: E402
+from h2s2r.core.robots import get_robot  # noqa: E402
+from h2s2r.core.runlog import load_run_log  # noqa: E402
+from h2s2r.deploy.graph import DeployOptions, deploy_graph  # noqa: E402
+
+ROBOT = get_robot("iiwa_allegro")
+NAMES = list(ROBOT.joint_names)
+HOME = np.asarray(ROBOT.home_qpos)
+
+
+@pytest.fixture
+def ros_env(monkeypatch, worker_domain):
+    """A ROS domain of this test's own, traffic on this machine only."""
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(worker_domain))
+    return dict(os.environ)
+
+
+@pytest.fixture(scope="session")
+def deploy_ws(trained_ws, tmp_path_factory):
+    import shutil
+
+    from h2s2r.policy.export import run_export
+    from h2s2r.sim.tasks import make_env
+
+    ws = tmp_path_factory.mktemp("ros") / "ws"
+    shutil.copytree(trained_ws, ws)
+    shutil.rmtree(ws / "policy", ignore_errors=True)
+    run_export(ws, make_env, log=lambda *a: None)
+    return ws
+
+
+class Probe:
+    """A test node: publishes what a robot and a tracker would, records commands."""
+
+    def __init__(self):
+        from geometry_msgs.msg import PoseStamped
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import Bool, String
+
+        rclpy.init()
+        self.node = rclpy.create_node("probe")
+        t, q = Topics(), rosmsg.qos()
+        self.joints = self.node.create_publisher(JointState, t.joint_states, q)
+        self.pose = self.node.create_publisher(PoseStamped, t.object_pose, q)
+        self.targets = self.node.create_publisher(JointState, t.targets, q)
+        self.estop = self.node.create_publisher(Bool, t.estop, q)
+        self.commands: list[tuple[float, np.ndarray]] = []
+        self.events: list[tuple[float, dict]] = []
+        self.active: list[bool] = []
+        self.stamps: list[float] = []
+        self.node.create_subscription(JointState, "/h2s2r/joint_command", self._on_command, q)
+        self.node.create_subscription(
+            String,
+            t.events,
+            lambda m: self.events.append((time.monotonic(), json.loads(m.data))),
+            q,
+        )
+        self.node.create_subscription(
+            Bool, t.command_active, lambda m: self.active.append(m.data), rosmsg.qos_latched()
+        )
+
+    def _on_event(self, m) -> None:
+        self.events.append((time.monotonic(), json.loads(m.data)))
+
+    def _on_command(self, m) -> None:
+        self.commands.append((time.monotonic(), np.array(m.position)))
+        self.stamps.append(rosmsg.stamp_s(m))
+
+    def spin(self, seconds: float, joints=True, pose=True, rate_hz: float = 100.0) -> None:
+        """Publish joints and poses at ``rate_hz`` (unless told not to) for ``seconds``,
+        taking every message that arrives meanwhile."""
+        t_end = time.monotonic() + seconds
+        while time.monotonic() < t_end:
+            if joints:
+                self.joints.publish(rosmsg.joint_state(NAMES, HOME, np.zeros(23), time.time()))
+            if pose:
+                self.pose.publish(rosmsg.pose_stamped([0.6, 0, 0.03], [1, 0, 0, 0], time.time()))
+            t_next = time.monotonic() + 1.0 / rate_hz
+            while time.monotonic() < t_next:
+                rclpy.spin_once(self.node, timeout_sec=0.001)
+
+    def kinds(self) -> list[str]:
+        return [e["kind"] for _, e in self.events]
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        rclpy.shutdown()
+
+
+def start(spec, env, log: Path) -> subprocess.Popen:
+    with open(log, "w") as f:
+        return subprocess.Popen(node_command(spec), stdout=f, stderr=subprocess.STDOUT, env=env)
+
+
+def stop(p: subprocess.Popen) -> None:
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
+def test_command_node_faults(deploy_ws, ros_env, tmp_path):
+    """NaN → rejected; beyond limits → clamped; below the table → refused; the pose
+    publisher dies → the command holds within the watchdog time; e-stop → no command
+    after it. Each is an event on the events topic and in the node's log."""
+    opts = DeployOptions(workspace=str(deploy_ws), log_dir=str(tmp_path), autostart=True)
+    spec = next(s for s in deploy_graph(opts) if s.name == "command")
+    proc = start(spec, ros_env, tmp_path / "command.log")
+    probe = Probe()
+    try:
+        t_end = time.monotonic() + 60
+        while not any(probe.active):
+            assert time.monotonic() < t_end, (tmp_path / "command.log").read_text()
+            assert proc.poll() is None, (tmp_path / "command.log").read_text()
+            probe.spin(0.1)
+        probe.spin(0.3)
+        assert probe.commands and np.allclose(probe.commands[-1][1], HOME)  # no jump
+
+        bad = HOME.copy()
+        bad[0] = np.nan
+        probe.targets.publish(rosmsg.joint_state(NAMES, bad))
+        probe.spin(0.2)
+        assert probe.kinds()[-1] == "rejected" and "NaN" in probe.events[-1][1]["detail"]
+
+        far = HOME.copy()
+        far[2] = 10.0
+        probe.targets.publish(rosmsg.joint_state(NAMES, far))
+        probe.spin(0.2)
+        assert "clamped" in probe.kinds()
+
+        low = HOME.copy()
+        low[1], low[3] = 1.5, -0.6  # the hand into the table
+        n = len(probe.commands)
+        probe.targets.publish(rosmsg.joint_state(NAMES, low))
+        probe.spin(0.3)
+        assert probe.kinds()[-1] == "refused" and "below the table" in probe.events[-1][1]["detail"]
+        later = np.array([c for _, c in probe.commands[n:]])
+        assert np.all(np.abs(later[:, 1] - later[0, 1]) < 0.5)  # not heading for the table
+
+        # The pose publisher dies: the command holds within the watchdog time.
+        t_last_pose = time.monotonic()
+        probe.spin(0.6, pose=False)
+        t_dog = next(t for t, e in probe.events if e["kind"] == "watchdog")
+        assert t_dog - t_last_pose <= 0.2 + 0.05
+        held = np.array([c for t, c in probe.commands if t > t_dog + 0.02])
+        assert len(held) > 50 and np.all(held == held[0])
+        probe.spin(0.3)
+        assert "resumed" in probe.kinds()
+
+        # E-stop: commands stop at once.
+        from std_msgs.msg import Bool
+
+        probe.estop.publish(Bool(data=True))
+        probe.spin(0.2)
+        t_stop = next(t for t, e in probe.events if e["kind"] == "estop")
+        after = [t for t, _ in probe.commands if t > t_stop + 0.01]
+        assert after == [] and probe.active[-1] is False
+    finally:
+        probe.close()
+        stop(proc)
+    _, events = load_run_log(tmp_path / "command.npz")
+    kinds = [e["kind"] for e in events]
+    for k in ("activated", "rejected", "clamped", "refused", "watchdog", "resumed", "estop"):
+        assert k in kinds, kinds
+
+
+def test_closed_loop_and_policy_restart(deploy_ws, ros_env, tmp_path):
+    """A few seconds of the whole graph against the simulated robot through ROS topics
+    (the CI check of the closed loop); then the policy node is killed and restarted: the
+    command never jumps (per-tick change within the joints' speed limits)."""
+    ws = tmp_path / "ws"
+    import shutil
+
+    shutil.copytree(deploy_ws, ws)
+    art = run_deploy(ws, DeployConfig(sim=True, duration=4.0), log=lambda *a: None)
+    m = art.metrics
+    assert m["policy_steps"] >= 40 and m["command_ticks"] >= 500, m
+    assert np.isfinite(m["success"]) and m["safety_events"] == 0 and m["watchdog_events"] == 0
+    assert m["latency_p99_ms"] < 50 and m["policy_period_mean_ms"] == pytest.approx(66.7, abs=3)
+    for f in ("metrics.json", "meta.json", "deploy.png", "policy.npz", "command.npz"):
+        assert (ws / "deploy_log" / f).is_file(), f
+
+    # Restart: run the graph by hand, kill the policy node, start it again.
+    opts = DeployOptions(workspace=str(ws), use_sim=True, log_dir=str(tmp_path / "logs"))
+    procs = {s.name: start(s, ros_env, tmp_path / f"{s.name}.log") for s in deploy_graph(opts)}
+    probe = Probe()
+    try:
+        t_end = time.monotonic() + 60
+        while not any(probe.active):
+            assert time.monotonic() < t_end
+            probe.spin(0.1, joints=False, pose=False)
+        probe.spin(1.5, joints=False, pose=False)
+        procs["policy"].kill()
+        procs["policy"].wait()
+        probe.spin(0.5, joints=False, pose=False)
+        spec = next(s for s in deploy_graph(opts) if s.name == "policy")
+        procs["policy"] = start(spec, ros_env, tmp_path / "policy2.log")
+        probe.spin(4.0, joints=False, pose=False)
+    finally:
+        probe.close()
+        for p in procs.values():
+            stop(p)
+    policy2, _ = load_run_log(tmp_path / "logs" / "policy.npz")
+    assert len(policy2["t"]) > 10  # the restarted node steps again
+    cmds = np.array([c for _, c in probe.commands])
+    ticks = np.maximum(np.round(np.diff(probe.stamps) / 0.005), 1)[:, None]
+    v_max = np.asarray([ROBOT.gains_of(n).velocity_limit for n in NAMES])
+    ratio = np.abs(np.diff(cmds, axis=0)) / (ticks * v_max * 0.005)
+    assert len(cmds) > 1000 and ratio.max() <= 1.001, ratio.max()
