@@ -4,7 +4,8 @@
     .venv/bin/python bench/results_tables.py --write    # and put them into docs/results.md
 
 Reads ``bench/results/``: ``sim_throughput.json`` (``bench/sim_throughput.py``),
-``track_object.json`` (``bench/track_object.py``) and ``train_eval_*.json``
+``track_object.json`` (``bench/track_object.py``), ``deploy_loop.json``
+(``bench/deploy_loop.py``) and ``train_eval_*.json``
 (``bench/train_eval.py``); a missing file leaves its table out. ``--write`` replaces what
 lies between the ``bench-tables`` markers of ``docs/results.md``.
 """
@@ -97,9 +98,36 @@ def train_eval(runs: list[dict]) -> list[str]:
     return rows
 
 
+def deploy_loop(d: dict) -> list[str]:
+    pj, cj, lat = (
+        d["policy_period_jitter_p99_ms"],
+        d["command_period_jitter_p99_ms"],
+        d["latency_p99_ms"],
+    )
+    return [
+        f"**Deployment through ROS 2** (`bench/deploy_loop.py`; {_machine(d['machine'])}; "
+        f"commit {d['commit']}): `h2s2r deploy WS --sim`, {d['runs']} runs of one episode "
+        "each, nodes as processes over localhost ROS 2 (p99 per run; median and worst run):",
+        "",
+        "| success (deploy) | success (`eval --randomization none --policy onnx`) | "
+        "policy period jitter p99 | command period jitter p99 | pose → command latency p99 | "
+        "watchdog / safety events |",
+        "| ---: | ---: | --- | --- | --- | --- |",
+        f"| {d['deploy_success_rate']:.0%} of {d['runs']} | "
+        f"{d['eval_none_onnx_success_rate']:.0%} of {d['eval_episodes']} | "
+        f"{pj['median']:.2f} ms (max {pj['max']:.2f}) | {cj['median']:.2f} ms (max "
+        f"{cj['max']:.2f}) | {lat['median']:.2f} ms (max {lat['max']:.2f}) | "
+        f"{d['watchdog_events']} / {d['safety_events']} |",
+    ]
+
+
 def tables() -> str:
     out: list[str] = []
-    for name, fn in (("sim_throughput.json", sim_throughput), ("track_object.json", track_object)):
+    for name, fn in (
+        ("sim_throughput.json", sim_throughput),
+        ("track_object.json", track_object),
+        ("deploy_loop.json", deploy_loop),
+    ):
         path = RESULTS / name
         if path.is_file():
             out += [*fn(json.loads(path.read_text())), ""]

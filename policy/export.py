@@ -46,6 +46,9 @@ def run_export(
         model = onnx.load(str(Path(tmp) / "policy.onnx"))
         for value in (*model.graph.input, *model.graph.output):
             value.type.tensor_type.shape.dim[0].dim_param = "batch"
+        # Intermediate shapes recorded for a batch of 1 would make ONNX Runtime warn on
+        # every larger batch; it infers them again.
+        del model.graph.value_info[:]
         onnx_bytes = model.SerializeToString()
     ctrl = env.controller
     layout = robot_policy_layout(ctrl.robot, ctrl.action_dim)
