@@ -102,6 +102,163 @@ def learn_appearance(
     return AppearanceGate.learn(rgb, on_surface, ctx)
 
 
+@dataclass
+class FrameResult:
+    """One frame's outcome in :class:`StreamTracker`."""
+
+    ok: bool
+    T_cam_obj: np.ndarray | None  # the object's pose, None when not found
+    agreement: float = np.nan  # depth agreement of the model's visible surface
+    seen_fraction: float = np.nan  # visible model samples that were measured
+    rmse_m: float = np.nan  # ICP inlier RMS (NaN after a re-initialization)
+    fitness: float = np.nan
+    reinitialized: bool = False
+
+
+class StreamTracker:
+    """The tracker frame by frame, for a stream (the deploy pose node) or a recording
+    (:func:`track`): :meth:`start` finds the object in a first frame, :meth:`update`
+    follows it in each new one (predict, ICP, check; re-initialize around the last good
+    pose when the check fails)."""
+
+    def __init__(
+        self,
+        K: np.ndarray,
+        vertices: np.ndarray,
+        faces: np.ndarray,
+        cfg: TrackerConfig = TrackerConfig(),
+        texture: tuple[np.ndarray, np.ndarray] | None = None,
+        use_rgb: bool = True,
+    ):
+        uv, tex = texture if texture is not None else (None, None)
+        self.K, self.cfg, self.vertices = np.asarray(K, dtype=np.float64), cfg, vertices
+        self.model = ObjectModel.from_mesh(vertices, faces, uv=uv, texture=tex)
+        self.target = ModelTarget(self.model)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.use_rgb = cfg.use_color and use_rgb
+        self.init: InitResult | None = None
+        self.gate: AppearanceGate | None = None
+        self.poses: list[np.ndarray | None] = []
+
+    def start(
+        self,
+        depth: np.ndarray,
+        rgb: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+        rgb_for_init: np.ndarray | None = None,
+    ) -> InitResult:
+        """Find the object in a first frame (the whole image, or ``mask``/``--roi``);
+        raises when it is not found. The next :meth:`update` takes this frame."""
+        cfg = self.cfg
+        init_mask = mask if mask is not None else cfg.roi_mask(depth.shape)
+        init = initialize(
+            depth,
+            self.K,
+            self.target,
+            self.vertices,
+            mask=init_mask,
+            seed=cfg.seed,
+            rgb=rgb if rgb is not None else rgb_for_init,
+        )
+        if init.agreement < cfg.min_init_agreement or init.visible_samples < 50:
+            raise H2S2RError(
+                f"object not found in frame 0 (best depth agreement {init.agreement:.2f} < "
+                f"{cfg.min_init_agreement}, {init.visible_samples} visible samples): make sure "
+                "it is in view and not hidden in the first frame, that the mesh is in metres "
+                "(--mesh-scale), or point at it with --roi u0,v0,u1,v1 or --masks DIR"
+            )
+        self.init = init
+        self.gate = (
+            learn_appearance(rgb, depth, self.K, init.T_cam_obj, self.target)
+            if self.use_rgb and rgb is not None
+            else None
+        )
+        self.poses = []
+        return init
+
+    def _evaluate(self, T: np.ndarray, depth: np.ndarray) -> tuple[float, float]:
+        s = score_poses(T[None], self.model.coarse_points, self.model.coarse_normals, depth, self.K)
+        seen = float((s.agree[0] + s.violate[0]) / max(s.visible[0], 1))
+        return float(s.agreement[0]), seen
+
+    def update(
+        self, depth: np.ndarray, rgb: np.ndarray | None = None, mask: np.ndarray | None = None
+    ) -> FrameResult:
+        """Follow the object into a new frame."""
+        cfg, target, K, rng = self.cfg, self.target, self.K, self.rng
+        if self.init is None:
+            raise H2S2RError("StreamTracker.update before start: no first pose")
+        first = not self.poses
+        rgb = rgb if self.use_rgb else None
+        T_pred = self.init.T_cam_obj if first else _predict(self.poses, cfg.velocity_gain)
+        ok, T_new, rmse, fit, agree, seen = False, None, np.nan, np.nan, np.nan, np.nan
+        reinit = False
+        usable = (mask is None or mask.any()) and bool(np.any(depth > 0))
+        if T_pred is not None and usable:
+            pts = crop_points(
+                depth,
+                K,
+                T_pred,
+                target,
+                max_dist_m=0.015,
+                occluder_m=cfg.occluder_m,
+                max_points=cfg.max_points,
+                mask=mask,
+                rng=rng,
+                rgb=rgb,
+                gate=self.gate,
+            )
+            if len(pts) >= 30:
+                r = icp(target, pts, T_pred, radii_m=cfg.icp_radii_m)
+                agree, seen = self._evaluate(r.T_cam_obj, depth)
+                jump = np.linalg.norm(r.T_cam_obj[:3, 3] - T_pred[:3, 3])
+                ok = (
+                    agree >= cfg.min_agreement
+                    and seen >= cfg.min_seen_fraction
+                    and r.rmse_m <= cfg.max_rmse_m
+                    and jump <= cfg.max_jump_m
+                )
+                T_new, rmse, fit = r.T_cam_obj, r.rmse_m, r.fitness
+            if not ok and first:  # the initializer's pose passed its stricter check
+                ok, T_new = True, self.init.T_cam_obj
+                agree, seen = self._evaluate(T_new, depth)
+            if not ok and not first:  # lost: re-initialize around the last good pose
+                prior = next((T for T in reversed(self.poses) if T is not None), None)
+                if prior is not None:
+                    near = crop_points(
+                        depth,
+                        K,
+                        prior,
+                        target,
+                        max_dist_m=0.08,
+                        occluder_m=cfg.occluder_m,
+                        margin_px=60,
+                        max_points=2 * cfg.max_points,
+                        mask=mask,
+                        rng=rng,
+                        rgb=rgb,
+                        gate=self.gate,
+                    )
+                    T_r, _ = relocalize(depth, K, target, prior, near, rng)
+                    agree, seen = self._evaluate(T_r, depth)
+                    ok = agree >= cfg.min_agreement and seen >= cfg.min_seen_fraction
+                    if ok:
+                        T_new, rmse, fit, reinit = T_r, np.nan, np.nan, True
+        self.poses.append(T_new if ok else None)
+        if ok:
+            return FrameResult(True, T_new, agree, seen, rmse, fit, reinit)
+        return FrameResult(False, None)
+
+    def lost_for(self) -> int:
+        """How many frames in a row the object has not been found."""
+        n = 0
+        for T in reversed(self.poses):
+            if T is not None:
+                break
+            n += 1
+        return n
+
+
 def track(
     read_depth: Callable[[int], np.ndarray],
     n_frames: int,
@@ -114,13 +271,11 @@ def track(
     progress: Callable[[int, int], None] | None = None,
     texture: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrackResult:
-    """Track the object through the frames. ``texture`` (per-vertex UVs, RGB image) lets
-    the first-frame search compare the object's print with the colour image."""
-    uv, tex = texture if texture is not None else (None, None)
-    model = ObjectModel.from_mesh(vertices, faces, uv=uv, texture=tex)
-    target = ModelTarget(model)
-    rng = np.random.default_rng(cfg.seed)
-    use_rgb = cfg.use_color and read_rgb is not None
+    """Track the object through the frames of a recording (:class:`StreamTracker`), then
+    smooth the valid poses without lag. ``texture`` (per-vertex UVs, RGB image) lets the
+    first-frame search compare the object's print with the colour image."""
+    tracker = StreamTracker(K, vertices, faces, cfg, texture, use_rgb=read_rgb is not None)
+    use_rgb = tracker.use_rgb
 
     def load(i: int):
         return (
@@ -141,40 +296,17 @@ def track(
             "depth stream and re-import"
         )
     t0 = time.perf_counter()
-    init_mask = mask0 if mask0 is not None else cfg.roi_mask(depth0.shape)
-    init = initialize(
-        depth0,
-        K,
-        target,
-        vertices,
-        mask=init_mask,
-        seed=cfg.seed,
-        rgb=rgb0
-        if rgb0 is not None
-        else (read_rgb(0) if read_rgb and model.grey is not None else None),
-    )
+    rgb_for_init = None
+    if rgb0 is None and read_rgb and tracker.model.grey is not None:
+        rgb_for_init = read_rgb(0)
+    init = tracker.start(depth0, rgb0, mask0, rgb_for_init=rgb_for_init)
     init_time = time.perf_counter() - t0
-    if init.agreement < cfg.min_init_agreement or init.visible_samples < 50:
-        raise H2S2RError(
-            f"object not found in frame 0 (best depth agreement {init.agreement:.2f} < "
-            f"{cfg.min_init_agreement}, {init.visible_samples} visible samples): make sure it "
-            "is in view and not hidden in the first frame, that the mesh is in metres "
-            "(--mesh-scale), or point at it with --roi u0,v0,u1,v1 or --masks DIR"
-        )
-    gate = learn_appearance(rgb0, depth0, K, init.T_cam_obj, target) if use_rgb else None
 
     n = n_frames
     T_out = np.full((n, 4, 4), np.nan)
     valid = np.zeros(n, dtype=bool)
     q = {k: np.full(n, np.nan) for k in ("agreement", "seen_fraction", "rmse_m", "fitness")}
-    poses: list[np.ndarray | None] = []
     reinit: list[int] = []
-
-    def evaluate(T: np.ndarray, depth: np.ndarray) -> tuple[float, float]:
-        s = score_poses(T[None], model.coarse_points, model.coarse_normals, depth, K)
-        seen = float((s.agree[0] + s.violate[0]) / max(s.visible[0], 1))
-        return float(s.agreement[0]), seen
-
     t_track = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:  # decode frames ahead of tracking
         ahead = {i: pool.submit(load, i) for i in range(1, min(n, 4))}
@@ -185,65 +317,13 @@ def track(
                 depth, rgb, mask = ahead.pop(i).result()
                 if i + 3 < n:
                     ahead[i + 3] = pool.submit(load, i + 3)
-            T_pred = init.T_cam_obj if i == 0 else _predict(poses, cfg.velocity_gain)
-            ok, T_new, rmse, fit, agree, seen = False, None, np.nan, np.nan, np.nan, np.nan
-            usable = (mask is None or mask.any()) and bool(np.any(depth > 0))
-            if T_pred is not None and usable:
-                pts = crop_points(
-                    depth,
-                    K,
-                    T_pred,
-                    target,
-                    max_dist_m=0.015,
-                    occluder_m=cfg.occluder_m,
-                    max_points=cfg.max_points,
-                    mask=mask,
-                    rng=rng,
-                    rgb=rgb,
-                    gate=gate,
-                )
-                if len(pts) >= 30:
-                    r = icp(target, pts, T_pred, radii_m=cfg.icp_radii_m)
-                    agree, seen = evaluate(r.T_cam_obj, depth)
-                    jump = np.linalg.norm(r.T_cam_obj[:3, 3] - T_pred[:3, 3])
-                    ok = (
-                        agree >= cfg.min_agreement
-                        and seen >= cfg.min_seen_fraction
-                        and r.rmse_m <= cfg.max_rmse_m
-                        and jump <= cfg.max_jump_m
-                    )
-                    T_new, rmse, fit = r.T_cam_obj, r.rmse_m, r.fitness
-                if not ok and i == 0:  # the initializer's pose passed its stricter check
-                    ok, T_new = True, init.T_cam_obj
-                    agree, seen = evaluate(T_new, depth)
-                if not ok and i > 0:  # lost: re-initialize around the last good pose
-                    prior = next((T for T in reversed(poses) if T is not None), None)
-                    if prior is not None:
-                        near = crop_points(
-                            depth,
-                            K,
-                            prior,
-                            target,
-                            max_dist_m=0.08,
-                            occluder_m=cfg.occluder_m,
-                            margin_px=60,
-                            max_points=2 * cfg.max_points,
-                            mask=mask,
-                            rng=rng,
-                            rgb=rgb,
-                            gate=gate,
-                        )
-                        T_r, _ = relocalize(depth, K, target, prior, near, rng)
-                        agree, seen = evaluate(T_r, depth)
-                        ok = agree >= cfg.min_agreement and seen >= cfg.min_seen_fraction
-                        if ok:
-                            T_new, rmse, fit = T_r, np.nan, np.nan
-                            reinit.append(i)
-            if ok:
-                T_out[i], valid[i] = T_new, True
-                q["agreement"][i], q["seen_fraction"][i] = agree, seen
-                q["rmse_m"][i], q["fitness"][i] = rmse, fit
-            poses.append(T_new if ok else None)
+            r = tracker.update(depth, rgb, mask)
+            if r.ok:
+                T_out[i], valid[i] = r.T_cam_obj, True
+                q["agreement"][i], q["seen_fraction"][i] = r.agreement, r.seen_fraction
+                q["rmse_m"][i], q["fitness"][i] = r.rmse_m, r.fitness
+                if r.reinitialized:
+                    reinit.append(i)
             if i == 0:
                 t_track = time.perf_counter()
             if progress is not None:
