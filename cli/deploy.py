@@ -72,11 +72,6 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
     policy, task, notes = verify_policy(ws)  # refuse before anything moves
     for n in notes:
         log(f"note: {n}")
-    if cfg.camera:
-        raise H2S2RError(
-            "--camera: the object pose node (tracker in the loop) is not implemented yet; "
-            "deploy with an external pose topic (robot config topics.object_pose) or --sim"
-        )
     duration = cfg.duration
     if duration <= 0 and cfg.sim:
         lo = policy.header["goal"]["goal_speed_range"][0]

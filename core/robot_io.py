@@ -65,7 +65,10 @@ class Topics:
     color: str = "/camera/color/image_raw"  # sensor_msgs/Image (the camera path)
     depth: str = "/camera/aligned_depth_to_color/image_raw"  # sensor_msgs/Image, uint16 mm
     camera_info: str = "/camera/color/camera_info"  # sensor_msgs/CameraInfo
-    external_pose: str = ""  # a pose topic to pass through the checks (e.g. FoundationPose)
+    object_pose_valid: str = "/h2s2r/object_pose_valid"  # std_msgs/Bool from the pose node
+    # A pose topic (geometry_msgs/PoseStamped, camera or base frame) that the pose node
+    # passes through its checks instead of tracking itself (e.g. a FoundationPose node).
+    external_pose: str = ""
 
 
 @dataclass(frozen=True)

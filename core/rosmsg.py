@@ -94,6 +94,68 @@ def from_pose_stamped(msg) -> tuple[np.ndarray, np.ndarray]:
     return np.array([p.x, p.y, p.z]), np.array([q.w, q.x, q.y, q.z])
 
 
+def image(array: np.ndarray, t_s: float, frame: str = "camera"):
+    """``sensor_msgs/Image``: ``(H, W, 3)`` uint8 as ``rgb8``, ``(H, W)`` uint16 as
+    ``16UC1`` (depth in millimetres, 0 = invalid, as RealSense's aligned depth)."""
+    from sensor_msgs.msg import Image
+
+    a = np.ascontiguousarray(array)
+    m = Image()
+    set_stamp(m, t_s)
+    m.header.frame_id = frame
+    m.height, m.width = a.shape[:2]
+    if a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3:
+        m.encoding, m.step = "rgb8", 3 * a.shape[1]
+    elif a.dtype == np.uint16 and a.ndim == 2:
+        m.encoding, m.step = "16UC1", 2 * a.shape[1]
+    else:
+        raise ValueError(
+            f"image: expected (H, W, 3) uint8 or (H, W) uint16, got {a.shape} {a.dtype}"
+        )
+    m.is_bigendian = 0
+    m.data = a.tobytes()
+    return m
+
+
+def from_image(msg) -> np.ndarray:
+    """An ``rgb8``/``bgr8`` image as ``(H, W, 3)`` uint8 RGB, a ``16UC1`` one as ``(H, W)``
+    uint16, ``32FC1`` (metres) as uint16 millimetres."""
+    h, w, enc = msg.height, msg.width, msg.encoding
+    buf = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    if enc in ("rgb8", "bgr8"):
+        a = buf.reshape(h, msg.step)[:, : 3 * w].reshape(h, w, 3)
+        return a[..., ::-1].copy() if enc == "bgr8" else a.copy()
+    if enc in ("16UC1", "mono16"):
+        return (
+            buf.view("<u2" if not msg.is_bigendian else ">u2")
+            .reshape(h, msg.step // 2)[:, :w]
+            .astype(np.uint16)
+        )
+    if enc == "32FC1":
+        m = buf.view("<f4").reshape(h, msg.step // 4)[:, :w]
+        return np.where(np.isfinite(m), np.rint(m * 1000.0), 0).astype(np.uint16)
+    raise ValueError(f"image encoding {enc!r}: rgb8, bgr8, 16UC1 or 32FC1")
+
+
+def camera_info(K: np.ndarray, width: int, height: int, t_s: float, frame: str = "camera"):
+    """``sensor_msgs/CameraInfo`` of a pinhole camera without distortion."""
+    from sensor_msgs.msg import CameraInfo
+
+    m = CameraInfo()
+    set_stamp(m, t_s)
+    m.header.frame_id = frame
+    m.width, m.height = int(width), int(height)
+    m.k = [float(v) for v in np.asarray(K).ravel()]
+    m.distortion_model = "plumb_bob"
+    m.d = [0.0] * 5
+    return m
+
+
+def from_camera_info(msg) -> np.ndarray:
+    """``K (3, 3)`` of a ``CameraInfo``."""
+    return np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+
+
 def command_msg_type(kind: str):
     """The message type of an output adapter kind (:data:`h2s2r.core.robot_io.OUTPUT_TYPES`)."""
     if kind == "forward_position":
@@ -146,11 +208,15 @@ def from_command_message(kind: str, msg) -> tuple[list[str] | None, np.ndarray]:
 
 __all__ = [
     "QOS_DEPTH",
+    "camera_info",
     "command_message",
     "command_msg_type",
+    "from_camera_info",
     "from_command_message",
+    "from_image",
     "from_joint_state",
     "from_pose_stamped",
+    "image",
     "joint_state",
     "pose_stamped",
     "qos",

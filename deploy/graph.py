@@ -56,6 +56,7 @@ def deploy_graph(o: DeployOptions) -> list[NodeSpec]:
                 common
                 | {
                     "publish_images": o.use_camera,
+                    "pose_rate_hz": 15.0 if o.use_camera else 30.0,
                     "seed": o.sim_seed,
                     "start_noise_m": o.sim_start_noise_m,
                 },

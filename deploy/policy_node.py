@@ -3,7 +3,9 @@
 Subscribes to the robot's ``sensor_msgs/JointState`` and the object's
 ``geometry_msgs/PoseStamped`` (robot base frame); steps :class:`PolicyCore` when a pose
 arrives and a control period has passed since the last step (a pose every period or
-faster keeps the policy at its rate, and each step uses the pose that just arrived);
+faster keeps the policy at its rate, and each step uses the pose that just arrived); when
+poses come slower (a camera and tracker below the policy rate), a timer steps with the
+latest pose once 1.2 periods have passed, as long as that pose is fresh;
 publishes ``sensor_msgs/JointState`` targets. It does not step on joint states older than
 the command node's watchdog, and only while the command node says it is active (its
 latched ``command_active`` topic); each activation resumes the goal where the object is on
@@ -97,15 +99,27 @@ def main(argv: list[str] | None = None) -> None:
             if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(quat))):
                 self.get_logger().error("object pose with NaN: ignored", throttle_duration_sec=1.0)
                 return
-            if not self.active or self.q is None or t_rx - self.t_state > self.watchdog_s:
-                return  # no fresh joints: the command node holds the robot
-            if t_rx - self.last_step < 0.75 * self.period:
+            self.pose = (t_rx, pos, quat)
+            if t_rx - self.last_step >= 0.75 * self.period:
+                self.step(t_rx, pos, quat)
+
+        def on_timer(self) -> None:
+            now = time.monotonic()
+            if self.pose is None or now - self.last_step < 1.2 * self.period:
                 return
+            t_rx, pos, quat = self.pose
+            if now - t_rx < self.watchdog_s:
+                self.step(t_rx, pos, quat)
+
+        def step(self, t_rx: float, pos: np.ndarray, quat: np.ndarray) -> None:
+            now = time.monotonic()
+            if not self.active or self.q is None or now - self.t_state > self.watchdog_s:
+                return  # no fresh joints: the command node holds the robot
             out = self.core.step(self.q, self.qd, pos, quat / np.linalg.norm(quat))
             self.pub.publish(rosmsg.joint_state(self.names, out.target, t_s=time.time()))
             t_out = time.monotonic()
             self.log.add(
-                t=t_rx,
+                t=now,
                 latency_s=t_out - t_rx,
                 goal_time_s=out.goal_time_s,
                 keypoint_distance_m=out.keypoint_distance_m,
@@ -115,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
                 action=out.action,
                 target=out.target,
             )
-            self.last_step = t_rx
+            self.last_step = now
 
     rclpy.init(args=argv if argv is not None else sys.argv)
     node = PolicyNode()

@@ -35,6 +35,12 @@ class RobotSimConfig:
     object_friction: float = 0.8  # as in training
     start_pos_noise_m: float = 0.0  # uniform ± on the object's start position (x, y)
     seed: int = 0
+    # The camera path: colour and depth rendered from the demo camera's pose
+    camera: bool = False
+    width: int = 640
+    height: int = 480
+    focal_px: float = 615.0  # a RealSense D435 colour camera at 640×480
+    max_depth_m: float = 3.0  # farther depth is invalid (0), as on a RealSense
 
 
 class RobotSim:
@@ -44,15 +50,27 @@ class RobotSim:
         self.cfg = cfg
         self.task = task
         self.robot = get_robot(task.robot)
+        fovy = float(np.rad2deg(2 * np.arctan(cfg.height / 2 / cfg.focal_px)))
         scene = build_task_scene(
             self.robot,
             mesh.vertices,
             mesh.faces,
             task.table_height_m,
+            camera_T_base_cam=task.T_base_cam if cfg.camera else None,
+            camera_fovy_deg=fovy,
             object_kinematic=False,
             object_density=cfg.object_density,
             hand_sensors=True,
         )
+        # OpenCV intrinsics of that camera (pixel centres at integers).
+        self.K = np.array(
+            [
+                [cfg.focal_px, 0, (cfg.width - 1) / 2],
+                [0, cfg.focal_px, (cfg.height - 1) / 2],
+                [0, 0, 1.0],
+            ]
+        )
+        self._renderer = None
         self.scene = scene
         m = scene.model
         m.geom_friction[list(scene.object_collision_geoms), 0] = cfg.object_friction
@@ -121,6 +139,31 @@ class RobotSim:
         pos = pos + self.rng.normal(0, self.cfg.pose_noise_m, 3)
         rot = self.rng.normal(0, self.cfg.pose_noise_rad, 3)
         return pos, quat_normalize(quat_mul(rotvec_to_quat(rot), quat))
+
+    def render_rgbd(self, color: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+        """Colour ``(H, W, 3)`` uint8 (None unless ``color``) and depth ``(H, W)`` uint16
+        millimetres (0 where invalid) from the demo camera, at the current state.
+
+        Shadows and reflections are off: with software OpenGL (no GPU) they made a colour
+        frame take 180 ms instead of 52 (depth: 13 ms), measured at 640×480."""
+        from h2s2r.core.render import offscreen_renderer
+
+        cfg = self.cfg
+        if self._renderer is None:
+            self._renderer = offscreen_renderer(self.model, cfg.height, cfg.width)
+            for flag in ("SHADOW", "REFLECTION", "SKYBOX", "FOG", "HAZE"):
+                self._renderer.scene.flags[getattr(mujoco.mjtRndFlag, f"mjRND_{flag}")] = False
+        r = self._renderer
+        rgb = None
+        if color:
+            r.disable_depth_rendering()
+            r.update_scene(self.data, camera="demo_cam")
+            rgb = r.render().copy()
+        r.enable_depth_rendering()
+        r.update_scene(self.data, camera="demo_cam")
+        depth = r.render()
+        depth = np.where((depth > 0) & (depth < cfg.max_depth_m), depth, 0.0)
+        return rgb, np.rint(depth * 1000.0).astype(np.uint16)
 
     def diverged(self) -> bool:
         return not np.all(np.isfinite(self.data.qpos))
