@@ -6,10 +6,12 @@ loop's period jitter and the pose-to-command latency. Beside it, ``h2s2r eval WS
 --randomization none --policy onnx`` (the same exported policy in the training
 simulator, no randomization) for the comparison the deploy issue asks for.
 
-    .venv/bin/python bench/deploy_loop.py WS [--runs 20] [--episodes 100] [--out FILE]
+    .venv/bin/python bench/deploy_loop.py WS [--runs 20] [--camera] [--out FILE]
 
-``WS`` is a trained and exported workspace (e.g. ``bench/train_eval.py``'s). Prints a
-table and writes JSON (default ``bench/results/deploy_loop.json``).
+``--camera`` puts the tracker in the loop (the simulated robot renders depth from the demo
+camera; the object pose node tracks it). ``WS`` is a trained and exported workspace
+(e.g. ``bench/train_eval.py``'s). Prints a table and writes JSON (default
+``bench/results/deploy_loop.json``, ``deploy_loop_camera.json`` with ``--camera``).
 """
 
 from __future__ import annotations
@@ -48,14 +50,19 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--episodes", type=int, default=100, help="eval episodes (none)")
     ap.add_argument("--domain-id", type=int, default=61)
-    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "deploy_loop.json")
+    ap.add_argument("--camera", action="store_true", help="the tracker in the loop")
+    ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    name = "deploy_loop_camera.json" if args.camera else "deploy_loop.json"
+    args.out = args.out or REPO / "bench" / "results" / name
     ws = args.workspace.resolve()
 
     rows = []
     for seed in range(args.runs):
         art = run_deploy(
-            ws, DeployConfig(sim=True, sim_seed=seed, domain_id=args.domain_id), log=lambda *a: None
+            ws,
+            DeployConfig(sim=True, camera=args.camera, sim_seed=seed, domain_id=args.domain_id),
+            log=lambda *a: None,
         )
         row = {k: float(art.metrics.get(k, float("nan"))) for k in KEYS}
         rows.append(row)
@@ -80,6 +87,7 @@ def main() -> None:
         return np.array([r[k] for r in rows])
 
     result = {
+        "camera": args.camera,
         "runs": args.runs,
         "deploy_success_rate": float(col("success").mean()),
         "eval_none_onnx_success_rate": ev["success_rate"],

@@ -104,10 +104,17 @@ def deploy_loop(d: dict) -> list[str]:
         d["command_period_jitter_p99_ms"],
         d["latency_p99_ms"],
     )
+    camera = d.get("camera", False)
+    how = (
+        "`h2s2r deploy WS --sim --camera` (the object pose tracked in rendered depth)"
+        if camera
+        else "`h2s2r deploy WS --sim` (the object pose with tracker-like noise)"
+    )
     return [
-        f"**Deployment through ROS 2** (`bench/deploy_loop.py`; {_machine(d['machine'])}; "
-        f"commit {d['commit']}): `h2s2r deploy WS --sim`, {d['runs']} runs of one episode "
-        "each, nodes as processes over localhost ROS 2 (p99 per run; median and worst run):",
+        f"**Deployment through ROS 2** (`bench/deploy_loop.py{' --camera' if camera else ''}`;"
+        f" {_machine(d['machine'])}; commit {d['commit']}): {how}, {d['runs']} runs of one "
+        "episode each, nodes as processes over localhost ROS 2 (p99 per run; median and worst"
+        " run):",
         "",
         "| success (deploy) | success (`eval --randomization none --policy onnx`) | "
         "policy period jitter p99 | command period jitter p99 | pose → command latency p99 | "
@@ -127,6 +134,7 @@ def tables() -> str:
         ("sim_throughput.json", sim_throughput),
         ("track_object.json", track_object),
         ("deploy_loop.json", deploy_loop),
+        ("deploy_loop_camera.json", deploy_loop),
     ):
         path = RESULTS / name
         if path.is_file():
