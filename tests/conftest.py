@@ -49,7 +49,7 @@ def synth_can(tmp_path_factory) -> Path:
 def straight_push_task(robot: str = "iiwa_allegro"):
     """A 0.25 m straight push in 2 s, the robot starting at its home posture."""
     from h2s2r.core.artifacts import ObjectMesh, Task
-    from h2s2r.core.geometry import make_T
+    from h2s2r.core.geometry import look_at_T_world_cam, make_T
     from h2s2r.core.robots import get_robot
     from h2s2r.sim.synth.tasks import box_mesh
 
@@ -66,7 +66,8 @@ def straight_push_task(robot: str = "iiwa_allegro"):
         T_obj_palm=make_T(np.eye(3), [0, -0.1, 0.05]),
         start_idx=1,
         replay_qpos=np.tile(home, (n, 1)),
-        T_base_cam=make_T(np.eye(3), [1.2, 0.0, 0.6]),
+        # Across the table from the robot, looking down at the path (OpenCV frame).
+        T_base_cam=look_at_T_world_cam(np.array([1.3, 0.0, 0.6]), np.array([0.62, 0.02, 0.03])),
         table_height_m=0.0,
         robot=robot,
     )

@@ -229,3 +229,47 @@ def test_closed_loop_and_policy_restart(deploy_ws, ros_env, tmp_path):
     v_max = np.asarray([ROBOT.gains_of(n).velocity_limit for n in NAMES])
     ratio = np.abs(np.diff(cmds, axis=0)) / (ticks * v_max * 0.005)
     assert len(cmds) > 1000 and ratio.max() <= 1.001, ratio.max()
+
+
+def test_camera_path_tracks_the_object_in_the_loop(deploy_ws, ros_env, tmp_path):
+    """With the tracker in the loop: the simulated robot renders depth from the demo
+    camera, the object pose node finds and follows the box, the policy steps on it."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(deploy_ws, ws)
+    art = run_deploy(ws, DeployConfig(sim=True, camera=True, duration=5.0), log=lambda *a: None)
+    poses, _ = load_run_log(ws / "deploy_log" / "object_pose.npz")
+    assert len(poses["t"]) > 20 and poses["valid"].mean() > 0.8, poses["valid"].mean()
+    assert art.metrics["policy_steps"] > 20, art.metrics
+
+
+def test_ctrl_c_stops_every_node_and_writes_the_log(deploy_ws, ros_env, tmp_path):
+    """``h2s2r deploy`` interrupted like Ctrl-C: exit 0, every node gone, deploy_log/."""
+    import shutil
+    import sys
+
+    ws = tmp_path / "ws"
+    shutil.copytree(deploy_ws, ws)
+    exe = str(Path(sys.executable).parent / "h2s2r")
+    proc = subprocess.Popen(
+        [exe, "deploy", str(ws), "--sim", "--duration", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ros_env,
+        start_new_session=True,  # a terminal's Ctrl-C: the whole group gets SIGINT
+    )
+    out = []
+    for line in proc.stdout:
+        out.append(line)
+        if line.startswith("deploying"):
+            break
+    time.sleep(2.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(out) + rest
+    assert "deploy_log/: success" in rest
+    assert (ws / "deploy_log" / "metrics.json").is_file()
+    left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)
+    assert left.stdout.strip() == "", left.stdout
