@@ -241,7 +241,7 @@ def test_camera_path_tracks_the_object_in_the_loop(deploy_ws, ros_env, tmp_path)
     art = run_deploy(ws, DeployConfig(sim=True, camera=True, duration=5.0), log=lambda *a: None)
     poses, _ = load_run_log(ws / "deploy_log" / "object_pose.npz")
     assert len(poses["t"]) > 20 and poses["valid"].mean() > 0.8, poses["valid"].mean()
-    assert art.metrics["policy_steps"] > 20, art.metrics
+    assert art.metrics["policy_steps"] > 10, art.metrics  # after the first-frame search
 
 
 def test_ctrl_c_stops_every_node_and_writes_the_log(deploy_ws, ros_env, tmp_path):
