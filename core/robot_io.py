@@ -38,16 +38,15 @@ class CommandConfig:
     rate_hz: float = 200.0  # command rate of the robot's drivers
     watchdog_s: float = 0.2  # inputs older than this hold the command
     velocity_scale: float = 1.0  # × the registry's joint velocity limits
-    arm_acceleration_rad_s2: float = 40.0  # per-joint acceleration limit, arm
-    hand_acceleration_rad_s2: float = 200.0  # per-joint acceleration limit, hand
+    acceleration_scale: float = 1.0  # × the registry's joint acceleration limits
     table_margin_m: float = 0.01  # how far below the table top a link may reach
     # The workspace box (base frame, m) every checked point must stay inside.
     workspace_min: tuple[float, float, float] = (-0.4, -0.9, -0.05)
     workspace_max: tuple[float, float, float] = (1.3, 0.9, 1.5)
 
     def __post_init__(self) -> None:
-        if not self.rate_hz > 0 or not self.watchdog_s > 0 or not self.velocity_scale > 0:
-            raise ValueError("rate_hz, watchdog_s and velocity_scale must be > 0")
+        if min(self.rate_hz, self.watchdog_s, self.velocity_scale, self.acceleration_scale) <= 0:
+            raise ValueError("rate_hz, watchdog_s and the limit scales must be > 0")
         if np.any(np.asarray(self.workspace_min) >= np.asarray(self.workspace_max)):
             raise ValueError("workspace_min must be below workspace_max on every axis")
 

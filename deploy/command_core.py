@@ -54,11 +54,8 @@ class CommandCore:
         self.names = tuple(self.robot.joint_names)
         self._index = {n: i for i, n in enumerate(self.names)}
         self.lo, self.hi = self.info.joint_range[:, 0], self.info.joint_range[:, 1]
-        hand = np.array([n.startswith(self.robot.hand_prefix) for n in self.names])
         self.v_max = self.info.velocity_limit * self.cfg.velocity_scale
-        self.a_max = np.where(
-            hand, self.cfg.hand_acceleration_rad_s2, self.cfg.arm_acceleration_rad_s2
-        )
+        self.a_max = self.info.acceleration_limit * self.cfg.acceleration_scale
         # Checked points: every robot body's origin and the fingertip sites.
         robot_bodies = [b for b in range(1, self.model.nbody)]
         self._bodies = np.array(robot_bodies)

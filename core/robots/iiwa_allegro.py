@@ -42,10 +42,26 @@ IIWA_ALLEGRO = RobotSpec(
     # are 1.6× longer (0.19 vs 0.12 m palm to middle tip), and the palm backs off the rest.
     retarget_scale=1.2,
     arm_gains=tuple(
-        JointGroupGains(kp=2000.0, kd=200.0, armature=0.1, force_limit=f, velocity_limit=v)
+        JointGroupGains(
+            kp=2000.0,
+            kd=200.0,
+            armature=0.1,
+            force_limit=f,
+            velocity_limit=v,
+            # Deploy's command limit: the ramp of one policy step, 2 cm of palm in 67 ms,
+            # reaches it at its start; the arm's controller may limit more.
+            acceleration_limit=40.0,
+        )
         for f, v in zip(_ARM_FORCE_LIMITS, _ARM_VELOCITY_LIMITS, strict=True)
     ),
-    hand_gains=JointGroupGains(kp=3.0, kd=0.1, armature=0.01, force_limit=0.7, velocity_limit=3.0),
+    hand_gains=JointGroupGains(
+        kp=3.0,
+        kd=0.1,
+        armature=0.01,
+        force_limit=0.7,
+        velocity_limit=3.0,
+        acceleration_limit=200.0,
+    ),
     # Arm: hand in front of the base, palm down; fingers slightly curled, thumb opposed.
     home_qpos=ARM_HOME + (0.0, 0.3, 0.3, 0.3) * 3 + (0.5, 0.3, 0.3, 0.3),
     # The model mounts the palm straight on the flange (the real hand sits on an adapter

@@ -35,7 +35,14 @@ IIWA_LEAP = RobotSpec(
     finger_map={"thumb": "th", "index": "if", "middle": "mf", "ring": "rf"},
     retarget_scale=1.15,
     arm_gains=IIWA_ALLEGRO.arm_gains,
-    hand_gains=JointGroupGains(kp=3.0, kd=0.1, armature=0.005, force_limit=0.9, velocity_limit=6.0),
+    hand_gains=JointGroupGains(
+        kp=3.0,
+        kd=0.1,
+        armature=0.005,
+        force_limit=0.9,
+        velocity_limit=6.0,
+        acceleration_limit=200.0,
+    ),
     # Fingers (mcp, rot, pip, dip) slightly curled; thumb (cmc, axl, mcp, ipl) opposed.
     home_qpos=ARM_HOME + (0.3, 0.0, 0.3, 0.3) * 3 + (0.5, 0.3, 0.3, 0.3),
     # As for the Allegro (no adapter plate in the model): the thumb chain overlaps link7

@@ -52,6 +52,7 @@ class JointGroupGains:
     armature: float = 0.0  # kg·m², reflected rotor inertia
     force_limit: float | None = None  # N·m, |actuator torque| incl. gravity compensation
     velocity_limit: float | None = None  # rad/s, for command rate limiting in deploy
+    acceleration_limit: float | None = None  # rad/s², for command limiting in deploy
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,7 @@ class RobotModelInfo:
     actuator_ids: np.ndarray  # (n_joints,)
     joint_range: np.ndarray  # (n_joints, 2) rad, from the MJCF
     velocity_limit: np.ndarray  # (n_joints,) rad/s, from the registry (inf if unknown)
+    acceleration_limit: np.ndarray  # (n_joints,) rad/s², from the registry (inf if unknown)
     force_limit: np.ndarray  # (n_joints,) N·m, from the registry (inf if unknown)
     palm_site: int
     fingertip_sites: dict[str, int]
@@ -295,6 +297,7 @@ class RobotModelInfo:
             actuator_ids=np.array([by_joint[j] for j in jids]),
             joint_range=np.array([model.jnt_range[j] for j in jids]),
             velocity_limit=np.array([g.velocity_limit or inf for g in gains]),
+            acceleration_limit=np.array([g.acceleration_limit or inf for g in gains]),
             force_limit=np.array([g.force_limit or inf for g in gains]),
             palm_site=model.site(prefix + robot.hand_prefix + "palm").id,
             fingertip_sites={
