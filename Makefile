@@ -35,4 +35,4 @@ lint: setup
 
 # Re-pin requirements.lock from the current .venv (after changing dependencies).
 lock:
-	$(VENV)/python -m pip freeze --exclude-editable | grep -v '^torch==' > requirements.lock
+	$(VENV)/python scripts/lock.py > requirements.lock
