@@ -14,11 +14,39 @@ transient-local instead (:func:`qos_latched`): a node that starts late learns th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 QOS_DEPTH = 5
+
+
+def node_parameters(node, name: str) -> tuple[dict[str, str], Path]:
+    """The parameters every h2s2r node takes (``workspace``, ``robot_config``, ``log_dir``)
+    and the path of its log, ``<log_dir or workspace/deploy_log>/<name>.npz``."""
+    p = {k: node.declare_parameter(k, "").value for k in ("workspace", "robot_config", "log_dir")}
+    return p, Path(p["log_dir"] or Path(p["workspace"]) / "deploy_log") / f"{name}.npz"
+
+
+def run_node(factory: Callable, argv: list[str] | None = None) -> None:
+    """Start rclpy, spin the node ``factory()`` makes until Ctrl-C or shutdown, then let it
+    write its log (``node.on_exit()``) and stop cleanly."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    node = factory()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.on_exit()
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
 
 
 def qos():
@@ -218,9 +246,11 @@ __all__ = [
     "from_pose_stamped",
     "image",
     "joint_state",
+    "node_parameters",
     "pose_stamped",
     "qos",
     "qos_latched",
+    "run_node",
     "set_stamp",
     "stamp_s",
 ]

@@ -15,9 +15,7 @@ Writes ``<log_dir>/command.npz`` on exit.
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
 from h2s2r.core import rosmsg
 from h2s2r.core.robot_io import load_robot_io
@@ -29,7 +27,6 @@ from h2s2r.deploy.command_core import CommandCore
 
 
 def main(argv: list[str] | None = None) -> None:
-    import rclpy
     from geometry_msgs.msg import PoseStamped
     from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
     from sensor_msgs.msg import JointState
@@ -38,17 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     class CommandNode(LifecycleNode):
         def __init__(self):
             super().__init__("command")
-            self.p = {
-                k: self.declare_parameter(k, "").value
-                for k in ("workspace", "robot_config", "log_dir")
-            }
+            self.p, self.log_path = rosmsg.node_parameters(self, "command")
             self.autostart = self.declare_parameter("autostart", False).value
             self._autostarted = False
             self.core: CommandCore | None = None
             self.log = RunLog()
             self.timer = None
-            ws = Path(self.p["workspace"])
-            self.log_path = Path(self.p["log_dir"] or ws / "deploy_log") / "command.npz"
             if self.autostart:
                 self._boot = self.create_timer(0.01, self._configure_once)
 
@@ -160,17 +152,10 @@ def main(argv: list[str] | None = None) -> None:
             if self.core is not None:
                 self.core.events.clear()
 
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    node = CommandNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.log.save(node.log_path)
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        def on_exit(self) -> None:
+            self.log.save(self.log_path)
+
+    rosmsg.run_node(CommandNode, argv)
 
 
 __all__ = ["main"]

@@ -15,9 +15,7 @@ the demo path. Parameters: ``workspace``, ``robot_config``, ``log_dir``,
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -29,16 +27,12 @@ from h2s2r.deploy.policy_core import PolicyCore
 
 
 def main(argv: list[str] | None = None) -> None:
-    import rclpy
     from rclpy.node import Node
 
     class PolicyNode(Node):
         def __init__(self):
             super().__init__("policy")
-            p = {
-                k: self.declare_parameter(k, v).value
-                for k, v in (("workspace", ""), ("robot_config", ""), ("log_dir", ""))
-            }
+            p, self.log_path = rosmsg.node_parameters(self, "policy")
             speed = self.declare_parameter("goal_speed", 0.0).value
             policy, task, notes = verify_policy(p["workspace"])  # trust before motion
             for n in notes:
@@ -46,7 +40,6 @@ def main(argv: list[str] | None = None) -> None:
             self.core = PolicyCore(policy, task, goal_speed=speed or None)
             io = load_robot_io(p["robot_config"], task.robot)
             self.watchdog_s = io.command.watchdog_s
-            self.log_path = Path(p["log_dir"] or Path(p["workspace"]) / "deploy_log") / "policy.npz"
             self.names = list(self.core.joint_names)
             self.index = {n: i for i, n in enumerate(self.names)}
             self.period = self.core.ctrl_dt_s
@@ -131,17 +124,10 @@ def main(argv: list[str] | None = None) -> None:
             )
             self.last_step = now
 
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    node = PolicyNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.log.save(node.log_path)
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        def on_exit(self) -> None:
+            self.log.save(self.log_path)
+
+    rosmsg.run_node(PolicyNode, argv)
 
 
 if __name__ == "__main__":

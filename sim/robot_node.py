@@ -15,7 +15,6 @@ OpenGL, depth 13 ms). Writes ``<log_dir>/sim_robot.npz``
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from h2s2r.sim.robot_sim import RobotSim, RobotSimConfig
 
 
 def main(argv: list[str] | None = None) -> None:
-    import rclpy
     from geometry_msgs.msg import PoseStamped
     from rclpy.node import Node
     from sensor_msgs.msg import JointState
@@ -38,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         def __init__(self):
             super().__init__("sim_robot")
             d = self.declare_parameter
-            p = {k: d(k, "").value for k in ("workspace", "robot_config", "log_dir")}
+            p, self.log_path = rosmsg.node_parameters(self, "sim_robot")
             seed = d("seed", 0).value
             start_noise = d("start_noise_m", 0.0).value
             self.state_dt = 1.0 / d("state_rate_hz", 200.0).value
@@ -54,7 +52,6 @@ def main(argv: list[str] | None = None) -> None:
             )
             io = load_robot_io(p["robot_config"], task.robot)
             topics = io.topics
-            self.log_path = Path(p["log_dir"] or ws / "deploy_log") / "sim_robot.npz"
             self.log = RunLog()
             qos = rosmsg.qos()
             self.names = list(self.sim.joint_names)
@@ -123,18 +120,11 @@ def main(argv: list[str] | None = None) -> None:
                 self.color_pub.publish(rosmsg.image(rgb, stamp))
             self.depth_pub.publish(rosmsg.image(depth, stamp))
 
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    node = SimRobotNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.log.event(0.0, "diverged" if node.sim.diverged() else "ok", "")
-        node.log.save(node.log_path)
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        def on_exit(self) -> None:
+            self.log.event(0.0, "diverged" if self.sim.diverged() else "ok", "")
+            self.log.save(self.log_path)
+
+    rosmsg.run_node(SimRobotNode, argv)
 
 
 if __name__ == "__main__":

