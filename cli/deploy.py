@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from h2s2r.core.errors import H2S2RError
+from h2s2r.core.robot_io import load_robot_io
 from h2s2r.core.trust import verify_policy
 from h2s2r.deploy.graph import DeployOptions, deploy_graph, ros_args
 
@@ -100,8 +101,8 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
                     node_command(node), stdout=f, stderr=subprocess.STDOUT, env=env
                 )
         if options.autostart or cfg.sim:
-            _wait_active(procs, env)
-            log("command node active")
+            _wait_active(procs, env, load_robot_io(cfg.robot_config, task.robot).topics)
+            log("command node active, policy stepping")
         else:
             log(
                 "the command node waits to be configured and activated: "
@@ -136,32 +137,37 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
     return art
 
 
-def _wait_active(procs, env: dict, timeout_s: float = 60.0) -> None:
-    """Wait until the command node says it commands (its latched ``command_active``)."""
+def _wait_active(procs, env: dict, topics, timeout_s: float = 60.0) -> None:
+    """Wait until the loop is closed: the command node says it commands (its latched
+    ``command_active``) and the policy node has sent a target (the duration counts from
+    here, not from the nodes' start-up)."""
     import rclpy
+    from sensor_msgs.msg import JointState
     from std_msgs.msg import Bool
 
     from h2s2r.core import rosmsg
-    from h2s2r.core.robot_io import Topics
 
     for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID"):  # this process's node too
         if k in env:
             os.environ[k] = env[k]
     rclpy.init()
     node = rclpy.create_node("h2s2r_deploy")
-    active = []
+    active, targets = [], []
     node.create_subscription(
-        Bool, Topics().command_active, lambda m: active.append(m.data), rosmsg.qos_latched()
+        Bool, topics.command_active, lambda m: active.append(m.data), rosmsg.qos_latched()
     )
+    node.create_subscription(JointState, topics.targets, targets.append, rosmsg.qos())
     try:
         t_end = time.monotonic() + timeout_s
-        while not any(active):
-            if procs["command"].poll() is not None:
-                raise H2S2RError("the command node stopped: see deploy_log/command.log")
+        while not (any(active) and targets):
+            for name in ("command", "policy"):
+                if procs[name].poll() is not None:
+                    raise H2S2RError(f"the {name} node stopped: see deploy_log/{name}.log")
             if time.monotonic() > t_end:
                 raise H2S2RError(
-                    f"the command node is not active after {timeout_s:.0f} s: no joint state "
-                    "from the robot? see deploy_log/command.log"
+                    f"the loop is not closed after {timeout_s:.0f} s (command node active: "
+                    f"{any(active)}, targets from the policy: {bool(targets)}): no joint state "
+                    "or object pose? see deploy_log/*.log"
                 )
             rclpy.spin_once(node, timeout_sec=0.1)
     finally:
