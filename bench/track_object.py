@@ -23,6 +23,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
+from h2s2r.core.artifacts.base import read_timing  # noqa: E402
 from h2s2r.perception.capture.registration import depth_color_registration, shift_depth  # noqa: E402
 from h2s2r.perception.object_track.icp import ModelTarget  # noqa: E402
 from h2s2r.perception.object_track.init import initialize  # noqa: E402
@@ -61,6 +62,7 @@ def synthetic(frames: int, seeds: list[int]) -> list[dict]:
                     Path(tmp) / f"{task}_{seed}",
                 )
                 m = run_track_object(ws, TrackObjectConfig(overlay=False)).metrics
+                m = {**m, **read_timing(ws / "object_track")}
                 rows.append({"task": task, "seed": seed, **{k: m[k] for k in COLUMNS}})
     return rows
 

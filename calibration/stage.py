@@ -34,6 +34,7 @@ from h2s2r.calibration.solve import (
     eye_to_hand,
 )
 from h2s2r.core.artifacts import Calibration, Capture, Provenance
+from h2s2r.core.artifacts.base import staged_folder
 from h2s2r.core.artifacts.capture import read_cam_K
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import table_plane_from_depth
@@ -189,6 +190,7 @@ def run_calibrate(out: str | Path, cfg: CalibrateConfig = CalibrateConfig()) -> 
         table_plane_base=plane,
         provenance=Provenance.of_files(out, inputs, config=asdict(cfg) | {"notes": notes}),
     )
-    cal.save(out / "calibration")
-    write_check(out, cal, cfg)
+    with staged_folder(out / "calibration") as folder:
+        cal.save(folder)
+    write_check(out, cal, cfg)  # an image beside the artifact (``--check`` redraws it)
     return cal

@@ -75,10 +75,13 @@ def _setup_track_object(p: argparse.ArgumentParser):
         cfg = config_from_args(TrackObjectConfig, args)
         with progress_bar(f"track-object ({cfg.method})") as update:
             art = run_track_object(args.workspace, cfg, progress=update)
+        from h2s2r.core.artifacts.base import read_timing
+
         m = art.metrics
+        fps = read_timing(args.workspace / "object_track").get("fps", float("nan"))
         print(
             f"wrote {args.workspace / 'object_track'}: {m['valid_fraction']:.0%} of "
-            f"{int(m['num_frames'])} frames valid, {m['fps']:.1f} frames/s"
+            f"{int(m['num_frames'])} frames valid, {fps:.1f} frames/s"
         )
         if "trans_err_mean_m" in m:
             print(
@@ -474,6 +477,9 @@ VERBS: tuple[Verb, ...] = (
 )
 
 
+_VERB_WRITES = {v.name: v.writes for v in VERBS}
+
+
 def build_parser(
     verb: str | None = None,
 ) -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
@@ -525,7 +531,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return runners[args.verb](args)
+        target = getattr(args, "workspace", None) or getattr(args, "out", None)
+        if _VERB_WRITES.get(args.verb, "nothing") == "nothing" or target is None:
+            return runners[args.verb](args)
+        from h2s2r.core.workspace import workspace_lock
+
+        with workspace_lock(target, "h2s2r " + " ".join(argv), log=print):
+            return runners[args.verb](args)
     except H2S2RError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from h2s2r.core.artifacts import ARTIFACTS, Capture
@@ -44,3 +49,55 @@ def validate_workspace(root: str | Path) -> dict[str, object]:
                     f"re-run `{ARTIFACTS[folder].PRODUCER}`",
                 )
     return loaded
+
+
+LOCK_FILE = ".h2s2r.lock"
+
+
+@contextlib.contextmanager
+def workspace_lock(root: str | Path, command: str, log=print) -> Iterator[Path]:
+    """Hold the workspace for one writing command: a second writer stops at once with a
+    message naming the first. The lock is an ``flock`` on ``<root>/.h2s2r.lock``, which
+    the kernel releases when the holder dies, so a killed command never leaves the
+    workspace locked. Taking it also undoes what an interrupted folder write left
+    (:func:`~h2s2r.core.artifacts.base.recover_folder`)."""
+    import fcntl
+
+    from h2s2r.core.artifacts.base import PARTIAL, REPLACED, recover_folder
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            raise H2S2RError(
+                f"{root}: another h2s2r command is writing this workspace ({holder}); wait for "
+                "it to finish or stop it, then run this one again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(
+            fd,
+            json.dumps({"pid": os.getpid(), "command": command, "since": time.ctime()}).encode(),
+            0,
+        )
+        for p in sorted(root.iterdir()):
+            for suffix in (PARTIAL, REPLACED):
+                if p.name.startswith(".") and p.name.endswith(suffix) and p.is_dir():
+                    said = recover_folder(root / p.name[1 : -len(suffix)])
+                    if said:
+                        log(said)
+        yield root
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        d = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        return f"`{d['command']}`, pid {d['pid']}, since {d['since']}"
+    except (ValueError, KeyError, OSError):
+        return "pid unknown"

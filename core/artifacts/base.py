@@ -9,16 +9,25 @@
 - ``files``: ``{file in this folder: sha256}`` of the payload written;
 - artifact-specific keys (e.g. ``fps`` for ``capture/``).
 
-Nothing time-dependent is written, so the same inputs give the same bytes.
+Nothing time-dependent is hashed, so the same inputs give the same bytes: timings go to
+``timing.json`` (:func:`write_timing`), which no ``meta.json`` lists.
+
+Every write is atomic. A file is written beside its destination and renamed into place
+(:func:`atomic_write`); a folder is built as a hidden sibling and renamed into place
+(:func:`staged_folder`). A killed stage leaves the old artifact or the new one, never a
+mix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import os
+import shutil
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,6 +38,78 @@ from h2s2r import __version__
 from h2s2r.core.errors import ArtifactError
 
 META_FILE = "meta.json"
+TIMING_FILE = "timing.json"
+PARTIAL = ".partial"  # suffix of a folder being written: ``.<name>.partial``
+REPLACED = ".replaced"  # suffix of the folder it replaces, for the instant of the swap
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary sibling and a rename: a reader (or a
+    kill) sees the old bytes or the new ones."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def partial_path(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}{PARTIAL}")
+
+
+def replaced_path(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}{REPLACED}")
+
+
+@contextlib.contextmanager
+def staged_folder(folder: str | Path) -> Iterator[Path]:
+    """Build an artifact folder as ``.<name>.partial`` beside it, renamed into place when
+    the block ends without an error. On an error or a kill the old folder stays as it was;
+    the partial one is removed (or, after a kill, by the next writer).
+
+    >>> with staged_folder(ws / "task") as out:   # doctest: +SKIP
+    ...     task.save(out); write_metrics(out, m)
+    """
+    folder = Path(folder)
+    tmp, old = partial_path(folder), replaced_path(folder)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old.is_dir() and not folder.exists():
+        old.rename(folder)  # an earlier swap was killed halfway: its old folder is current
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_folder(folder: Path) -> str | None:
+    """Undo what a kill between the two renames of :func:`staged_folder` left: the old
+    folder put back if the new one is missing; a stale partial folder removed. Returns
+    a sentence saying what was done, or ``None``."""
+    folder = Path(folder)
+    tmp, old = partial_path(folder), replaced_path(folder)
+    said = None
+    if old.is_dir():
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.rename(folder)
+            said = f"{folder}: put back the previous version (a write was interrupted)"
+    if tmp.is_dir():
+        shutil.rmtree(tmp, ignore_errors=True)
+        said = said or f"{tmp}: removed the remains of an interrupted write"
+    return said
 
 
 def sha256_file(path: str | Path) -> str:
@@ -67,7 +148,23 @@ def to_jsonable(value: Any) -> Any:
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(to_jsonable(data), indent=2, sort_keys=True) + "\n")
+    atomic_write(path, (json.dumps(to_jsonable(data), indent=2, sort_keys=True) + "\n").encode())
+
+
+def write_timing(folder: Path, timing: Mapping[str, float]) -> None:
+    """``timing.json``: how long a stage took on this machine (frames/s, seconds). Not
+    hashed and never read as an input, so a re-run on the same inputs leaves every
+    artifact's hashed bytes the same."""
+    write_json(Path(folder) / TIMING_FILE, {k: float(v) for k, v in timing.items()})
+
+
+def read_timing(folder: Path) -> dict[str, float]:
+    """``timing.json`` of an artifact folder; empty if it has none."""
+    path = Path(folder) / TIMING_FILE
+    try:
+        return {k: float(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def read_json(path: Path, producer: str) -> dict[str, Any]:
@@ -83,14 +180,17 @@ def read_json(path: Path, producer: str) -> dict[str, Any]:
 
 
 def save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write an ``.npz`` byte-for-byte reproducibly (fixed zip timestamps, sorted keys)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    """Write an ``.npz`` byte-for-byte reproducibly (fixed zip timestamps, sorted keys),
+    atomically."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for key in sorted(arrays):
             buf = io.BytesIO()
             np.save(buf, np.asarray(arrays[key]), allow_pickle=False)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, buf.getvalue())
+    atomic_write(path, out.getvalue())
 
 
 def load_npz(path: Path, keys: Mapping[str, tuple], producer: str) -> dict[str, np.ndarray]:

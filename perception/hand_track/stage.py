@@ -7,8 +7,9 @@ Example::
     h2s2r track-hand runs/real --method hamer --hamer-output hamer_out/
 
 Writes ``hand_track/``: ``keypoints.npz`` (``keypoints_cam (N,21,3)``, ``keypoints_px
-(N,21,2)``, ``valid (N,)``, ``handedness``, ``present (21,)``), ``metrics.json`` and
-``meta.json``. Frames without a hand, or without depth under it, are flagged invalid.
+(N,21,2)``, ``valid (N,)``, ``handedness``, ``present (21,)``), ``metrics.json``,
+``timing.json`` (frames/s; not hashed) and ``meta.json``. Frames without a hand, or
+without depth under it, are flagged invalid.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from h2s2r.core.artifacts import Capture, GroundTruth, HandTrack, Provenance
+from h2s2r.core.artifacts.base import staged_folder, write_timing
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import project_points
 from h2s2r.perception.object_track.smooth import savgol_weights
@@ -193,7 +195,6 @@ def run_track_hand(
         kp = smooth_keypoints(kp, valid, cfg.smooth_half_window)
     bone = np.linalg.norm(kp[valid, 9] - kp[valid, 0], axis=1)
     metrics.update(
-        fps=cap.num_frames / max(elapsed, 1e-9),
         valid_fraction=float(valid.mean()),
         num_frames=cap.num_frames,
         wrist_to_middle_mcp_m=float(np.median(bone)) if len(bone) else 0.0,
@@ -219,5 +220,7 @@ def run_track_hand(
         metrics=metrics,
         provenance=Provenance.of_files(ws, upstream, config=asdict(cfg)),
     )
-    art.save(ws / "hand_track")
+    with staged_folder(ws / "hand_track") as out:
+        art.save(out)
+        write_timing(out, {"fps": cap.num_frames / max(elapsed, 1e-9)})
     return art

@@ -7,8 +7,9 @@ Example::
     h2s2r track-object runs/mug --method foundationpose --fp-output fp_out/
 
 Writes ``object_track/``: ``poses.npz`` (``T_cam_obj``, ``valid``, per-frame fit quality),
-``metrics.json`` (frames/s, valid fraction; errors against ``ground_truth/`` if present),
-``overlay.mp4`` and ``overlay_strip.png``.
+``metrics.json`` (valid fraction; errors against ``ground_truth/`` if present),
+``timing.json`` (frames/s, first-frame search time; not hashed), ``overlay.mp4`` and
+``overlay_strip.png``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from h2s2r.core.artifacts import Capture, GroundTruth, ObjectMesh, ObjectTrack, Provenance
+from h2s2r.core.artifacts.base import staged_folder, write_timing
 from h2s2r.core.errors import ArtifactError, H2S2RError
 from h2s2r.perception.capture.registration import check_capture, shift_depth
 from h2s2r.perception.object_track.foundationpose import read_ob_in_cam
@@ -97,7 +99,8 @@ def _mesh(ws: Path, cfg: TrackObjectConfig) -> ObjectMesh:
                 f"({existing.source}); delete object/ or omit --mesh"
             )
         return existing
-    mesh.save(ws / "object")
+    with staged_folder(ws / "object") as out:
+        mesh.save(out)
     return mesh
 
 
@@ -132,6 +135,7 @@ def run_track_object(
     upstream = [ws / "capture" / "meta.json", ws / "object" / "meta.json"]
     quality: dict[str, np.ndarray] = {}
     metrics: dict[str, float] = {}
+    timing: dict[str, float] = {}
     reg = check_capture(cap)
     shift = cfg.fixed_depth_shift() or (
         reg.offset_px if cfg.depth_shift == "auto" and reg.misaligned else (0, 0)
@@ -168,14 +172,15 @@ def run_track_object(
             texture=read_texture(cfg.mesh or mesh.source, cfg.texture) if cfg.texture else None,
         )
         T, valid, quality = res.T_cam_obj, res.valid, res.quality
+        timing.update(
+            fps=(cap.num_frames - 1) / max(res.track_time_s, 1e-9), init_time_s=res.init_time_s
+        )
         metrics.update(
-            fps=(cap.num_frames - 1) / max(res.track_time_s, 1e-9),
-            init_time_s=res.init_time_s,
             init_agreement=res.init.agreement,
             init_hypotheses=res.init.n_hypotheses,
             reinit_count=len(res.reinit_frames),
         )
-    metrics.setdefault("fps", cap.num_frames / max(time.perf_counter() - t0, 1e-9))
+    timing.setdefault("fps", cap.num_frames / max(time.perf_counter() - t0, 1e-9))
     metrics.update(
         depth_colour_offset_u_px=reg.offset_px[0],
         depth_colour_offset_v_px=reg.offset_px[1],
@@ -210,16 +215,17 @@ def run_track_object(
         metrics=metrics,
         provenance=Provenance.of_files(ws, upstream, config=config),
     )
-    out = ws / "object_track"
-    track_art.save(out)
-    if cfg.overlay:
-        write_overlay(
-            out,
-            cap.read_rgb,
-            T,
-            valid,
-            ObjectModel.from_mesh(mesh.vertices, mesh.faces),
-            cap.K,
-            cap.fps,
-        )
+    with staged_folder(ws / "object_track") as out:
+        track_art.save(out)
+        write_timing(out, timing)
+        if cfg.overlay:
+            write_overlay(
+                out,
+                cap.read_rgb,
+                T,
+                valid,
+                ObjectModel.from_mesh(mesh.vertices, mesh.faces),
+                cap.K,
+                cap.fps,
+            )
     return track_art

@@ -11,8 +11,8 @@ Finds the start of manipulation, solves the robot's pre-manipulation configurati
 the configuration for every later frame (the replay baseline), and writes ``task/``:
 ``task.npz`` (object path in the base frame, ``pre_manip_qpos``, ``T_obj_palm``,
 ``start_idx``, replay joint trajectory, camera pose, table height, IK residuals),
-``metrics.json`` and ``retarget_check.png`` (the robot at the pre-manipulation pose beside
-the demo frame).
+``metrics.json``, ``timing.json`` (IK times; not hashed) and ``retarget_check.png`` (the
+robot at the pre-manipulation pose beside the demo frame).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from h2s2r.core.artifacts import (
     Provenance,
     Task,
 )
+from h2s2r.core.artifacts.base import staged_folder, write_timing
 from h2s2r.core.artifacts.tracks import write_metrics
 from h2s2r.core.errors import ArtifactError, H2S2RError
 from h2s2r.core.geometry import (
@@ -272,8 +273,6 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
         },
         provenance=Provenance.of_files(ws, upstream, config=config),
     )
-    out = ws / "task"
-    task.save(out)
     metrics = {
         "start_idx": seg.start_idx,
         "pre_manip_idx": pre,
@@ -284,8 +283,6 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
         "pre_fingertip_err_mean_m": float(np.mean(list(pre_res.fingertip_err_m.values()))),
         "pre_fingertip_err_max_m": float(np.max(list(pre_res.fingertip_err_m.values()))),
         "pre_min_clearance_m": pre_res.min_distance_m,
-        "pre_ik_time_s": reach.time_s + start.time_s + pre_res.time_s,
-        "traj_ik_time_mean_s": float(np.mean(times)) if times else 0.0,
         "traj_palm_err_mean_m": float(np.nanmean(res_palm)),
         "traj_fingertip_err_mean_m": float(np.nanmean(res_tips)),
         "table_height_m": table_z,
@@ -293,16 +290,23 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
     if (ws / "ground_truth").is_dir():
         gt = GroundTruth.load(ws / "ground_truth")
         metrics["start_idx_error_frames"] = seg.start_idx - gt.start_idx
-    write_metrics(out, metrics)
+    timing = {
+        "pre_ik_time_s": reach.time_s + start.time_s + pre_res.time_s,
+        "traj_ik_time_mean_s": float(np.mean(times)) if times else 0.0,
+    }
     from h2s2r.sim.retarget.check import write_check_image
 
-    write_check_image(
-        out / "retarget_check.png",
-        scene,
-        pre_res.qpos,
-        T_base_obj[pre],
-        cap,
-        pre,
-        htrack.keypoints_px[hand_frame],
-    )
+    with staged_folder(ws / "task") as out:
+        task.save(out)
+        write_metrics(out, metrics)
+        write_timing(out, timing)
+        write_check_image(
+            out / "retarget_check.png",
+            scene,
+            pre_res.qpos,
+            T_base_obj[pre],
+            cap,
+            pre,
+            htrack.keypoints_px[hand_frame],
+        )
     return task
