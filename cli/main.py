@@ -353,14 +353,16 @@ def _setup_validate(p: argparse.ArgumentParser):
     p.add_argument("workspace", type=Path, help="demo workspace folder")
 
     def run(args: argparse.Namespace) -> int:
-        from h2s2r.core.workspace import validate_workspace
+        from h2s2r.core.workspace import WorkspaceError, check_workspace
 
-        loaded = validate_workspace(args.workspace)
+        loaded, problems = check_workspace(args.workspace)
         for folder, art in loaded.items():
             extra = ""
             if hasattr(art, "num_frames"):
                 extra = f" ({art.num_frames} frames)"
             print(f"  ok  {folder}/{extra}")
+        if problems:
+            raise WorkspaceError(args.workspace, problems)
         print(f"{args.workspace}: {len(loaded)} artifact(s) valid")
         return 0
 

@@ -10,24 +10,38 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
-import re
 from pathlib import Path
 from typing import Any
 
-from h2s2r.core.config import apply_overrides
+from h2s2r.core.config import apply_overrides, option_range
 from h2s2r.core.errors import H2S2RError
 
 
 def field_help(cls: type) -> dict[str, str]:
-    """Help text of each dataclass field: its trailing ``# comment`` in the source."""
+    """Help text of each dataclass field: the ``# comment`` ending its definition (which
+    may span lines)."""
+    import ast
+    import io
+    import textwrap
+    import tokenize
+
     try:
-        src = inspect.getsource(cls)
+        src = textwrap.dedent(inspect.getsource(cls))
     except (OSError, TypeError):
         return {}
-    out = {}
-    for m in re.finditer(r"^\s+(\w+):[^=\n]*=[^#\n]*#\s*(.+)$", src, flags=re.M):
-        out[m.group(1)] = m.group(2).strip()
-    return out
+    comments = {
+        tok.start[0]: tok.string.lstrip("#").strip()
+        for tok in tokenize.generate_tokens(io.StringIO(src).readline)
+        if tok.type == tokenize.COMMENT
+    }
+    body = ast.parse(src).body[0].body
+    return {
+        node.target.id: comments[node.end_lineno]
+        for node in body
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.end_lineno in comments
+    }
 
 
 def add_dataclass_args(
@@ -45,11 +59,13 @@ def add_dataclass_args(
         if f.name in skip or not isinstance(f.default, (bool, int, float, str)):
             continue
         flag = "--" + f.name.replace("_", "-")
-        h = f"{helps.get(f.name, '')} (default: {f.default})"
+        rng = option_range(f)
+        h = f"{helps.get(f.name, '')} (default: {f.default}{'; ' + rng if rng else ''})"
         if isinstance(f.default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
         else:
-            parser.add_argument(flag, type=type(f.default), default=None, help=h)
+            choices = (f.metadata.get("check") or {}).get("choices")
+            parser.add_argument(flag, type=type(f.default), default=None, choices=choices, help=h)
 
 
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:

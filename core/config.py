@@ -5,6 +5,10 @@ names fail with the valid ones listed, values are checked against the type of th
 option's default (a YAML ``"0.5"`` is not a float; an integer is a fine float), lists
 become tuples, and nested configs take nested mappings. A config's own ``__post_init__``
 checks then run as usual, their messages prefixed with where the value came from.
+
+Options with a range or a fixed set of values declare it on the field (:func:`option`) and
+check it in ``__post_init__`` (:func:`check_options`), so a flag, a YAML file and a saved
+``config.json`` go through the same test and fail with one line naming the option.
 """
 
 from __future__ import annotations
@@ -16,6 +20,59 @@ from typing import Any, TypeVar
 from h2s2r.core.errors import H2S2RError
 
 C = TypeVar("C")
+
+
+def option(
+    default: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    above: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """A dataclass field with a checked range: ``lo <= value <= hi``, ``value > above``,
+    or ``value in choices``. Checked by :func:`check_options` (call it in
+    ``__post_init__``)."""
+    return dataclasses.field(
+        default=default,
+        metadata={"check": {"lo": lo, "hi": hi, "above": above, "choices": choices}},
+    )
+
+
+def check_options(cfg: Any) -> None:
+    """Raise ``ValueError`` naming the first option of ``cfg`` outside its declared range
+    (``--flag-name (field_name) must be …, got …``)."""
+    for f in dataclasses.fields(cfg):
+        c = f.metadata.get("check")
+        if not c:
+            continue
+        v = getattr(cfg, f.name)
+        name = f"--{f.name.replace('_', '-')} ({f.name})"
+        if c["choices"] is not None:
+            if v not in c["choices"]:
+                raise ValueError(f"{name} must be one of {', '.join(c['choices'])}; got {v!r}")
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            raise ValueError(f"{name} must be a number, got {v!r}")
+        if c["lo"] is not None and v < c["lo"]:
+            raise ValueError(f"{name} must be at least {c['lo']}, got {v}")
+        if c["hi"] is not None and v > c["hi"]:
+            raise ValueError(f"{name} must be at most {c['hi']}, got {v}")
+        if c["above"] is not None and not v > c["above"]:
+            raise ValueError(f"{name} must be greater than {c['above']}, got {v}")
+
+
+def option_range(f: dataclasses.Field) -> str:
+    """The declared range of a field, for help texts (``""`` if none)."""
+    c = f.metadata.get("check") or {}
+    parts = []
+    if c.get("lo") is not None:
+        parts.append(f">= {c['lo']}")
+    if c.get("above") is not None:
+        parts.append(f"> {c['above']}")
+    if c.get("hi") is not None:
+        parts.append(f"<= {c['hi']}")
+    return ", ".join(parts)
 
 
 def apply_overrides(base: C, overrides: Mapping[str, Any], where: str) -> C:
@@ -72,4 +129,4 @@ def _convert(default: Any, value: Any, where: str) -> Any:
     return value  # None or another type: taken as given, the config's own checks decide
 
 
-__all__ = ["apply_overrides"]
+__all__ = ["apply_overrides", "check_options", "option", "option_range"]

@@ -48,7 +48,14 @@ def verify_trained(ws: str | Path) -> tuple[Task, TrainRun]:
     """``task/`` and ``train/`` of workspace ``ws``, checked to belong together."""
     ws = Path(ws)
     task = Task.load(ws / "task")
-    run = TrainRun.load(ws / "train")  # checks each checkpoint's sha256
+    train = ws / "train"
+    if train.is_dir() and not (train / META_FILE).is_file() and any(train.glob("model_*.pt")):
+        raise ArtifactError(
+            train / META_FILE,
+            "is missing: training stopped before it finished (its checkpoints are there)",
+            f"continue it with `h2s2r train {ws} --resume`",
+        )
+    run = TrainRun.load(train)  # checks each checkpoint's sha256
     for rel in ("task/meta.json", "object/meta.json"):
         _require_upstream(ws / "train", run.provenance.upstream, ws, rel)
     return task, run
@@ -64,11 +71,14 @@ def policy_header_provenance(ws: Path, checkpoint: Path, run: TrainRun) -> dict[
     }
 
 
-def verify_policy(ws: str | Path) -> tuple[PolicyExport, Task, list[str]]:
-    """``policy/`` and ``task/`` of ``ws``, checked to belong together (and to ``train/``
+def verify_policy(
+    ws: str | Path, folder: str | Path | None = None
+) -> tuple[PolicyExport, Task, list[str]]:
+    """``policy/`` (or ``folder``: export checks its staged copy before it replaces
+    ``policy/``) and ``task/`` of ``ws``, checked to belong together (and to ``train/``
     when it is there). Returns the policy, the task and notes on what was not checked."""
     ws = Path(ws)
-    folder = ws / "policy"
+    folder = ws / "policy" if folder is None else Path(folder)
     policy = PolicyExport.load(folder)
     task = Task.load(ws / "task")
     _require_upstream(folder, policy.provenance.upstream, ws, "task/meta.json")

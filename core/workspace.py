@@ -13,11 +13,21 @@ from h2s2r.core.artifacts import ARTIFACTS, Capture
 from h2s2r.core.errors import ArtifactError, H2S2RError
 
 
-def validate_workspace(root: str | Path) -> dict[str, object]:
-    """Load every artifact present under ``root`` and cross-check frame counts.
+class WorkspaceError(H2S2RError):
+    """Every problem :func:`check_workspace` found, one per line."""
 
-    Returns ``{folder: artifact}``; raises :class:`ArtifactError` on the first problem.
-    """
+    def __init__(self, root: Path, problems: list[str]):
+        self.problems = problems
+        n = len(problems)
+        super().__init__(
+            f"{root}: {n} problem{'s' if n > 1 else ''}\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def check_workspace(root: str | Path) -> tuple[dict[str, object], list[str]]:
+    """Load every artifact present under ``root`` (each capture frame re-hashed) and
+    cross-check frame counts. Returns ``({folder: artifact}, problems)``: one problem per
+    folder that does not load, every one of them, not just the first."""
     root = Path(root)
     if not root.is_dir():
         raise H2S2RError(
@@ -25,29 +35,44 @@ def validate_workspace(root: str | Path) -> dict[str, object]:
             f"{root}` or `h2s2r import --from PATH {root}` first"
         )
     loaded: dict[str, object] = {}
-    for folder, cls in ARTIFACTS.items():
-        if (root / folder).is_dir():
-            loaded[folder] = cls.load(root / folder)
-    if not loaded:
+    problems: list[str] = []
+    present = [f for f in ARTIFACTS if (root / f).is_dir()]
+    if not present:
         raise ArtifactError(
             root,
             f"holds no artifact folder ({', '.join(ARTIFACTS)})",
             "run `h2s2r synth` or `h2s2r import` into it",
         )
+    for folder in present:
+        try:
+            loaded[folder] = ARTIFACTS[folder].load(root / folder)
+        except H2S2RError as e:
+            problems.append(str(e))
     cap = loaded.get("capture")
     if isinstance(cap, Capture):
-        cap.verify_frames()
         for folder in ("ground_truth", "object_track", "hand_track"):
             art = loaded.get(folder)
             if art is None:
                 continue
             n = art.num_frames if folder == "ground_truth" else len(art.valid)  # type: ignore[attr-defined]
             if n != cap.num_frames:
-                raise ArtifactError(
-                    root / folder,
-                    f"has {n} frames but capture/ has {cap.num_frames}",
-                    f"re-run `{ARTIFACTS[folder].PRODUCER}`",
+                problems.append(
+                    str(
+                        ArtifactError(
+                            root / folder,
+                            f"has {n} frames but capture/ has {cap.num_frames}",
+                            f"re-run `{ARTIFACTS[folder].PRODUCER}`",
+                        )
+                    )
                 )
+    return loaded, problems
+
+
+def validate_workspace(root: str | Path) -> dict[str, object]:
+    """:func:`check_workspace`, raising :class:`WorkspaceError` listing every problem."""
+    loaded, problems = check_workspace(root)
+    if problems:
+        raise WorkspaceError(Path(root), problems)
     return loaded
 
 

@@ -8,6 +8,7 @@ success.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +22,65 @@ from h2s2r.policy.config import TrainConfig, ppo_config
 BEST = "best_model.pt"
 
 
+def periodic_checkpoints(folder: Path) -> list[Path]:
+    """``model_<iteration>.pt`` in ``folder``, oldest first."""
+    return sorted(
+        (p for p in folder.glob("model_*.pt") if re.fullmatch(r"model_\d+", p.stem)),
+        key=lambda p: int(p.stem.removeprefix("model_")),
+    )
+
+
 def latest_checkpoint(folder: Path) -> Path | None:
     """The periodic checkpoint of the highest iteration in ``folder``, if any."""
-    ckpts = sorted(folder.glob("model_*.pt"), key=lambda p: int(re.findall(r"\d+", p.stem)[0]))
+    ckpts = periodic_checkpoints(folder)
     return ckpts[-1] if ckpts else None
+
+
+UNREADABLE = ".unreadable"  # suffix given to a checkpoint that --resume could not load
+
+
+def resume_newest_readable(runner, folder: Path, log=print) -> Path:
+    """Load the newest checkpoint of ``folder`` that loads, and return it. A newer one that
+    does not (a truncated or corrupt file) is renamed ``*.pt.unreadable`` and said, so that
+    neither this run nor ``eval`` picks it up again."""
+    tried = []
+    for ck in reversed(periodic_checkpoints(folder)):
+        try:
+            runner.load(str(ck))
+        except Exception as e:  # torch raises several types for a damaged file
+            tried.append(f"{ck.name} ({type(e).__name__}: {str(e).splitlines()[0][:80]})")
+            ck.rename(ck.with_name(ck.name + UNREADABLE))
+            continue
+        if tried:
+            log(
+                f"--resume: {'; '.join(tried)} could not be read (renamed *{UNREADABLE}); "
+                f"resuming from {ck.name}, the newest readable checkpoint"
+            )
+        return ck
+    raise H2S2RError(
+        f"--resume: no readable checkpoint in {folder}"
+        + (f" ({'; '.join(tried)})" if tried else "")
+        + " — delete train/ to start over"
+    )
+
+
+def save_atomically(runner) -> None:
+    """Make ``runner.save`` (rsl-rl's periodic, validation and final checkpoints) write a
+    temporary sibling and rename it into place: a kill leaves the old file or the new."""
+    save = runner.save
+
+    def save_atomic(path: str, infos: dict | None = None) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            save(str(tmp), infos)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    runner.save = save_atomic
 
 
 def policy_checkpoint(ws: Path, which: str = "best") -> Path:
@@ -53,12 +109,14 @@ def make_runner(env: BatchedEnv, cfg: TrainConfig, log_dir: Path | None = None):
 
     from h2s2r.policy.rsl_env import RslVecEnv
 
-    return OnPolicyRunner(
+    runner = OnPolicyRunner(
         RslVecEnv(env),
         ppo_config(cfg),
         log_dir=None if log_dir is None else str(log_dir),
         device="cpu",
     )
+    save_atomically(runner)
+    return runner
 
 
 def load_runner(env: BatchedEnv, cfg: TrainConfig, checkpoint: Path):
@@ -83,4 +141,14 @@ def actor(runner, num_envs: int) -> Callable[[dict, int], np.ndarray]:
     return act
 
 
-__all__ = ["BEST", "actor", "latest_checkpoint", "load_runner", "make_runner", "policy_checkpoint"]
+__all__ = [
+    "BEST",
+    "actor",
+    "latest_checkpoint",
+    "load_runner",
+    "make_runner",
+    "periodic_checkpoints",
+    "policy_checkpoint",
+    "resume_newest_readable",
+    "save_atomically",
+]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from h2s2r.core.config import check_options, option
+from h2s2r.core.control import ACTION_MODES
 from h2s2r.core.env import EnvRequest
 from h2s2r.core.errors import ArtifactError
 
@@ -23,29 +25,42 @@ BACKENDS = ("mujoco",)
 class TrainConfig:
     """Options of ``h2s2r train``."""
 
-    backend: str = "mujoco"  # simulation backend: mujoco (CPU)
+    backend: str = option("mujoco", choices=BACKENDS)  # simulation backend: mujoco (CPU)
     task: str = "track_demo"  # simulation task (the sim stage's registry)
-    num_envs: int = 256  # parallel worlds
-    total_steps: int = 0  # stop after this many env-steps (0: use --budget-min)
-    budget_min: float = 20.0  # stop after this many minutes of wall clock
+    num_envs: int = option(256, lo=1)  # parallel worlds
+    total_steps: int = option(0, lo=0)  # stop after this many env-steps (0: use --budget-min)
+    budget_min: float = option(20.0, above=0.0)  # stop after this many minutes of wall clock
     resume: bool = False  # continue from the newest checkpoint in train/
     randomization: str = "medium"  # domain randomization in training: none|small|medium|large
-    action_mode: str = "palm_synergy"  # palm_synergy (11-D) | joint_delta (23-D)
-    synergy_scale: float = 1.0  # synergy span at |a| = 1, in units of ± 2σ of real hands
+    action_mode: str = option(
+        "palm_synergy", choices=ACTION_MODES
+    )  # palm_synergy (11-D) | joint_delta (23-D)
+    synergy_scale: float = option(
+        1.0, above=0.0
+    )  # synergy span at |a| = 1, in units of ± 2σ of real hands
     recurrent: bool = False  # an LSTM policy instead of an MLP
-    steps_per_env: int = 16  # rollout length per PPO iteration
+    steps_per_env: int = option(16, lo=2, hi=10_000)  # rollout length per PPO iteration
     hidden_dims: tuple[int, ...] = (128, 64, 32)  # actor and critic MLP layers
-    learning_rate: float = 1e-3
-    entropy_coef: float = 0.005
-    threads: int = 0  # simulation threads (0: all cores)
-    update_threads: int = 0  # torch threads for the PPO update, when the simulation idles (0: all)
+    learning_rate: float = option(1e-3, above=0.0, hi=1.0)
+    entropy_coef: float = option(0.005, lo=0.0)
+    threads: int = option(0, lo=0, hi=1024)  # simulation threads (0: all cores)
+    update_threads: int = option(
+        0, lo=0, hi=1024
+    )  # torch threads for the PPO update, when the simulation idles (0: all)
     seed: int = 0
-    save_every: int = 20  # iterations between checkpoints
-    validate_every: int = 50  # iterations between validation runs (0: none; keep the latest)
-    validate_episodes: int = 64  # validation worlds (their own start poses, not eval's)
+    save_every: int = option(20, lo=1)  # iterations between checkpoints
+    validate_every: int = option(
+        50, lo=0
+    )  # iterations between validation runs (0: none; keep the latest)
+    validate_episodes: int = option(
+        64, lo=1
+    )  # validation worlds (their own start poses, not eval's)
     # Task options beyond the flags above (YAML only): reward weights, gates, success
     # thresholds…, e.g. {rewards: {action_rate: -0.02}, success_pos_m: 0.02}.
     task_config: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
     def env_request(
         self,

@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from h2s2r.core.artifacts import EvalResult, Provenance
-from h2s2r.core.env import BatchedEnv, EnvFactory
+from h2s2r.core.artifacts.base import staged_folder
+from h2s2r.core.config import check_options, option
+from h2s2r.core.env import WORLD_BYTES, BatchedEnv, EnvFactory, check_memory
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.trust import verify_policy, verify_trained
 from h2s2r.policy.baselines import object_aware_targets, replay_targets
@@ -45,15 +47,20 @@ EVAL_PHYSICS_SEED = 2_000_003
 class EvalConfig:
     """Options of ``h2s2r eval``."""
 
-    episodes: int = 100  # episodes per method (one per parallel world)
+    episodes: int = option(100, lo=1)  # episodes per method (one per parallel world)
     randomization: str = "medium"  # none | small | medium | large
-    policy: str = "checkpoint"  # checkpoint (train/) | onnx (policy/policy.onnx)
+    policy: str = option(
+        "checkpoint", choices=("checkpoint", "onnx")
+    )  # checkpoint (train/) | onnx (policy/policy.onnx)
     checkpoint: str = "best"  # best (best validation in training) | latest | a file in train/
     video: bool = True  # render the policy's first episode
     seed: int = 1  # start poses, noise, latencies (physics variants: seed + 2000003, unseen)
     # path success: success and a mean keypoint error along the path below this (m), so an
     # object slid to its final spot instead of carried along the demo does not count
-    path_tol_m: float = 0.05
+    path_tol_m: float = option(0.05, above=0.0)
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
 
 def onnx_policy(ws: Path) -> Callable[[dict, int], np.ndarray]:
@@ -82,6 +89,7 @@ def run_eval(ws: str | Path, cfg: EvalConfig, make_env: EnvFactory, log=print) -
     else:
         verify_policy(ws)
     train_cfg = saved_train_config(ws)
+    check_memory(cfg.episodes, WORLD_BYTES, "--episodes", log)
     # The task as trained (action mode, synergy span, task options); randomization as asked.
     env = make_env(
         train_cfg.env_request(
@@ -116,17 +124,20 @@ def run_eval(ws: str | Path, cfg: EvalConfig, make_env: EnvFactory, log=print) -
         )
         # Diverged physics is a simulation problem, not a policy's: say it, never hide it.
         metrics[f"{prefix}diverged_rate"] = float(r.diverged.mean())
-    out = ws / "eval"
     upstream = [ws / "task" / "meta.json"]
     upstream.append(ws / ("train" if cfg.policy == "checkpoint" else "policy") / "meta.json")
-    EvalResult(
-        metrics=metrics,
-        provenance=Provenance.of_files(ws, upstream, config={**asdict(cfg), "policy_file": source}),
-    ).save(out)
-    _plot(out / "success.png", runs, cfg)
-    if cfg.video and frames:
-        _video(out / "rollout.mp4", env, frames)
+    with staged_folder(ws / "eval") as out:
+        EvalResult(
+            metrics=metrics,
+            provenance=Provenance.of_files(
+                ws, upstream, config={**asdict(cfg), "policy_file": source}
+            ),
+        ).save(out)
+        _plot(out / "success.png", runs, cfg)
+        if cfg.video and frames:
+            _video(out / "rollout.mp4", env, frames)
     env.close()
+    out = ws / "eval"
     log(
         f"{source}: success {metrics['success_rate']:.0%} "
         f"(replay {metrics['replay_success_rate']:.0%}, "

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from h2s2r.core.artifacts import ObjectMesh, PolicyExport, Provenance
+from h2s2r.core.artifacts.base import staged_folder
 from h2s2r.core.env import EnvFactory
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.goal import NEXT_GOAL_S, object_keypoints
@@ -94,9 +95,10 @@ def run_export(
         onnx_bytes=onnx_bytes,
         provenance=Provenance.of_files(ws, [ws / "train" / "meta.json", ws / "task" / "meta.json"]),
     )
-    art.save(ws / "policy")
-    _check_names(ws / "policy" / "policy.onnx")
-    verify_policy(ws)  # what deploy will check, checked now
+    with staged_folder(ws / "policy") as out:  # policy/ is replaced only once it passes
+        art.save(out)
+        _check_names(out / "policy.onnx")
+        verify_policy(ws, out)  # what deploy will check, checked now
     log(f"wrote {ws / 'policy'}: policy.onnx ({len(onnx_bytes) / 1e3:.0f} kB) from {ck.name}")
     return art
 

@@ -34,10 +34,15 @@ from pathlib import Path
 import numpy as np
 
 from h2s2r.core.artifacts import Provenance, TrainRun
-from h2s2r.core.artifacts.base import to_jsonable
-from h2s2r.core.env import EnvFactory
+from h2s2r.core.artifacts.base import atomic_write, to_jsonable
+from h2s2r.core.env import ROLLOUT_STEP_BYTES, WORLD_BYTES, EnvFactory, check_memory
 from h2s2r.core.errors import H2S2RError
-from h2s2r.policy.checkpoints import BEST, latest_checkpoint, make_runner
+from h2s2r.policy.checkpoints import (
+    BEST,
+    latest_checkpoint,
+    make_runner,
+    resume_newest_readable,
+)
 from h2s2r.policy.config import BACKENDS, TrainConfig, ppo_config
 from h2s2r.policy.rollout import run_episodes
 
@@ -46,6 +51,16 @@ VALIDATION_SEED = 1_000_003  # + the training seed: start poses neither train no
 
 class _BudgetReachedError(Exception):
     """Raised from the per-iteration hook when the step or time budget is spent."""
+
+
+class TrainingInterruptedError(H2S2RError):
+    """Ctrl-C during training, after a checkpoint and ``meta.json`` were saved."""
+
+    exit_code = 130
+
+
+def _write_json(path: Path, data, indent: int = 2) -> None:
+    atomic_write(path, json.dumps(to_jsonable(data), indent=indent).encode())
 
 
 def use_fused_adam(alg) -> None:
@@ -103,12 +118,12 @@ class Validator:
             "tracking_err_m": float(err.mean()),
         }
         self.history.append(row)
-        (self.out / "validation.json").write_text(json.dumps(self.history, indent=1))
+        _write_json(self.out / "validation.json", self.history, indent=1)
         key = (row["success"], -row["tracking_err_m"])
         if self.best is None or key > (self.best["success"], -self.best["tracking_err_m"]):
             self.best = row
             runner.save(str(self.out / BEST))
-            (self.out / "best.json").write_text(json.dumps(row, indent=2))
+            _write_json(self.out / "best.json", row)
         writer = runner.logger.writer
         if writer is not None:
             writer.add_scalar("Validation/success", row["success"], iteration)
@@ -141,6 +156,8 @@ def run_train(
             f"{out} already holds a training run — pass --resume to continue "
             "it, or delete train/ to start over"
         )
+    per_world = WORLD_BYTES + cfg.steps_per_env * ROLLOUT_STEP_BYTES
+    check_memory(cfg.num_envs, per_world, "--num-envs", log)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)  # the simulation's threads need the cores
     env = make_env(cfg.env_request(ws))
@@ -153,10 +170,7 @@ def run_train(
     env_steps, wall = 0, 0.0
     per_it = cfg.num_envs * cfg.steps_per_env
     if cfg.resume:
-        ck = latest_checkpoint(out)
-        if ck is None:
-            raise H2S2RError(f"--resume: no checkpoint in {out}")
-        runner.load(str(ck))
+        ck = resume_newest_readable(runner, out, log)
         lost = 0
         if state_path.is_file():
             st = json.loads(state_path.read_text())
@@ -170,7 +184,7 @@ def run_train(
             + (f"; {lost} iterations after it are done again)" if lost else ")")
         )
     config = {"train": asdict(cfg), "task": to_jsonable(env.cfg), "ppo": train_cfg}
-    (out / "config.json").write_text(json.dumps(to_jsonable(config), indent=2))
+    _write_json(out / "config.json", config)
     t_start = time.perf_counter() - wall
     done_steps = env_steps
     original_log = runner.logger.log
@@ -187,14 +201,14 @@ def run_train(
         if validator is not None and (it + 1) % cfg.validate_every == 0:
             validator(runner, it, env_steps, wall)
             wall = time.perf_counter() - t_start  # validation is part of the budget
-        state_path.write_text(
-            json.dumps(
-                {
-                    "env_steps": env_steps,
-                    "wall_time_s": wall,
-                    "iteration": runner.current_learning_iteration,
-                }
-            )
+        _write_json(
+            state_path,
+            {
+                "env_steps": env_steps,
+                "wall_time_s": wall,
+                "iteration": runner.current_learning_iteration,
+            },
+            indent=None,
         )
         if progress:
             if cfg.total_steps:
@@ -220,12 +234,18 @@ def run_train(
 
     runner.alg.update = update_on_all_cores
     iterations = 10**9 if not cfg.total_steps else -(-(cfg.total_steps - done_steps) // per_it)
+    interrupted = False
     with (
         open(out / "console.log", "a") as f,
         contextlib.redirect_stdout(f),
         contextlib.suppress(_BudgetReachedError),
     ):
-        runner.learn(max(iterations, 1), init_at_random_ep_len=done_steps == 0)
+        try:
+            runner.learn(max(iterations, 1), init_at_random_ep_len=done_steps == 0)
+        except KeyboardInterrupt:
+            # Ctrl-C: the weights of the last finished update are a valid policy; save
+            # them and meta.json as at the end of a run, so eval, export and --resume work.
+            interrupted = True
     ck = out / f"model_{runner.current_learning_iteration}.pt"
     runner.save(str(ck))
     env.close()
@@ -243,6 +263,12 @@ def run_train(
         ),
     )
     art.save(out)
+    if interrupted:
+        raise TrainingInterruptedError(
+            f"training interrupted after {env_steps:,} env-steps: saved {out / ck.name} and "
+            f"{out / 'meta.json'} (eval and export can use them); continue with "
+            f"`h2s2r train {ws} --resume`"
+        )
     best = validator.best if validator is not None else None
     log(
         f"trained {env_steps:,} env-steps in {wall / 60:.1f} min "

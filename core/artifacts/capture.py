@@ -85,11 +85,11 @@ class Capture(ArtifactBase):
 
     def read_rgb(self, i: int) -> np.ndarray:
         """Frame ``i`` as ``(H, W, 3)`` uint8 RGB."""
-        return np.asarray(Image.open(self.rgb_path(i)).convert("RGB"))
+        return _decode(self.rgb_path(i), lambda im: np.asarray(im.convert("RGB")))
 
     def read_depth_raw(self, i: int) -> np.ndarray:
         """Frame ``i`` depth as stored, ``(H, W)`` uint16 (0 = invalid)."""
-        return np.asarray(Image.open(self.depth_path(i))).astype(np.uint16)
+        return _decode(self.depth_path(i), lambda im: np.asarray(im).astype(np.uint16))
 
     def read_depth_m(self, i: int) -> np.ndarray:
         """Frame ``i`` depth in metres, float32 ``(H, W)``; 0 where invalid."""
@@ -139,12 +139,16 @@ class Capture(ArtifactBase):
         return out
 
     @classmethod
-    def load(cls, folder: str | Path, check_depth_units: bool = True) -> Capture:
-        """Open and validate a capture folder (every frame's format; first frame's units)."""
+    def load(
+        cls, folder: str | Path, check_depth_units: bool = True, verify: bool = True
+    ) -> Capture:
+        """Open and validate a capture folder: every frame's format, the frame count and
+        (``verify``) every frame's bytes against ``meta.json``; the first frame's units.
+        Every stage reads its capture through this, so it checks what ``validate`` does."""
         folder = Path(folder)
         if not folder.is_dir():
             raise ArtifactError(folder, "capture folder does not exist", _IMPORT_FIX)
-        K = read_cam_K(folder / "cam_K.txt", _IMPORT_FIX + " --cam-K FILE")
+        K = read_cam_K(folder / "cam_K.txt", _IMPORT_FIX + " --cam-k FILE")
         meta = cls.read_meta(folder)
         try:
             fps = float(meta["fps"])
@@ -164,6 +168,13 @@ class Capture(ArtifactBase):
                 _IMPORT_FIX,
             )
         n = _check_frames(folder, width, height)
+        if "num_frames" in meta and int(meta["num_frames"]) != n:
+            raise ArtifactError(
+                folder,
+                f"holds {n} frames but meta.json says {int(meta['num_frames'])} (frames were "
+                "added or removed after it was written)",
+                _IMPORT_FIX,
+            )
         cap = cls(
             root=folder,
             K=K,
@@ -179,17 +190,35 @@ class Capture(ArtifactBase):
                 h2s2r_version=meta.get("h2s2r_version", "?"),
             ),
         )
+        if verify:
+            cap.verify_frames(meta)
         if check_depth_units:
             _check_depth_units(cap)
         return cap
 
-    def verify_frames(self) -> None:
-        """Re-hash every frame against ``meta.json`` (slow: reads all frames)."""
-        meta = self.read_meta(self.root)
-        if meta.get("frames_sha256") != self.frames_digest():
-            raise ArtifactError(
-                self.root, "frames changed after meta.json was written", _IMPORT_FIX
-            )
+    def verify_frames(self, meta: dict | None = None) -> None:
+        """Re-hash every frame against ``meta.json`` (about 1 s per 1 GB of frames). On a
+        mismatch, names the first frame that does not decode, if one does not."""
+        meta = self.read_meta(self.root) if meta is None else meta
+        want = meta.get("frames_sha256")
+        if want is None or want == self.frames_digest():
+            return
+        for i in range(self.num_frames):
+            self.read_rgb(i), self.read_depth_raw(i)  # an ArtifactError names a broken file
+        raise ArtifactError(
+            self.root,
+            "frames changed after meta.json was written (a frame was edited or replaced)",
+            _IMPORT_FIX,
+        )
+
+
+def _decode(path: Path, convert):
+    """Decode an image file, or an :class:`ArtifactError` naming it (truncated, corrupt)."""
+    try:
+        with Image.open(path) as im:
+            return convert(im)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ArtifactError(path, f"cannot be decoded ({e})", _IMPORT_FIX) from e
 
 
 def _list_frames(folder: Path, sub: str) -> list[int]:

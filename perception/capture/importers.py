@@ -4,7 +4,7 @@ Example::
 
     h2s2r import --from demo.bag runs/mug                      # RealSense recording
     h2s2r import --from official_demo/ runs/mug                # rgb/ depth/ cam_K.txt
-    h2s2r import --from float_depth/ runs/mug --cam-K K.txt    # depth in metres (.npy/.tiff)
+    h2s2r import --from float_depth/ runs/mug --cam-k K.txt    # depth in metres (.npy/.tiff)
     h2s2r import --from rosbag2_dir/ runs/mug                  # ROS 2 bag (Image, CameraInfo)
     h2s2r import --from posecnn_ycbv_demo/ runs/ycb --depth-scale 0.0001
 
@@ -22,7 +22,9 @@ import numpy as np
 from PIL import Image
 
 from h2s2r.core.artifacts import Capture, CaptureWriter
+from h2s2r.core.artifacts.base import staged_folder
 from h2s2r.core.artifacts.capture import read_cam_K
+from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import H2S2RError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -34,11 +36,16 @@ class ImportConfig:
     """Options of ``h2s2r import``."""
 
     source: str = ""  # recording or folder to import (--from)
-    depth_scale: float = 0.0  # metres per depth unit for uint16 depth (0: detect / 0.001)
+    depth_scale: float = option(
+        0.0, lo=0.0, hi=1.0
+    )  # metres per depth unit for uint16 depth (0: detect / 0.001)
     cam_k: str = ""  # 3×3 intrinsics file, when the source has none
-    fps: float = 0.0  # frame rate for folders without timestamps (0: 30)
+    fps: float = option(0.0, lo=0.0, hi=1000.0)  # frame rate for folders without timestamps (0: 30)
     color_topic: str = ""  # ROS 2 bag: colour Image topic (default: the one found)
     depth_topic: str = ""  # ROS 2 bag: depth Image topic (default: the one found)
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
 
 def _frame_key(name: str) -> int:
@@ -52,18 +59,35 @@ def _sorted_files(d: Path, suffixes) -> list[Path]:
 
 
 def _depth_scale(cfg: ImportConfig, folder: Path) -> float:
-    if cfg.depth_scale > 0:
-        return cfg.depth_scale
+    """Metres per depth unit: ``--depth-scale``, else the folder's ``depth_scale.txt``,
+    else 0.001. A flag that disagrees with the file stops the import: one of them is
+    wrong, and a wrong scale gives plausible-looking but wrong poses."""
     f = folder / "depth_scale.txt"
+    recorded = None
     if f.is_file():  # units per metre (YCB-Video: 10000) or metres per unit
-        v = float(f.read_text().split()[0])
-        return 1.0 / v if v > 1 else v
-    return 0.001
+        try:
+            v = float(f.read_text().split()[0])
+            if not np.isfinite(v) or v <= 0:
+                raise ValueError(v)
+        except (ValueError, IndexError) as e:
+            raise H2S2RError(
+                f"{f}: must hold one positive number (metres per depth unit, or units per "
+                f"metre), got {f.read_text()[:40]!r} ({e})"
+            ) from None
+        recorded = 1.0 / v if v > 1 else v
+    if cfg.depth_scale > 0:
+        if recorded is not None and not np.isclose(cfg.depth_scale, recorded, rtol=0.01):
+            raise H2S2RError(
+                f"--depth-scale {cfg.depth_scale:g} disagrees with {f} ({recorded:g} m per "
+                "unit): drop --depth-scale to use the file's value, or correct the file"
+            )
+        return cfg.depth_scale
+    return 0.001 if recorded is None else recorded
 
 
 def _intrinsics(cfg: ImportConfig, folder: Path) -> np.ndarray:
     path = Path(cfg.cam_k) if cfg.cam_k else folder / "cam_K.txt"
-    return read_cam_K(path, "give the camera intrinsics with --cam-K FILE (3 rows of 3)")
+    return read_cam_K(path, "give the camera intrinsics with --cam-k FILE (3 rows of 3)")
 
 
 def _read_depth(path: Path) -> tuple[np.ndarray, bool]:
@@ -237,7 +261,7 @@ def import_rosbag(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Cap
             (color if con is ccon else depth).append((stamp, msg))
     if K is None:
         if not cfg.cam_k:
-            raise H2S2RError(f"{src}: no colour CameraInfo message; give --cam-K FILE")
+            raise H2S2RError(f"{src}: no colour CameraInfo message; give --cam-k FILE")
         K = read_cam_K(Path(cfg.cam_k), "give a 3×3 intrinsics file")
     if not color or not depth:
         raise H2S2RError(f"{src}: needs both colour and depth images")
@@ -303,17 +327,21 @@ def run_import(ws: str | Path, cfg: ImportConfig, progress=None) -> Capture:
     if out.exists() and any(out.iterdir()):
         raise H2S2RError(f"{out} already holds a capture — import into a new workspace")
     if src.is_file() and src.suffix.lower() in (".bag", ".db3") and _is_realsense(src):
-        cap = import_realsense(src, out, cfg, progress)
+        importer = import_realsense
     elif (src.is_dir() and (src / "metadata.yaml").is_file()) or src.suffix in (".mcap",):
-        cap = import_rosbag(src, out, cfg, progress)
+        importer = import_rosbag
     elif src.is_dir():
-        cap = import_folder(src, out, cfg, progress)
+        importer = import_folder
     else:
         raise H2S2RError(
             f"--from {src}: not a format h2s2r imports (RealSense .bag/.db3, ROS 2 "
             "bag folder, or a folder of colour and depth images)"
         )
-    return Capture.load(cap.root)
+    # Built as .capture.partial and renamed in: a failed or killed import leaves no
+    # half-written capture/ to block the retry.
+    with staged_folder(out) as tmp:
+        importer(src, tmp, cfg, progress)
+    return Capture.load(out)
 
 
 def _is_realsense(path: Path) -> bool:

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from h2s2r.core.artifacts import Capture, Provenance
+from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import H2S2RError
 from h2s2r.perception.capture.realsense import LiveCamera, StreamInfo
 
@@ -34,15 +35,18 @@ class CaptureConfig:
     """Options of ``h2s2r capture``."""
 
     serial: str = ""  # camera serial number (default: the first camera found)
-    width: int = 640  # image width, px
-    height: int = 480  # image height, px
-    fps: int = 30  # frame rate, Hz
-    seconds: float = 0.0  # recording length; 0 = until Enter or Ctrl-C
-    countdown: int = 3  # seconds of countdown before recording starts
+    width: int = option(640, lo=64, hi=8192)  # image width, px
+    height: int = option(480, lo=48, hi=8192)  # image height, px
+    fps: int = option(30, lo=1, hi=1000)  # frame rate, Hz
+    seconds: float = option(0.0, lo=0.0)  # recording length; 0 = until Enter or Ctrl-C
+    countdown: int = option(3, lo=0)  # seconds of countdown before recording starts
     record: bool = False  # also write the SDK's raw recording (capture/raw.db3)
     preview: bool = True  # show a live preview window when a display exists
-    writers: int = 2  # PNG writer threads
-    queue_frames: int = 300  # frames buffered for the writers (10 s at 30 fps)
+    writers: int = option(2, lo=1, hi=64)  # PNG writer threads
+    queue_frames: int = option(300, lo=1)  # frames buffered for the writers (10 s at 30 fps)
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
 
 @dataclass

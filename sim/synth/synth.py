@@ -16,16 +16,21 @@ opens and withdraws (80–100 %).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from h2s2r.core.artifacts import CaptureWriter, GroundTruth, ObjectMesh, Provenance
+from h2s2r.core.artifacts.base import staged_folder
+from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import T_interpolate, T_inv, look_at_T_world_cam, make_T, transform_points
 from h2s2r.sim.synth.hand import OPEN
 from h2s2r.sim.synth.tasks import TASKS, SynthTask, get_task, smooth_progress
+
+DEMO_FOLDERS = ("capture", "object", "ground_truth")  # what synth writes
 
 
 @dataclass(frozen=True)
@@ -33,24 +38,23 @@ class SynthConfig:
     """Options of ``h2s2r synth``."""
 
     task: str = "box_push"  # synthetic task template: box_push | can_lift
-    seed: int = 0  # random seed: camera pose, object start pose, noise
-    frames: int = 120  # number of frames (30 fps: 4 s)
+    seed: int = option(0, lo=0)  # random seed: camera pose, object start pose, noise
+    frames: int = option(120, lo=30, hi=100_000)  # number of frames (30 fps: 4 s)
     noise: bool = False  # RealSense-like depth noise and holes, RGB sensor noise
-    width: int = 640  # image width, px
-    height: int = 480  # image height, px
-    fps: float = 30.0  # frame rate, Hz
-    focal_px: float = 615.0  # focal length (fx = fy), px; a RealSense D435 colour camera
+    width: int = option(640, lo=64, hi=8192)  # image width, px
+    height: int = option(480, lo=48, hi=8192)  # image height, px
+    fps: float = option(30.0, above=0.0, hi=1000.0)  # frame rate, Hz
+    focal_px: float = option(
+        615.0, above=0.0
+    )  # focal length (fx = fy), px; a RealSense D435 colour camera
     camera_distance_m: tuple[float, float] = (0.6, 1.2)  # camera range from the object
     camera_elevation_deg: tuple[float, float] = (30.0, 60.0)  # looking down by
-    max_depth_m: float = 3.0  # farther depth is invalid (0), as on a RealSense
+    max_depth_m: float = option(3.0, above=0.0)  # farther depth is invalid (0), as on a RealSense
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise H2S2RError(f"--task {self.task!r} is unknown; valid: {', '.join(TASKS)}")
-        if self.frames < 30:
-            raise H2S2RError(f"--frames {self.frames} is too few; use at least 30 (1 s)")
-        if self.width < 64 or self.height < 48 or self.fps <= 0:
-            raise H2S2RError("image size must be at least 64×48 and fps > 0")
+        check_options(self)
         for name, (lo, hi), limit in (
             ("camera_distance_m", self.camera_distance_m, (0.2, 5.0)),
             ("camera_elevation_deg", self.camera_elevation_deg, (5.0, 85.0)),
@@ -154,13 +158,10 @@ def add_sensor_noise(rng: np.random.Generator, rgb: np.ndarray, depth_m: np.ndar
 
 def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
     """Render the demo into workspace ``out``; returns ``out``."""
-    import mujoco
-
-    from h2s2r.core.render import offscreen_renderer
-    from h2s2r.sim.synth.scene import build_demo_scene, set_pose
+    from h2s2r.sim.synth.scene import build_demo_scene
 
     out = Path(out)
-    existing = [d for d in ("capture", "object", "ground_truth") if (out / d).exists()]
+    existing = [d for d in DEMO_FOLDERS if (out / d).exists()]
     if existing:
         raise H2S2RError(
             f"{out} already holds {', '.join(existing)}/ — choose a new --out "
@@ -180,6 +181,23 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
     )
     wrists, angles = hand_trajectory(task, tl, T_world_obj)
 
+    # The three folders are built beside their places and renamed in together at the end:
+    # an interrupted synth leaves nothing that blocks the retry.
+    with contextlib.ExitStack() as stack:
+        dirs = {d: stack.enter_context(staged_folder(out / d)) for d in DEMO_FOLDERS}
+        _render(cfg, dirs, task, scene, T_world_obj, T_world_cam, K, wrists, angles, progress)
+    return out
+
+
+def _render(cfg, dirs, task, scene, T_world_obj, T_world_cam, K, wrists, angles, progress):
+    """Render the frames into ``dirs["capture"]``; write ``object/`` and ``ground_truth/``."""
+    import mujoco
+
+    from h2s2r.core.render import offscreen_renderer
+    from h2s2r.sim.synth.scene import set_pose
+
+    tl = Timeline.of(cfg.frames)
+    verts, faces = task.mesh()
     data = mujoco.MjData(scene.model)
     renderer = offscreen_renderer(scene.model, cfg.height, cfg.width)
     noise_rng = np.random.default_rng([cfg.seed, 1])
@@ -187,7 +205,7 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
     keypoints = np.zeros((cfg.frames, 21, 3))
     config = asdict(cfg)
     writer = CaptureWriter(
-        out / "capture",
+        dirs["capture"],
         K,
         cfg.fps,
         depth_scale_m=0.001,
@@ -222,7 +240,7 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
         scale=1.0,
         symmetry=task.symmetry,
         provenance=Provenance(config=config),
-    ).save(out / "object")
+    ).save(dirs["object"])
     GroundTruth(
         T_cam_obj=np.stack([T_cam_world @ T for T in T_world_obj]),
         hand_keypoints_cam=keypoints,
@@ -233,5 +251,4 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
         handedness="right",
         task=cfg.task,
         provenance=Provenance(config=config),
-    ).save(out / "ground_truth")
-    return out
+    ).save(dirs["ground_truth"])

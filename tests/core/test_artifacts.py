@@ -25,7 +25,7 @@ from h2s2r.core.artifacts import (
     Task,
     TrainRun,
 )
-from h2s2r.core.errors import ArtifactError
+from h2s2r.core.errors import ArtifactError, H2S2RError
 from h2s2r.core.geometry import T_from_pos_quat, random_quat
 from h2s2r.core.workspace import validate_workspace
 
@@ -183,7 +183,7 @@ def test_missing_cam_K(tmp_path):
     cap = _write_capture(tmp_path / "capture")
     (cap / "cam_K.txt").unlink()
     msg = _raises("cam_K.txt", Capture.load, cap)
-    assert "missing" in msg and "--cam-K" in msg
+    assert "missing" in msg and "--cam-k" in msg
 
 
 def test_malformed_cam_K(tmp_path):
@@ -310,7 +310,7 @@ def test_workspace_frame_count_cross_check(tmp_path):
     rng = np.random.default_rng(0)
     _write_capture(tmp_path / "capture", n=3)
     ObjectTrack(T_cam_obj=_poses(5, rng), valid=np.ones(5, bool)).save(tmp_path / "object_track")
-    with pytest.raises(ArtifactError, match="has 5 frames but capture/ has 3"):
+    with pytest.raises(H2S2RError, match="has 5 frames but capture/ has 3"):
         validate_workspace(tmp_path)
 
 

@@ -221,7 +221,7 @@ def test_import_bad_inputs(tmp_path):
     for i, (rgb, _depth) in enumerate(_frames(2)):
         Image.fromarray(rgb).save(src / "rgb" / f"{i:05d}.png")
     Image.fromarray(next(iter(_frames(1)))[1]).save(src / "depth" / "00000.png")
-    with pytest.raises(H2S2RError, match="--cam-K"):
+    with pytest.raises(H2S2RError, match="--cam-k"):
         run_import(tmp_path / "x", ImportConfig(source=str(src)))
     np.savetxt(src / "cam_K.txt", K)
     with pytest.raises(H2S2RError, match="2 colour images but 1 depth"):
