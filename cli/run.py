@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from h2s2r.core.config import check_options, option
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -23,10 +25,13 @@ class RunConfig:
 
     hand_method: str = "mediapipe"  # track-hand method: mediapipe | hamer | ground-truth
     robot: str = "iiwa_allegro"  # robot registry entry
-    budget_min: float = 20.0  # training wall clock, minutes
-    num_envs: int = 256  # parallel worlds for training
+    budget_min: float = option(20.0, above=0.0)  # training wall clock, minutes
+    num_envs: int = option(256, lo=1)  # parallel worlds for training
     randomization: str = "medium"  # training randomization
-    episodes: int = 100  # evaluation episodes
+    episodes: int = option(100, lo=1)  # evaluation episodes
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
 
 def run_all(ws: str | Path, cfg: RunConfig = RunConfig(), log=print) -> None:

@@ -91,6 +91,7 @@ def workspace_lock(root: str | Path, command: str, log=print) -> Iterator[Path]:
     from h2s2r.core.artifacts.base import PARTIAL, REPLACED, recover_folder
 
     root = Path(root)
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -118,6 +119,9 @@ def workspace_lock(root: str | Path, command: str, log=print) -> Iterator[Path]:
         yield root
     finally:
         os.close(fd)  # releases the flock
+        if created and [p.name for p in root.iterdir()] == [LOCK_FILE]:
+            path.unlink()  # a command that failed before writing leaves no new folder
+            root.rmdir()
 
 
 def _read_holder(fd: int) -> str:

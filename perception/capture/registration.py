@@ -116,6 +116,8 @@ def depth_color_registration(
     (a recording's misregistration is constant; one frame may have few depth edges)."""
     rgbs = rgb if isinstance(rgb, list) else [rgb]
     depths = depth_m if isinstance(depth_m, list) else [depth_m]
+    # Shifts up to a quarter of a small image's side (the margins are cropped).
+    max_shift_px = min(max_shift_px, 2 * (min(depths[0].shape[:2]) // 8))
     r = max_shift_px // 2
     counts, n = np.zeros((2 * r + 1, 2 * r + 1)), 0
     for c, d in zip(rgbs, depths, strict=True):

@@ -22,7 +22,13 @@ import numpy as np
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import T_inv, backproject_depth, se3_exp, se3_log, transform_points
 from h2s2r.perception.object_track.appearance import AppearanceGate
-from h2s2r.perception.object_track.icp import ModelTarget, crop_points, icp, silhouette
+from h2s2r.perception.object_track.icp import (
+    ModelTarget,
+    crop_points,
+    icp,
+    silhouette,
+    single_threaded_open3d,
+)
 from h2s2r.perception.object_track.init import InitResult, initialize, relocalize
 from h2s2r.perception.object_track.model import ObjectModel, score_poses
 from h2s2r.perception.object_track.smooth import smooth_poses
@@ -259,6 +265,7 @@ class StreamTracker:
         return n
 
 
+@single_threaded_open3d
 def track(
     read_depth: Callable[[int], np.ndarray],
     n_frames: int,
