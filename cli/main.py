@@ -265,7 +265,9 @@ def _setup_eval(p: argparse.ArgumentParser):
         from h2s2r.policy.evaluate import run_eval
 
         make_env = env_factory(saved_train_config(args.workspace).backend)
-        run_eval(args.workspace, config_from_args(EvalConfig, args), make_env)
+        cfg = config_from_args(EvalConfig, args)
+        with progress_bar(f"eval ({cfg.episodes} episodes × 3 methods, steps)") as update:
+            run_eval(args.workspace, cfg, make_env, progress=update)
         return 0
 
     return run

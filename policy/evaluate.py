@@ -79,8 +79,11 @@ def onnx_policy(ws: Path) -> Callable[[dict, int], np.ndarray]:
     return act
 
 
-def run_eval(ws: str | Path, cfg: EvalConfig, make_env: EnvFactory, log=print) -> EvalResult:
-    """Evaluate the policy and both baselines in environments from ``make_env``."""
+def run_eval(
+    ws: str | Path, cfg: EvalConfig, make_env: EnvFactory, log=print, progress=None
+) -> EvalResult:
+    """Evaluate the policy and both baselines in environments from ``make_env``;
+    ``progress(done, total)`` counts policy steps over the three methods."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     ws = Path(ws)
     # The checks export and deploy make too (h2s2r.core.trust).
@@ -107,13 +110,21 @@ def run_eval(ws: str | Path, cfg: EvalConfig, make_env: EnvFactory, log=print) -
         act, source = onnx_policy(ws), "policy/policy.onnx"
     task = env.task
     runs = {}
+
+    def counter(k: int):
+        return None if progress is None else lambda i, n: progress(k * n + i, 3 * n)
+
     env.seed(cfg.seed)  # the same start poses for all three methods
-    runs["policy"] = run_episodes(env, act, record_world=0 if cfg.video else None)
+    runs["policy"] = run_episodes(
+        env, act, record_world=0 if cfg.video else None, progress=counter(0)
+    )
     frames = runs["policy"].frames
     env.seed(cfg.seed)
-    runs["replay"] = run_episodes(env, None, replay_targets(env, task))
+    runs["replay"] = run_episodes(env, None, replay_targets(env, task), progress=counter(1))
     env.seed(cfg.seed)
-    runs["object_aware_replay"] = run_episodes(env, None, object_aware_targets(env, task))
+    runs["object_aware_replay"] = run_episodes(
+        env, None, object_aware_targets(env, task), progress=counter(2)
+    )
     metrics = {"episodes": cfg.episodes}
     for name, r in runs.items():
         prefix = "" if name == "policy" else f"{name}_"

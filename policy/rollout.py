@@ -28,6 +28,7 @@ def run_episodes(
     act: Callable[[dict, int], np.ndarray] | None,
     targets: Callable[[int], np.ndarray] | None = None,
     record_world: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Episodes:
     """One episode per world. Either ``act(obs, step)`` gives actions, or ``targets(step)``
     gives joint targets directly. Success counts only for episodes that ran to their time
@@ -56,6 +57,8 @@ def run_episodes(
         diverged[ended] = info["unstable"][ended]
         done |= term | trunc
         step += 1
+        if progress is not None:
+            progress(step, env.max_steps)
     return Episodes(success, err_sum / np.maximum(err_n, 1), frames, diverged)
 
 
