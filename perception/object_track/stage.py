@@ -30,6 +30,7 @@ from h2s2r.perception.object_track.mesh_io import read_mesh, read_texture
 from h2s2r.perception.object_track.metrics import pose_metrics, rotation_error_deg
 from h2s2r.perception.object_track.model import ObjectModel, sample_surface
 from h2s2r.perception.object_track.overlay import write_overlay
+from h2s2r.perception.object_track.plausibility import check_object_scale, measure_track_scale
 from h2s2r.perception.object_track.tracker import TrackerConfig, track
 
 METHODS = ("icp", "foundationpose")
@@ -49,6 +50,8 @@ class TrackObjectConfig(TrackerConfig):
     # Depth-to-colour misregistration (DESIGN: depth is aligned to colour): "auto" moves the
     # depth by the offset the check (five frames pooled) measures when it flags one.
     depth_shift: str = "auto"  # auto | none | du,dv: move the depth image onto the colour (px)
+    # The tracked object's measured size is checked against the mesh on early frames.
+    allow_scale_mismatch: bool = False  # keep a track whose object size disagrees with the mesh
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -191,6 +194,13 @@ def run_track_object(
     )
     metrics["valid_fraction"] = float(valid.mean())
     metrics["num_frames"] = cap.num_frames
+    # Is the tracked object as large as its mesh? (A wrong depth or mesh scale tracks well.)
+    model = ObjectModel.from_mesh(mesh.vertices, mesh.faces)
+    scale = measure_track_scale(read_depth, cap.K, T, valid, model)
+    if scale is not None:
+        metrics.update(scale.metrics())
+    if not cfg.allow_scale_mismatch:
+        check_object_scale(scale, cap.depth_scale_m, mesh.scale)
 
     if (ws / "ground_truth").is_dir():
         gt = GroundTruth.load(ws / "ground_truth")
@@ -224,7 +234,7 @@ def run_track_object(
                 cap.read_rgb,
                 T,
                 valid,
-                ObjectModel.from_mesh(mesh.vertices, mesh.faces),
+                model,
                 cap.K,
                 cap.fps,
             )

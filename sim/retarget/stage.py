@@ -45,6 +45,7 @@ from h2s2r.core.geometry import (
 )
 from h2s2r.core.robots import DEFAULT_ROBOT, get_robot
 from h2s2r.sim.retarget.ik import IkConfig, RetargetIK
+from h2s2r.sim.retarget.plausibility import arm_reach_m, check_scene, measure_scene
 from h2s2r.sim.retarget.start import detect_motion, fill_invalid
 from h2s2r.sim.scene import build_task_scene
 
@@ -60,6 +61,8 @@ class RetargetConfig:
     max_palm_residual_m: float = 0.03  # refuse a pre-manipulation palm farther than this
     allow_unreachable: bool = False  # write the task even if the palm target is not reached
     max_hand_gap_frames: int = 5  # how far from the pre-manipulation frame a hand may be taken
+    # Plausibility checks: table height, camera distance, object on the table and in reach.
+    allow_implausible: bool = False  # write the task even if the scene fails those checks
 
 
 def human_palm_frame(kp: np.ndarray, handedness: str, present: np.ndarray) -> np.ndarray:
@@ -175,6 +178,20 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
         camera_T_base_cam=T_base_cam,
         camera_fovy_deg=float(np.rad2deg(2 * np.arctan(cap.height / 2 / cap.K[1, 1]))),
     )
+    plausible = measure_scene(
+        T_base_cam,
+        T_base_obj[pre],
+        mesh.vertices,
+        table_z,
+        arm_reach_m(scene.model, scene.robot.palm_site),
+    )
+    if not cfg.allow_implausible:
+        check_scene(
+            plausible,
+            robot.name,
+            cam_source=cam_source,
+            table_source="depth" if plane is None else "calibration",
+        )
     ik = RetargetIK(scene, robot, IkConfig(), avoid_object=True)
     ik.set_object_pose(T_base_obj[pre])
     palm_T, tips = robot_targets(
@@ -286,6 +303,7 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
         "traj_palm_err_mean_m": float(np.nanmean(res_palm)),
         "traj_fingertip_err_mean_m": float(np.nanmean(res_tips)),
         "table_height_m": table_z,
+        **plausible.metrics(),
     }
     if (ws / "ground_truth").is_dir():
         gt = GroundTruth.load(ws / "ground_truth")
