@@ -38,6 +38,7 @@ from h2s2r.core.artifacts.base import staged_folder
 from h2s2r.core.artifacts.capture import read_cam_K
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import table_plane_from_depth
+from h2s2r.core.table import check_calibrated_table
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -60,6 +61,7 @@ class CalibrateConfig:
     from_file: str = ""  # import T_base_cam: 4×4 text, or YAML translation + rotation
     check: bool = False  # only draw check.png for the existing calibration/
     joints: str = ""  # joint angles for --check (comma-separated; default: the home posture)
+    allow_implausible: bool = False  # write a calibration whose scene fails the checks
 
 
 def _images(folder: str) -> list[Path]:
@@ -72,7 +74,12 @@ def _images(folder: str) -> list[Path]:
     return files
 
 
-def table_plane(depth_m: np.ndarray, K: np.ndarray, T_base_cam: np.ndarray) -> np.ndarray:
+def table_plane(
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    T_base_cam: np.ndarray,
+    causes: str = "is T_base_cam right?",
+) -> np.ndarray:
     """The table plane ``(n, d)`` in the base frame (``n·x + d = 0``, n up), from depth."""
     try:
         plane, fraction = table_plane_from_depth(depth_m, K, T_base_cam, min_points=500)
@@ -80,8 +87,8 @@ def table_plane(depth_m: np.ndarray, K: np.ndarray, T_base_cam: np.ndarray) -> n
         raise H2S2RError(f"cannot find the table plane: {e}") from e
     if fraction < 0.1:
         raise H2S2RError(
-            "no horizontal plane covers a tenth of the depth image: is the "
-            "table in view, and is T_base_cam right?"
+            "no horizontal plane (in the robot base frame) covers a tenth of the depth "
+            f"image: is the table in view? Else {causes}"
         )
     return plane
 
@@ -175,12 +182,24 @@ def run_calibrate(out: str | Path, cfg: CalibrateConfig = CalibrateConfig()) -> 
                     file=sys.stderr,
                 )
 
+    source = {
+        "from_file": f"the imported pose (--from-file {cfg.from_file}: a 4×4 T_base_cam "
+        "in metres, camera in the robot base frame, not its inverse)",
+        "board_in_base": "the board pose (--board-pose, base frame, metres) or the "
+        "board's square size (--board)",
+        "eye_to_hand": "the robot poses (--robot-poses, --pose-kind, --ee-site)",
+    }[method]
+    causes = (
+        f"check {source} and the depth scale (--depth-scale, or capture/meta.json depth_scale_m)"
+    )
     plane = None
     depth_path = Path(cfg.depth) if cfg.depth else (cap.depth_path(0) if cap else None)
     if depth_path is not None:
         scale = cfg.depth_scale if cfg.depth else cap.depth_scale_m
-        plane = table_plane(_read_depth(depth_path, scale), K, T_base_cam)
+        plane = table_plane(_read_depth(depth_path, scale), K, T_base_cam, causes)
         inputs.append(depth_path)
+    if not cfg.allow_implausible:
+        check_calibrated_table(plane, T_base_cam, causes + "; --allow-implausible writes it anyway")
     cal = Calibration(
         T_base_cam=T_base_cam,
         K=np.asarray(K),

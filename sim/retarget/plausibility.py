@@ -19,11 +19,8 @@ import mujoco
 import numpy as np
 
 from h2s2r.core.errors import H2S2RError
+from h2s2r.core.table import MAX_CAMERA_DISTANCE_M, TABLE_HEIGHT_RANGE_M
 
-# The table top relative to the robot base (z up, m): the base is mounted at about table
-# height (synthetic demos: 0 exactly; real mounts vary by a few centimetres).
-TABLE_HEIGHT_RANGE_M = (-0.15, 0.15)
-MAX_CAMERA_DISTANCE_M = 3.0  # from the base, and from the object (a tabletop demo)
 MAX_REST_GAP_M = 0.10  # the object's lowest point off the table top at the start
 
 

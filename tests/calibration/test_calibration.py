@@ -218,6 +218,39 @@ def test_table_plane_and_check_image_on_a_synthetic_demo(synth_box, tmp_path):
     run_calibrate(ws, CalibrateConfig(check=True, joints="0,0.5,0,-1.2,0,0.9,0"))
 
 
+@pytest.mark.parametrize(
+    "fault, match",
+    [
+        ("inverse", r"no horizontal plane"),  # T_cam_base given: no level table in view
+        ("lowered", r"table top is at z = -0\.5\d m"),  # the camera 0.55 m too low
+        ("far", r"camera is 4\.\d\d m from the robot base"),
+    ],
+)
+def test_an_implausible_calibration_is_refused(synth_box, tmp_path, fault, match):
+    """A pose that puts the table off the base's height, tilted, or the camera metres
+    away: refused with the numbers, naming the imported pose and the depth scale."""
+    from h2s2r.core.artifacts import GroundTruth
+    from h2s2r.core.geometry import T_inv
+
+    ws = tmp_path / "ws"
+    shutil.copytree(synth_box / "capture", ws / "capture")
+    T = GroundTruth.load(synth_box / "ground_truth").T_base_cam.copy()
+    if fault == "inverse":
+        T = T_inv(T)
+    elif fault == "lowered":
+        T[2, 3] -= 0.55
+    else:
+        T[:3, 3] *= 4.0 / np.linalg.norm(T[:3, 3])
+    np.savetxt(tmp_path / "T.txt", T)
+    with pytest.raises(H2S2RError, match=match) as e:
+        run_calibrate(ws, CalibrateConfig(from_file=str(tmp_path / "T.txt")))
+    assert "--from-file" in str(e.value) and "depth scale" in str(e.value)
+    assert not (ws / "calibration").exists()
+    if fault != "inverse":  # (no table plane at all is refused, allowed or not)
+        cfg = CalibrateConfig(from_file=str(tmp_path / "T.txt"), allow_implausible=True)
+        assert run_calibrate(ws, cfg).method == "from_file"
+
+
 def test_from_file_formats(tmp_path):
     T = make_T(rot_z(0.5) @ rot_x(2.0), [1.1, 0.2, 0.7])
     q = matrix_to_quat(T[:3, :3])
