@@ -89,6 +89,11 @@ def _setup_track_object(p: argparse.ArgumentParser):
                 f"{m['trans_err_p95_m'] * 1e3:.1f} mm p95; rotation "
                 f"{m['rot_err_mean_deg']:.2f}° mean; ADD-S AUC {m['add_s_auc']:.3f}"
             )
+        if "object_scale_ratio" in m:
+            print(
+                f"  object size in the depth / mesh size: {m['object_scale_ratio']:.2f} "
+                f"({int(m.get('object_scale_frames', 0))} early frames)"
+            )
         reg = from_metrics(m)
         shift = (int(m.get("depth_shift_u_px", 0)), int(m.get("depth_shift_v_px", 0)))
         if reg.misaligned:
