@@ -39,20 +39,17 @@ class DeployConfig:
 
     sim: bool = False  # a simulated MuJoCo robot behind the same topics
     camera: bool = False  # the object pose from colour + depth (tracker in the loop)
-    duration: float = option(
-        0.0, lo=0.0
-    )  # seconds to run (0: one demo episode with --sim, else until Ctrl-C)
+    # seconds to run (0: one demo episode with --sim, else until Ctrl-C)
+    duration: float = option(0.0, lo=0.0)
     robot_config: str = ""  # robot topics and drivers YAML (configs/deploy/; default: sim's)
     activate: bool = False  # activate the command node without asking (hardware)
     domain_id: int = option(-1, lo=-1, hi=232)  # ROS_DOMAIN_ID (-1: keep the environment's, else 0)
     network: bool = False  # allow ROS traffic beyond this machine (default: localhost only)
-    goal_speed: float = option(
-        0.0, lo=0.0, hi=10.0
-    )  # × demo speed (0: the middle of training's range)
+    # × demo speed (0: the middle of training's range)
+    goal_speed: float = option(0.0, lo=0.0, hi=10.0)
     sim_seed: int = 0  # the simulated robot's noise
-    sim_start_noise_m: float = option(
-        0.0, lo=0.0, hi=0.5
-    )  # the simulated object's start position noise (±, m)
+    # the simulated object's start position noise (±, m)
+    sim_start_noise_m: float = option(0.0, lo=0.0, hi=0.5)
 
     def __post_init__(self) -> None:
         check_options(self)

@@ -553,6 +553,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # the file system refused (permissions, space, a vanished path)
+        where = f"{e.filename}: " if e.filename else ""
+        print(
+            f"error: {where}{e.strerror or e} — check the path, its permissions and free space",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

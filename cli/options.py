@@ -18,8 +18,16 @@ from h2s2r.core.errors import H2S2RError
 
 
 def field_help(cls: type) -> dict[str, str]:
-    """Help text of each dataclass field: the ``# comment`` ending its definition (which
-    may span lines)."""
+    """Help text of each dataclass field: the ``# comment`` ending its definition, or the
+    comment line just above it; inherited fields too."""
+    out: dict[str, str] = {}
+    for base in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(base) and "__dataclass_fields__" in vars(base):
+            out.update(_own_field_help(base))
+    return out
+
+
+def _own_field_help(cls: type) -> dict[str, str]:
     import ast
     import io
     import textwrap
@@ -34,14 +42,16 @@ def field_help(cls: type) -> dict[str, str]:
         for tok in tokenize.generate_tokens(io.StringIO(src).readline)
         if tok.type == tokenize.COMMENT
     }
-    body = ast.parse(src).body[0].body
-    return {
-        node.target.id: comments[node.end_lineno]
-        for node in body
-        if isinstance(node, ast.AnnAssign)
-        and isinstance(node.target, ast.Name)
-        and node.end_lineno in comments
-    }
+    lines = src.splitlines()
+    out = {}
+    for node in ast.parse(src).body[0].body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        if node.end_lineno in comments:  # a trailing comment
+            out[node.target.id] = comments[node.end_lineno]
+        elif node.lineno - 1 in comments and lines[node.lineno - 2].lstrip().startswith("#"):
+            out[node.target.id] = comments[node.lineno - 1]  # a comment line just above
+    return out
 
 
 def add_dataclass_args(

@@ -34,6 +34,11 @@ def check_workspace(root: str | Path) -> tuple[dict[str, object], list[str]]:
             f"{root}: workspace folder does not exist — run `h2s2r synth --out "
             f"{root}` or `h2s2r import --from PATH {root}` first"
         )
+    if (root / "meta.json").is_file() and root.name in ARTIFACTS:
+        raise H2S2RError(
+            f"{root}: is the {root.name}/ artifact folder, not a workspace — validate the "
+            f"workspace that holds it: `h2s2r validate {root.parent}`"
+        )
     loaded: dict[str, object] = {}
     problems: list[str] = []
     present = [f for f in ARTIFACTS if (root / f).is_dir()]
@@ -91,10 +96,20 @@ def workspace_lock(root: str | Path, command: str, log=print) -> Iterator[Path]:
     from h2s2r.core.artifacts.base import PARTIAL, REPLACED, recover_folder
 
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise H2S2RError(
+            f"{root}: is a file, not a workspace folder — give the workspace folder (a "
+            f"recording goes in with `h2s2r import --from {root} DIR`)"
+        )
     created = not root.exists()
-    root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise H2S2RError(
+            f"{root}: cannot write here ({e.strerror}) — choose a folder you can write to"
+        ) from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -83,7 +83,7 @@ def save_atomically(runner) -> None:
     runner.save = save_atomic
 
 
-def policy_checkpoint(ws: Path, which: str = "best") -> Path:
+def policy_checkpoint(ws: Path, which: str = "best", listed: tuple[str, ...] | None = None) -> Path:
     """The checkpoint ``eval`` and ``export`` use: ``best`` (the best validation run in
     training; the latest when training ran no validation), ``latest``, or a file name in
     ``train/``."""
@@ -95,10 +95,16 @@ def policy_checkpoint(ws: Path, which: str = "best") -> Path:
         if ck is None:
             raise H2S2RError(f"{folder} holds no checkpoint: run `h2s2r train {ws}` first")
         return ck
-    if not (folder / which).is_file():
-        names = sorted(p.name for p in folder.glob("*.pt"))
+    names = sorted(p.name for p in folder.glob("*.pt"))
+    if Path(which).name != which or not (folder / which).is_file():
         raise H2S2RError(
-            f"{folder / which} does not exist: --checkpoint is best, latest or one of {names}"
+            f"--checkpoint {which}: not a checkpoint of {folder} — best, latest or one of "
+            f"{names} (a checkpoint of another run does not match this workspace's task)"
+        )
+    if listed is not None and which not in listed:
+        raise H2S2RError(
+            f"--checkpoint {which}: {folder / 'meta.json'} does not list it (it was not "
+            f"written by this run, so its hash is unchecked) — use one of {list(listed)}"
         )
     return folder / which
 

@@ -32,29 +32,24 @@ class TrainConfig:
     budget_min: float = option(20.0, above=0.0)  # stop after this many minutes of wall clock
     resume: bool = False  # continue from the newest checkpoint in train/
     randomization: str = "medium"  # domain randomization in training: none|small|medium|large
-    action_mode: str = option(
-        "palm_synergy", choices=ACTION_MODES
-    )  # palm_synergy (11-D) | joint_delta (23-D)
-    synergy_scale: float = option(
-        1.0, above=0.0
-    )  # synergy span at |a| = 1, in units of ± 2σ of real hands
+    # palm_synergy (11-D) | joint_delta (23-D)
+    action_mode: str = option("palm_synergy", choices=ACTION_MODES)
+    # synergy span at |a| = 1, in units of ± 2σ of real hands
+    synergy_scale: float = option(1.0, above=0.0)
     recurrent: bool = False  # an LSTM policy instead of an MLP
     steps_per_env: int = option(16, lo=2, hi=10_000)  # rollout length per PPO iteration
     hidden_dims: tuple[int, ...] = (128, 64, 32)  # actor and critic MLP layers
     learning_rate: float = option(1e-3, above=0.0, hi=1.0)
     entropy_coef: float = option(0.005, lo=0.0)
     threads: int = option(0, lo=0, hi=1024)  # simulation threads (0: all cores)
-    update_threads: int = option(
-        0, lo=0, hi=1024
-    )  # torch threads for the PPO update, when the simulation idles (0: all)
+    # torch threads for the PPO update, when the simulation idles (0: all)
+    update_threads: int = option(0, lo=0, hi=1024)
     seed: int = 0
     save_every: int = option(20, lo=1)  # iterations between checkpoints
-    validate_every: int = option(
-        50, lo=0
-    )  # iterations between validation runs (0: none; keep the latest)
-    validate_episodes: int = option(
-        64, lo=1
-    )  # validation worlds (their own start poses, not eval's)
+    # iterations between validation runs (0: none; keep the latest)
+    validate_every: int = option(50, lo=0)
+    # validation worlds (their own start poses, not eval's)
+    validate_episodes: int = option(64, lo=1)
     # Task options beyond the flags above (YAML only): reward weights, gates, success
     # thresholds…, e.g. {rewards: {action_rate: -0.02}, success_pos_m: 0.02}.
     task_config: Mapping[str, Any] = field(default_factory=dict)

@@ -49,9 +49,8 @@ class EvalConfig:
 
     episodes: int = option(100, lo=1)  # episodes per method (one per parallel world)
     randomization: str = "medium"  # none | small | medium | large
-    policy: str = option(
-        "checkpoint", choices=("checkpoint", "onnx")
-    )  # checkpoint (train/) | onnx (policy/policy.onnx)
+    # checkpoint (train/) | onnx (policy/policy.onnx)
+    policy: str = option("checkpoint", choices=("checkpoint", "onnx"))
     checkpoint: str = "best"  # best (best validation in training) | latest | a file in train/
     video: bool = True  # render the policy's first episode
     seed: int = 1  # start poses, noise, latencies (physics variants: seed + 2000003, unseen)
@@ -88,7 +87,7 @@ def run_eval(
     ws = Path(ws)
     # The checks export and deploy make too (h2s2r.core.trust).
     if cfg.policy == "checkpoint":
-        verify_trained(ws)
+        _, run = verify_trained(ws)
     else:
         verify_policy(ws)
     train_cfg = saved_train_config(ws)
@@ -104,7 +103,7 @@ def run_eval(
         )
     )
     if cfg.policy == "checkpoint":
-        ck = policy_checkpoint(ws, cfg.checkpoint)  # resolved once: best → a file
+        ck = policy_checkpoint(ws, cfg.checkpoint, run.checkpoints)  # best → a file, once
         act, source = actor(load_runner(env, train_cfg, ck), env.num_envs), ck.name
     else:
         act, source = onnx_policy(ws), "policy/policy.onnx"

@@ -34,7 +34,7 @@ def run_export(
     was trained (two worlds), which sizes the networks and fills the header."""
     ws = Path(ws)
     _, run = verify_trained(ws)  # the checks eval makes: checkpoints' hashes, same task
-    ck = policy_checkpoint(ws, checkpoint)
+    ck = policy_checkpoint(ws, checkpoint, run.checkpoints)
     cfg = saved_train_config(ws)
     env = make_env(cfg.env_request(ws, num_envs=2))
     runner = load_runner(env, cfg, ck)

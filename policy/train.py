@@ -156,6 +156,10 @@ def run_train(
             f"{out} already holds a training run — pass --resume to continue "
             "it, or delete train/ to start over"
         )
+    resume = cfg.resume
+    if resume and (not out.is_dir() or latest_checkpoint(out) is None):
+        log(f"--resume: {out} holds no checkpoint yet: starting a new run")
+        resume = False
     per_world = WORLD_BYTES + cfg.steps_per_env * ROLLOUT_STEP_BYTES
     check_memory(cfg.num_envs, per_world, "--num-envs", log)
     torch.manual_seed(cfg.seed)
@@ -169,8 +173,11 @@ def run_train(
     state_path = out / "state.json"
     env_steps, wall = 0, 0.0
     per_it = cfg.num_envs * cfg.steps_per_env
-    if cfg.resume:
+    if resume:
         ck = resume_newest_readable(runner, out, log)
+        # The run is open again: until it ends, meta.json would list checkpoints that
+        # change; without it, eval and export say to continue with --resume.
+        (out / "meta.json").unlink(missing_ok=True)
         lost = 0
         if state_path.is_file():
             st = json.loads(state_path.read_text())

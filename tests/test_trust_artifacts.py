@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -402,3 +403,83 @@ def test_import_depth_scale_disagreeing_with_the_folder_is_refused(tmp_path, cap
     assert "--depth-scale 0.001 disagrees with" in err and "depth_scale.txt" in err
     assert main(["import", "--from", str(src), str(ws)]) == 0
     assert Capture.load(ws / "capture").depth_scale_m == pytest.approx(1e-4)
+
+
+# ---------------------------------------------------------------- held-out probe's finds
+def _image_folder(src: Path, n: int = 3, size=(64, 48), depth_mm: int = 800) -> Path:
+    (src / "rgb").mkdir(parents=True)
+    (src / "depth").mkdir()
+    for i in range(n):
+        Image.fromarray(np.zeros((size[1], size[0], 3), np.uint8)).save(src / "rgb" / f"{i}.png")
+        depth = np.full((size[1], size[0]), depth_mm, np.uint16)
+        Image.fromarray(depth).save(src / "depth" / f"{i}.png")
+    np.savetxt(src / "cam_K.txt", [[60, 0, 32], [0, 60, 24], [0, 0, 1]])
+    return src
+
+
+@pytest.mark.parametrize(
+    "fault, match",
+    [
+        ("empty_png", r"rgb/1\.png: is empty \(0 bytes\)"),
+        ("mixed_size", r"rgb/2\.png: 32×24, but the first frame"),
+        ("zero_depth", r"no valid depth"),
+    ],
+)
+def test_a_refused_import_leaves_no_capture_behind(tmp_path, capsys, fault, match):
+    src = _image_folder(tmp_path / "src", depth_mm=0 if fault == "zero_depth" else 800)
+    if fault == "empty_png":
+        (src / "rgb" / "1.png").write_bytes(b"")
+    if fault == "mixed_size":
+        Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(src / "rgb" / "2.png")
+        Image.fromarray(np.full((24, 32), 800, np.uint16)).save(src / "depth" / "2.png")
+    ws = tmp_path / "ws"
+    assert main(["import", "--from", str(src), str(ws)]) == 1
+    err = capsys.readouterr().err
+    assert re.search(match, err) and "Traceback" not in err
+    assert not (ws / "capture").exists()
+
+
+def test_a_file_or_unwritable_place_as_workspace_is_one_line(tmp_path, capsys):
+    bag = tmp_path / "take.bag"
+    bag.write_bytes(b"x")
+    assert main(["track-object", str(bag)]) == 1
+    assert "is a file, not a workspace folder" in capsys.readouterr().err
+    assert main(["track-hand", "/proc/h2s2r-ws"]) == 1
+    assert "cannot write here" in capsys.readouterr().err
+
+
+def test_a_checkpoint_from_another_run_is_refused(trained_ws, tmp_path):
+    other = tmp_path / "other.pt"
+    shutil.copy(trained_ws / "train" / "best_model.pt", other)
+    with pytest.raises(H2S2RError, match="not a checkpoint of"):
+        run_eval(trained_ws, EvalConfig(episodes=2, video=False, checkpoint=str(other)), make_env)
+    ws = _copy(trained_ws, tmp_path)
+    shutil.copy(other, ws / "train" / "model_77.pt")  # copied in: not in meta.json
+    with pytest.raises(H2S2RError, match="does not list it"):
+        run_export(ws, make_env, checkpoint="model_77.pt", **QUIET)
+
+
+def test_resume_without_a_run_starts_one_and_a_resumed_run_reopens(trained_ws, tmp_path):
+    from tests.conftest import straight_push_task
+
+    ws = tmp_path / "fresh"
+    task, mesh = straight_push_task()
+    task.save(ws / "task")
+    mesh.save(ws / "object")
+    said = []
+    cfg = TrainConfig(num_envs=8, total_steps=8 * 16, threads=2, validate_every=0, resume=True)
+    run_train(ws, cfg, make_env, log=said.append)
+    assert "holds no checkpoint yet: starting a new run" in said[0]
+    assert TrainRun.load(ws / "train").env_steps == 8 * 16
+
+
+def test_track_object_option_ranges(synth_copy, capsys):
+    for argv, flag in (
+        (["--max-points", "0"], "--max-points"),
+        (["--mesh-scale", "0.001"], "--mesh-scale"),
+        (["--min-agreement", "1.5"], "--min-agreement"),
+    ):
+        assert main(["track-object", str(synth_copy), *argv]) == 1
+        err = capsys.readouterr().err.strip()
+        assert flag in err and "\n" not in err
+    assert not (synth_copy / "object_track").exists()

@@ -14,6 +14,7 @@ Formats are recognised by their content. uint16 depth keeps its units (recorded 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,9 +37,8 @@ class ImportConfig:
     """Options of ``h2s2r import``."""
 
     source: str = ""  # recording or folder to import (--from)
-    depth_scale: float = option(
-        0.0, lo=0.0, hi=1.0
-    )  # metres per depth unit for uint16 depth (0: detect / 0.001)
+    # metres per depth unit for uint16 depth (0: detect / 0.001)
+    depth_scale: float = option(0.0, lo=0.0, hi=1.0)
     cam_k: str = ""  # 3×3 intrinsics file, when the source has none
     fps: float = option(0.0, lo=0.0, hi=1000.0)  # frame rate for folders without timestamps (0: 30)
     color_topic: str = ""  # ROS 2 bag: colour Image topic (default: the one found)
@@ -90,9 +90,26 @@ def _intrinsics(cfg: ImportConfig, folder: Path) -> np.ndarray:
     return read_cam_K(path, "give the camera intrinsics with --cam-k FILE (3 rows of 3)")
 
 
+def _open_image(path: Path, convert=np.asarray) -> np.ndarray:
+    """An image file's pixels, or an error naming it (empty, truncated, not an image)."""
+    try:
+        with Image.open(path) as im:
+            return convert(im)
+    except (OSError, SyntaxError, ValueError) as e:
+        size = path.stat().st_size if path.is_file() else 0
+        what = "is empty (0 bytes)" if size == 0 else f"cannot be read as an image ({e})"
+        raise H2S2RError(f"{path}: {what} — copy it again, or remove this frame") from e
+
+
 def _read_depth(path: Path) -> tuple[np.ndarray, bool]:
     """Depth image and whether it is metric float (True) or integer units (False)."""
-    d = np.load(path) if path.suffix.lower() == ".npy" else np.asarray(Image.open(path))
+    if path.suffix.lower() == ".npy":
+        try:
+            d = np.load(path)
+        except (OSError, ValueError) as e:
+            raise H2S2RError(f"{path}: cannot be read as a .npy array ({e})") from e
+    else:
+        d = _open_image(path)
     if d.ndim != 2:
         raise H2S2RError(f"{path}: depth must be a single-channel image, got shape {d.shape}")
     if np.issubdtype(d.dtype, np.floating):
@@ -128,8 +145,14 @@ def import_pairs(
     first_float = None
     writer = None
     for i, (c, d) in enumerate(zip(rgb_files, depth_files, strict=True)):
-        rgb = np.asarray(Image.open(c).convert("RGB"))
+        rgb = _open_image(c, lambda im: np.asarray(im.convert("RGB")))
         depth, is_float = _read_depth(d)
+        if writer is not None and writer.size not in (None, (rgb.shape[1], rgb.shape[0])):
+            raise H2S2RError(
+                f"{c}: {rgb.shape[1]}×{rgb.shape[0]}, but the first frame "
+                f"({rgb_files[0].name}) is {writer.size[0]}×{writer.size[1]}: one recording, "
+                "one image size per import"
+            )
         if first_float is None:
             first_float = is_float
             scale = 0.001 if is_float else depth_scale_m
@@ -225,9 +248,13 @@ def import_rosbag(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Cap
 
     try:
         reader = AnyReader([src])
+        reader.open()
     except Exception as e:
-        raise H2S2RError(f"{src}: cannot be read as a ROS 2 bag ({e})") from e
-    with reader:
+        raise H2S2RError(
+            f"{src}: cannot be read as a ROS 2 bag ({e}) — copy the whole bag folder "
+            "(metadata.yaml and every .db3/.mcap file) again"
+        ) from e
+    with contextlib.closing(reader):
         images = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/Image"]
         infos = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/CameraInfo"]
 
@@ -341,6 +368,7 @@ def run_import(ws: str | Path, cfg: ImportConfig, progress=None) -> Capture:
     # half-written capture/ to block the retry.
     with staged_folder(out) as tmp:
         importer(src, tmp, cfg, progress)
+        Capture.load(tmp)  # checked before it is moved in: a refused import leaves nothing
     return Capture.load(out)
 
 

@@ -202,7 +202,10 @@ class PlaybackSource(FramesetSource):
         try:
             profile = self.pipeline.start(self.cfg)
         except RuntimeError as e:
-            raise H2S2RError(f"{self.path}: the RealSense SDK cannot play it back ({e})") from e
+            raise H2S2RError(
+                f"{self.path}: the RealSense SDK cannot play it back ({e}) — the file is "
+                "incomplete or damaged: copy it again, or record the take again"
+            ) from e
         dev = profile.get_device()
         dev.as_playback().set_real_time(False)
         try:

@@ -136,12 +136,18 @@ def run_capture(
     out = ws / "capture"
     if out.exists() and any(out.iterdir()):
         raise H2S2RError(f"{out} already holds a capture — choose a new workspace")
+    created = not out.exists()
     if source is None:
         out.mkdir(parents=True, exist_ok=True)
         source = LiveCamera(
             cfg.width, cfg.height, cfg.fps, cfg.serial, str(out / "raw.db3") if cfg.record else ""
         )
-    info: StreamInfo = source.start()
+    try:
+        info: StreamInfo = source.start()
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # no camera: leave no empty capture/ behind
+        raise
     stop = stop or threading.Event()
     preview = cfg.preview and bool(os.environ.get("DISPLAY"))
     try:

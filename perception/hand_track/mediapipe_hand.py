@@ -74,7 +74,10 @@ class HandDetector:
         try:
             self._det = vision.HandLandmarker.create_from_options(opts)
         except Exception as e:  # a corrupt or wrong file
-            raise H2S2RError(f"{model}: not a MediaPipe hand_landmarker.task ({e})") from e
+            raise H2S2RError(
+                f"{model}: not a MediaPipe hand_landmarker.task ({e}) — a web page or a partial "
+                f"download? Download it again from {MODEL_URL} and pass --model PATH"
+            ) from e
         self.video = video
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int = 0) -> list[HandDetection]:

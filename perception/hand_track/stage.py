@@ -141,8 +141,13 @@ def _hamer(cap: Capture, cfg: TrackHandConfig):
     if not files:
         raise H2S2RError(f"{folder}: holds no per-frame JSON files (00000.json …)")
     for f in files:
+        if not f.stem.isdigit():
+            raise H2S2RError(
+                f"{f}: hamer_depth files are named by frame index (00000.json, 00001.json …); "
+                "rename them, or point --hamer-output at the folder hamer_depth wrote"
+            )
+        i = int(f.stem)
         try:
-            i = int(f.stem)
             data = json.loads(f.read_text())
         except (ValueError, json.JSONDecodeError) as e:
             raise H2S2RError(f"{f}: not a hamer_depth frame file ({e})") from e

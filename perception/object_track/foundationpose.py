@@ -52,4 +52,13 @@ def read_ob_in_cam(folder: str | Path, num_frames: int) -> tuple[np.ndarray, np.
         if not np.all(np.isfinite(M)):
             continue  # FoundationPose lost the object in this frame
         T[i], valid[i] = require_pose_in_metres(M, f), True
+    # A frame without a file counts as lost; poses that stop before the last frame, or
+    # cover less than half of them, are a run that stopped early, not a track.
+    have = {int(f.stem) for f in files}
+    if num_frames - 1 not in have or len(have) < num_frames / 2:
+        first = next(i for i in range(num_frames) if i not in have)
+        raise H2S2RError(
+            f"{d}: has poses for {len(have)} of {num_frames} frames ({first:06d}.txt is the "
+            "first missing): did FoundationPose stop early? Run it on every frame"
+        )
     return T, valid

@@ -69,10 +69,18 @@ def read_mesh(path: str | Path, scale: float = 1.0) -> tuple[np.ndarray, np.ndar
 
         mesh = o3d.io.read_triangle_mesh(str(path))
         v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.triangles, np.int64)
+        if path.stat().st_size == 0:
+            raise H2S2RError(f"{path}: is empty (0 bytes) — copy or export the mesh again")
+        if len(v) and not len(f):
+            raise H2S2RError(
+                f"{path}: has {len(v)} vertices but no faces: a point cloud, not a mesh — "
+                "mesh it first (e.g. Poisson reconstruction in Open3D or MeshLab) or export "
+                "the scan with faces"
+            )
         if len(v) == 0 or len(f) == 0:
             raise H2S2RError(
-                f"{path}: no triangles could be read (formats: OBJ, PLY, STL, OFF, "
-                "GLB, MuJoCo .msh)"
+                f"{path}: no triangles could be read — export it as OBJ, PLY, STL, OFF or "
+                "GLB (or a MuJoCo .msh)"
             )
     if not scale > 0:
         raise H2S2RError(f"--mesh-scale must be > 0, got {scale}")

@@ -23,6 +23,7 @@ from PIL import Image
 
 from h2s2r.core.artifacts import Capture, GroundTruth, ObjectMesh, ObjectTrack, Provenance
 from h2s2r.core.artifacts.base import staged_folder, write_timing
+from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import ArtifactError, H2S2RError
 from h2s2r.perception.capture.registration import check_capture, shift_depth
 from h2s2r.perception.object_track.foundationpose import read_ob_in_cam
@@ -42,7 +43,8 @@ class TrackObjectConfig(TrackerConfig):
 
     method: str = "icp"  # icp (built in, CPU) | foundationpose (read its ob_in_cam/ output)
     mesh: str = ""  # object mesh file (OBJ/PLY/STL/.msh); default: the workspace's object/
-    mesh_scale: float = 1.0  # factor to metres for --mesh (0.001 for a mesh in millimetres)
+    # factor to metres for --mesh (0.001 for a mesh in millimetres)
+    mesh_scale: float = option(1.0, above=0.0)
     texture: str = ""  # texture image of a .msh mesh: its print helps find the object in clutter
     masks: str = ""  # folder of per-frame object masks (white on black, 000000.png …)
     fp_output: str = ""  # FoundationPose output folder (with ob_in_cam/)
@@ -54,6 +56,13 @@ class TrackObjectConfig(TrackerConfig):
     allow_scale_mismatch: bool = False  # keep a track whose object size disagrees with the mesh
 
     def __post_init__(self) -> None:
+        check_options(self)
+        if self.mesh_scale != 1.0 and not self.mesh:
+            raise H2S2RError(
+                f"--mesh-scale {self.mesh_scale:g} applies to --mesh PATH; object/ is "
+                "already in metres (to re-import the mesh: delete object/ and pass --mesh "
+                "PATH --mesh-scale S)"
+            )
         if self.method not in METHODS:
             raise H2S2RError(f"--method {self.method!r} is unknown; valid: {', '.join(METHODS)}")
         self.fixed_depth_shift()  # validates

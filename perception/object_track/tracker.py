@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import T_inv, backproject_depth, se3_exp, se3_log, transform_points
 from h2s2r.perception.object_track.appearance import AppearanceGate
@@ -38,19 +39,29 @@ from h2s2r.perception.object_track.smooth import smooth_poses
 class TrackerConfig:
     """Options of the built-in ICP tracker (``h2s2r track-object --method icp``)."""
 
-    min_init_agreement: float = 0.75  # depth agreement needed to accept the first pose
-    min_agreement: float = 0.7  # depth agreement of a tracked frame (fraction)
-    min_seen_fraction: float = 0.15  # visible model samples that must be measured
-    max_rmse_m: float = 0.008  # ICP inlier RMS of a tracked frame, m
-    max_jump_m: float = 0.03  # largest believable deviation from the prediction, m
-    velocity_gain: float = 1.0  # fraction of the last frame's motion predicted (0: static)
-    occluder_m: float = 0.01  # measured points this far in front of the object are occluders
+    # depth agreement needed to accept the first pose
+    min_init_agreement: float = option(0.75, lo=0.0, hi=1.0)
+    # depth agreement of a tracked frame (fraction)
+    min_agreement: float = option(0.7, lo=0.0, hi=1.0)
+    # visible model samples that must be measured
+    min_seen_fraction: float = option(0.15, lo=0.0, hi=1.0)
+    max_rmse_m: float = option(0.008, above=0.0, hi=0.1)  # ICP inlier RMS of a tracked frame, m
+    # largest believable deviation from the prediction, m
+    max_jump_m: float = option(0.03, above=0.0, hi=1.0)
+    # fraction of the last frame's motion predicted (0: static)
+    velocity_gain: float = option(1.0, lo=0.0, hi=2.0)
+    # measured points this far in front of the object are occluders
+    occluder_m: float = option(0.01, lo=0.0, hi=0.2)
     use_color: bool = True  # drop pixels whose colour the object never showed
-    smooth_half_window: int = 3  # Savitzky–Golay half window (frames); 0 = off
-    max_points: int = 2500  # measured points per frame for ICP
+    # Savitzky–Golay half window (frames); 0 = off
+    smooth_half_window: int = option(3, lo=0, hi=100)
+    max_points: int = option(2500, lo=100, hi=1_000_000)  # measured points per frame for ICP
     icp_radii_m: tuple[float, ...] = (0.02, 0.01, 0.005, 0.003)  # coarse-to-fine ICP radii
     seed: int = 0  # random seed (RANSAC, subsampling)
     roi: str = ""  # first-frame box around the object, "u0,v0,u1,v1" in pixels (a hint for clutter)
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
     def roi_mask(self, shape: tuple[int, int]) -> np.ndarray | None:
         """The --roi box as a boolean image (None without --roi)."""

@@ -44,9 +44,8 @@ class SynthConfig:
     width: int = option(640, lo=64, hi=8192)  # image width, px
     height: int = option(480, lo=48, hi=8192)  # image height, px
     fps: float = option(30.0, above=0.0, hi=1000.0)  # frame rate, Hz
-    focal_px: float = option(
-        615.0, above=0.0
-    )  # focal length (fx = fy), px; a RealSense D435 colour camera
+    # focal length (fx = fy), px; a RealSense D435 colour camera
+    focal_px: float = option(615.0, above=0.0)
     camera_distance_m: tuple[float, float] = (0.6, 1.2)  # camera range from the object
     camera_elevation_deg: tuple[float, float] = (30.0, 60.0)  # looking down by
     max_depth_m: float = option(3.0, above=0.0)  # farther depth is invalid (0), as on a RealSense
