@@ -5,7 +5,8 @@
 
 Reads ``bench/results/``: ``sim_throughput.json`` (``bench/sim_throughput.py``),
 ``track_object.json`` (``bench/track_object.py``), ``deploy_loop.json``
-(``bench/deploy_loop.py``) and ``train_eval_*.json``
+(``bench/deploy_loop.py``), ``bad_inputs.json`` (``bench/bad_inputs.py``) and
+``train_eval_*.json``
 (``bench/train_eval.py``); a missing file leaves its table out. ``--write`` replaces what
 lies between the ``bench-tables`` markers of ``docs/results.md``.
 """
@@ -128,6 +129,28 @@ def deploy_loop(d: dict) -> list[str]:
     ]
 
 
+def bad_inputs(d: dict) -> list[str]:
+    c = d["counts"]
+    by_stage: dict[str, dict[str, int]] = {}
+    for r in d["rows"]:
+        s = by_stage.setdefault(r["stage"], {"GOOD": 0, "WEAK": 0, "BAD": 0})
+        s[r["verdict"]] += 1
+    rows = [
+        f"**Bad inputs, faults and interruptions** (`bench/bad_inputs.py`, held-out cases; "
+        f"{_machine(d['machine'])}; commit {d['commit']}): {d['cases']} cases, "
+        f"{c['GOOD']} good, {c['WEAK']} weak, {c['BAD']} bad.",
+        "",
+        "| stage | cases | good | weak | bad |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for stage, s in by_stage.items():
+        rows.append(f"| {stage} | {sum(s.values())} | {s['GOOD']} | {s['WEAK']} | {s['BAD']} |")
+    for r in d["rows"]:
+        if r["verdict"] != "GOOD":
+            rows.append(f"\n{r['verdict']}: `{r['case']}` ({r['what']}): {r['why']}")
+    return rows
+
+
 def tables() -> str:
     out: list[str] = []
     for name, fn in (
@@ -135,6 +158,7 @@ def tables() -> str:
         ("track_object.json", track_object),
         ("deploy_loop.json", deploy_loop),
         ("deploy_loop_camera.json", deploy_loop),
+        ("bad_inputs.json", bad_inputs),
     ):
         path = RESULTS / name
         if path.is_file():

@@ -150,8 +150,9 @@ def import_pairs(
         if writer is not None and writer.size not in (None, (rgb.shape[1], rgb.shape[0])):
             raise H2S2RError(
                 f"{c}: {rgb.shape[1]}×{rgb.shape[0]}, but the first frame "
-                f"({rgb_files[0].name}) is {writer.size[0]}×{writer.size[1]}: one recording, "
-                "one image size per import"
+                f"({rgb_files[0].name}) is {writer.size[0]}×{writer.size[1]}: one image size "
+                "per import — import each recording into its own workspace, or remove the "
+                "other recording's frames"
             )
         if first_float is None:
             first_float = is_float
@@ -368,7 +369,10 @@ def run_import(ws: str | Path, cfg: ImportConfig, progress=None) -> Capture:
     # half-written capture/ to block the retry.
     with staged_folder(out) as tmp:
         importer(src, tmp, cfg, progress)
-        Capture.load(tmp)  # checked before it is moved in: a refused import leaves nothing
+        try:  # checked before it is moved in: a refused import leaves nothing
+            Capture.load(tmp)
+        except H2S2RError as e:  # named as the user knows it: capture/, not .capture.partial/
+            raise H2S2RError(str(e).replace(str(tmp), str(out))) from e
     return Capture.load(out)
 
 

@@ -70,7 +70,10 @@ def read_mesh(path: str | Path, scale: float = 1.0) -> tuple[np.ndarray, np.ndar
         mesh = o3d.io.read_triangle_mesh(str(path))
         v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.triangles, np.int64)
         if path.stat().st_size == 0:
-            raise H2S2RError(f"{path}: is empty (0 bytes) — copy or export the mesh again")
+            raise H2S2RError(
+                f"{path}: is empty (0 bytes) — export the mesh again (OBJ, PLY, STL) and pass "
+                "--mesh PATH"
+            )
         if len(v) and not len(f):
             raise H2S2RError(
                 f"{path}: has {len(v)} vertices but no faces: a point cloud, not a mesh — "
