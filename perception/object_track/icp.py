@@ -7,7 +7,8 @@ kernel and shrinking correspondence distances keep the hand and the table from p
 
 from __future__ import annotations
 
-import functools
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,22 +23,19 @@ from h2s2r.perception.object_track.model import ObjectModel
 _REG = o3d.pipelines.registration
 
 
-def single_threaded_open3d(fn):
-    """Run ``fn`` with Open3D on one thread: its parallel RANSAC and ICP reductions give
-    different bits from run to run otherwise, even seeded, and a re-run on the same
-    inputs must give the same bytes (DESIGN.md). Measured on the synthetic box push: the
-    same frames/s on 2 cores either way."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        before = o3d.utility.get_max_threads()
-        o3d.utility.set_max_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            o3d.utility.set_max_threads(before)
-
-    return wrapper
+@contextlib.contextmanager
+def open3d_threads(n: int) -> Iterator[None]:
+    """Open3D on ``n`` threads inside the block (0: all). One thread makes the tracker
+    reproducible: Open3D's parallel RANSAC and ICP reductions give different bits from
+    run to run, even seeded, and the difference grows over a track (2–3 mm between two
+    runs of a synthetic demo). It costs about a quarter of the frames/s on 2 cores."""
+    before = o3d.utility.get_max_threads()
+    if n:
+        o3d.utility.set_max_threads(n)
+    try:
+        yield
+    finally:
+        o3d.utility.set_max_threads(before)
 
 
 @dataclass(frozen=True)

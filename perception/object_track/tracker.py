@@ -28,7 +28,6 @@ from h2s2r.perception.object_track.icp import (
     crop_points,
     icp,
     silhouette,
-    single_threaded_open3d,
 )
 from h2s2r.perception.object_track.init import InitResult, initialize, relocalize
 from h2s2r.perception.object_track.model import ObjectModel, score_poses
@@ -276,7 +275,6 @@ class StreamTracker:
         return n
 
 
-@single_threaded_open3d
 def track(
     read_depth: Callable[[int], np.ndarray],
     n_frames: int,
