@@ -78,6 +78,7 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
 
     ws = Path(ws).resolve()
     policy, task, notes = verify_policy(ws)  # refuse before anything moves
+    robot_io = load_robot_io(cfg.robot_config, task.robot)  # and before deploy_log/ goes
     for n in notes:
         log(f"note: {n}")
     duration = cfg.duration
@@ -101,14 +102,20 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
     )
     env = ros_environment(cfg)
     procs: dict[str, subprocess.Popen] = {}
+    # SIGTERM (kill, timeout, a supervisor) stops the nodes and writes the log as Ctrl-C does.
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         for node in deploy_graph(options):
             with open(out / f"{node.name}.log", "w") as f:
                 procs[node.name] = subprocess.Popen(
-                    node_command(node), stdout=f, stderr=subprocess.STDOUT, env=env
+                    node_command(node),
+                    stdout=f,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    preexec_fn=_stop_with_parent,
                 )
         if options.autostart or cfg.sim:
-            _wait_active(procs, env, load_robot_io(cfg.robot_config, task.robot).topics)
+            _wait_active(procs, env, robot_io.topics)
             log("command node active, policy stepping")
         else:
             log(
@@ -129,9 +136,10 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
                 )
             time.sleep(0.1)
     except KeyboardInterrupt:
-        log("stopping (Ctrl-C)")
+        log("stopping (Ctrl-C or SIGTERM)")
     finally:
         _stop(procs)
+        signal.signal(signal.SIGTERM, previous)
     art = summarize(ws, out, config={"deploy": cfg.__dict__, "duration_s": duration})
     m = art.metrics
     log(
@@ -179,7 +187,21 @@ def _wait_active(procs, env: dict, topics, timeout_s: float = 60.0) -> None:
             rclpy.spin_once(node, timeout_sec=0.1)
     finally:
         node.destroy_node()
-        rclpy.shutdown()
+        rclpy.try_shutdown()  # Ctrl-C may have shut the context already
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_with_parent() -> None:
+    """In a node's process before it starts (Linux): SIGINT when ``h2s2r deploy`` dies, even
+    by SIGKILL, so that no node goes on commanding a robot without its supervisor."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGINT))
 
 
 def _stop(procs: dict[str, subprocess.Popen], timeout_s: float = 10.0) -> None:

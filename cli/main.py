@@ -233,6 +233,13 @@ def _setup_import(p: argparse.ArgumentParser):
         reg = check_capture(cap)
         if reg.misaligned:
             print("warning: " + reg.message(str(cap.root)))
+        if cap.num_frames < 30:
+            print(
+                f"warning: only {cap.num_frames} frames ({cap.num_frames / cap.fps:.1f} s): a "
+                "demo holds the whole manipulation, from the hand's approach to the release "
+                "(retarget needs the object to move)",
+                file=sys.stderr,
+            )
         return 0
 
     return run

@@ -71,6 +71,7 @@ def add_dataclass_args(
         flag = "--" + f.name.replace("_", "-")
         rng = option_range(f)
         h = f"{helps.get(f.name, '')} (default: {f.default}{'; ' + rng if rng else ''})"
+        h = h.replace("%", "%%")  # argparse formats help with %
         if isinstance(f.default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
         else:

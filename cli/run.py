@@ -45,6 +45,13 @@ def run_all(ws: str | Path, cfg: RunConfig = RunConfig(), log=print) -> None:
     from h2s2r.sim.retarget.stage import RetargetConfig, run_retarget
 
     ws = Path(ws)
+    if not (ws / "object").is_dir() and not (ws / "object_track").is_dir():
+        from h2s2r.core.errors import H2S2RError
+
+        raise H2S2RError(
+            f"{ws / 'object'}: no object mesh — run `h2s2r track-object {ws} --mesh PATH "
+            f"[--mesh-scale S]` first (it writes object/ and object_track/), then `h2s2r run {ws}`"
+        )
     make_env = env_factory("mujoco")
     stages = [
         ("object_track", lambda: run_track_object(ws, TrackObjectConfig())),

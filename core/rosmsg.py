@@ -14,6 +14,7 @@ transient-local instead (:func:`qos_latched`): a node that starts late learns th
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,6 +44,8 @@ def run_node(factory: Callable, argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A second Ctrl-C (the terminal's, then `h2s2r deploy`'s) must not cut the log.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         node.on_exit()
         node.destroy_node()
         if rclpy.ok():

@@ -36,6 +36,12 @@ def run_export(
     _, run = verify_trained(ws)  # the checks eval makes: checkpoints' hashes, same task
     ck = policy_checkpoint(ws, checkpoint, run.checkpoints)
     cfg = saved_train_config(ws)
+    if cfg.recurrent:
+        raise H2S2RError(
+            f"{ws / 'train'}: a recurrent policy (--recurrent) cannot be exported yet: deploy's "
+            "policy node and `eval --policy onnx` run a stateless ONNX graph — evaluate it "
+            "with `h2s2r eval` (its checkpoint), or train without --recurrent to deploy"
+        )
     env = make_env(cfg.env_request(ws, num_envs=2))
     runner = load_runner(env, cfg, ck)
     with tempfile.TemporaryDirectory() as tmp:

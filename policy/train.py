@@ -156,6 +156,8 @@ def run_train(
             f"{out} already holds a training run — pass --resume to continue "
             "it, or delete train/ to start over"
         )
+    if cfg.recurrent:
+        log("note: a recurrent policy can be evaluated (h2s2r eval) but not exported yet")
     resume = cfg.resume
     if resume and (not out.is_dir() or latest_checkpoint(out) is None):
         log(f"--resume: {out} holds no checkpoint yet: starting a new run")

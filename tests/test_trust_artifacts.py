@@ -483,3 +483,36 @@ def test_track_object_option_ranges(synth_copy, capsys):
         err = capsys.readouterr().err.strip()
         assert flag in err and "\n" not in err
     assert not (synth_copy / "object_track").exists()
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        "synth",
+        "import",
+        "calibrate",
+        "track-object",
+        "track-hand",
+        "retarget",
+        "train",
+        "eval",
+        "export",
+        "deploy",
+        "run",
+    ],
+)
+def test_every_verb_prints_its_help(verb, capsys):
+    """A '%' in an option's comment once broke argparse's help of track-object."""
+    with pytest.raises(SystemExit) as e:
+        main([verb, "--help"])
+    assert e.value.code == 0 and "--" in capsys.readouterr().out
+
+
+def test_another_cameras_intrinsics_are_refused_at_import(tmp_path, capsys):
+    src = _image_folder(tmp_path / "src")
+    np.savetxt(src / "cam_K.txt", [[1380, 0, 960], [0, 1380, 540], [0, 0, 1]])  # 1920×1080
+    ws = tmp_path / "ws"
+    assert main(["import", "--from", str(src), str(ws)]) == 1
+    err = capsys.readouterr().err
+    assert "cam_K.txt: does not fit 64×48 images" in err and "--cam-k" in err
+    assert not (ws / "capture").exists()

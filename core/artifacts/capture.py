@@ -167,6 +167,15 @@ class Capture(ArtifactBase):
                 "0<depth_scale_m<1 (metres per unit, 0.001 for mm)",
                 _IMPORT_FIX,
             )
+        cx, cy = K[0, 2], K[1, 2]
+        if not (0 < cx < width and 0 < cy < height) or not 0.2 * width < K[0, 0] < 10 * width:
+            raise ArtifactError(
+                folder / "cam_K.txt",
+                f"does not fit {width}×{height} images (fx {K[0, 0]:g}, principal point "
+                f"({cx:g}, {cy:g})): another camera's or another resolution's intrinsics",
+                "re-import with `h2s2r import --from PATH DIR --cam-k FILE` (this camera's "
+                "intrinsics at this resolution)",
+            )
         n = _check_frames(folder, width, height)
         if "num_frames" in meta and int(meta["num_frames"]) != n:
             raise ArtifactError(

@@ -145,7 +145,8 @@ def _load_spec(ref: MenagerieModel) -> mujoco.MjSpec:
     except Exception as e:  # the package downloads from GitHub when the models are absent
         root = menagerie_root()
         hint = (
-            f"MENAGERIE_ROOT={root} does not hold {ref.robot}/"
+            f"MENAGERIE_ROOT={root} does not hold {ref.robot}/: point MENAGERIE_ROOT at a "
+            "mujoco_menagerie checkout (the folder holding kuka_iiwa_14/, wonik_allegro/ …)"
             if root
             else "set MENAGERIE_ROOT to a local mujoco_menagerie checkout (offline machines)"
         )

@@ -190,6 +190,11 @@ def run_track_hand(
         handedness = gt.handedness
         upstream.append(ws / "ground_truth" / "meta.json")
     elif cfg.method == "hamer":
+        if cfg.hand != "right":
+            raise H2S2RError(
+                f"--hand {cfg.hand}: hamer_depth fits the right MANO hand only; track a left "
+                "hand with --method mediapipe --hand left"
+            )
         kp, px, valid, present, metrics = _hamer(cap, cfg)
         handedness = "right"  # hamer_depth fits the right MANO hand
     else:

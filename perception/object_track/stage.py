@@ -135,7 +135,8 @@ def _mask_reader(folder: Path, n: int, shape: tuple[int, int]):
         if m.shape != shape:
             raise H2S2RError(
                 f"{folder / f'{i:06d}.png'}: mask is {m.shape[1]}×{m.shape[0]}, "
-                f"frames are {shape[1]}×{shape[0]}"
+                f"frames are {shape[1]}×{shape[0]} — write the masks at the frames' size "
+                "(one white-on-black PNG per frame)"
             )
         return m
 

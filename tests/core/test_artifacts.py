@@ -29,7 +29,7 @@ from h2s2r.core.errors import ArtifactError, H2S2RError
 from h2s2r.core.geometry import T_from_pos_quat, random_quat
 from h2s2r.core.workspace import validate_workspace
 
-K = np.array([[600.0, 0, 319.5], [0, 600, 239.5], [0, 0, 1]])
+K = np.array([[60.0, 0, 31.5], [0, 60, 23.5], [0, 0, 1]])  # a 64×48 camera
 
 
 def _write_capture(folder: Path, n: int = 3, h: int = 48, w: int = 64, depth_m: float = 0.8):
