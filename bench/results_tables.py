@@ -136,7 +136,8 @@ def bad_inputs(d: dict) -> list[str]:
         s = by_stage.setdefault(r["stage"], {"GOOD": 0, "WEAK": 0, "BAD": 0})
         s[r["verdict"]] += 1
     rows = [
-        f"**Bad inputs, faults and interruptions** (`bench/bad_inputs.py`, held-out cases; "
+        f"**Bad inputs, faults and interruptions, round {d.get('round', 1)}** "
+        f"(`bench/bad_inputs.py --round {d.get('round', 1)}`; "
         f"{_machine(d['machine'])}; commit {d['commit']}): {d['cases']} cases, "
         f"{c['GOOD']} good, {c['WEAK']} weak, {c['BAD']} bad.",
         "",
@@ -159,6 +160,7 @@ def tables() -> str:
         ("deploy_loop.json", deploy_loop),
         ("deploy_loop_camera.json", deploy_loop),
         ("bad_inputs.json", bad_inputs),
+        ("bad_inputs_round2.json", bad_inputs),
     ):
         path = RESULTS / name
         if path.is_file():
