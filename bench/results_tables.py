@@ -5,8 +5,8 @@
 
 Reads ``bench/results/``: ``sim_throughput.json`` (``bench/sim_throughput.py``),
 ``track_object.json`` (``bench/track_object.py``), ``deploy_loop.json``
-(``bench/deploy_loop.py``), ``bad_inputs.json`` (``bench/bad_inputs.py``) and
-``train_eval_*.json``
+(``bench/deploy_loop.py``), ``bad_inputs.json``, ``bad_inputs_round2.json`` and
+``bad_inputs_round3.json`` (``bench/bad_inputs.py``) and ``train_eval_*.json``
 (``bench/train_eval.py``); a missing file leaves its table out. ``--write`` replaces what
 lies between the ``bench-tables`` markers of ``docs/results.md``.
 """
@@ -161,6 +161,7 @@ def tables() -> str:
         ("deploy_loop_camera.json", deploy_loop),
         ("bad_inputs.json", bad_inputs),
         ("bad_inputs_round2.json", bad_inputs),
+        ("bad_inputs_round3.json", bad_inputs),
     ):
         path = RESULTS / name
         if path.is_file():
