@@ -28,7 +28,8 @@ os.environ.setdefault("MENAGERIE_ROOT", str(REPO.parent / "shared" / "data" / "m
 import mujoco  # noqa: E402
 
 from h2s2r.core.robots import get_robot  # noqa: E402
-from h2s2r.sim.backends.mujoco_cpu import BatchedSim, interpolate_targets  # noqa: E402
+from h2s2r.sim.backends import interpolate_targets  # noqa: E402
+from h2s2r.sim.backends.mujoco_cpu import BatchedSim  # noqa: E402
 from h2s2r.sim.scene import build_task_scene  # noqa: E402
 from h2s2r.sim.synth.tasks import box_mesh  # noqa: E402
 

@@ -27,6 +27,7 @@ import numpy as np
 from h2s2r.core.robots import RobotSpec, build_robot_model
 from h2s2r.core.robots.kinematics import SiteChain
 from h2s2r.core.robots.synergies import load_synergies
+from h2s2r.core.xp import is_torch, namespace
 
 ACTION_MODES = ("palm_synergy", "joint_delta")
 
@@ -67,38 +68,74 @@ class Controller:
             raise ValueError(f"{self.robot.name}: synergies do not match the hand's joints")
         self.lo, self.hi = self.info.joint_range[:, 0], self.info.joint_range[:, 1]
         self.palm_chain = SiteChain(self.model, self.info.palm_site, self.arm_joints)
+        self._device_constants: dict = {}
 
     @property
     def action_dim(self) -> int:
         return 6 + self.synergies.shape[1] if self.cfg.mode == "palm_synergy" else len(self.lo)
 
+    def _constants(self, like) -> tuple:
+        """Joint limits and synergies as arrays like ``like`` (numpy, or torch on its
+        device and float type), converted once per kind."""
+        if not is_torch(like):
+            return self.lo, self.hi, self.synergies
+        key = (str(like.device), like.dtype)
+        if key not in self._device_constants:
+            import torch
+
+            self._device_constants[key] = tuple(
+                torch.as_tensor(a, device=like.device, dtype=like.dtype)
+                for a in (self.lo, self.hi, self.synergies)
+            )
+        return self._device_constants[key]
+
     def __call__(self, q: np.ndarray, action: np.ndarray, q_hand_ref: np.ndarray) -> np.ndarray:
         """Joint targets ``(B, n)`` from measured joints ``q (B, n)`` and ``action (B, A)``;
-        ``q_hand_ref (B, n_hand)`` is the hand posture the synergies are relative to."""
-        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        q = np.atleast_2d(q)
+        ``q_hand_ref (B, n_hand)`` is the hand posture the synergies are relative to.
+        Numpy arrays, or torch tensors on one device (the GPU backend)."""
+        if is_torch(q):
+            xp = namespace(q)
+            q = q[None] if q.ndim == 1 else q
+            a = xp.clip(xp.astype(action, q.dtype), -1.0, 1.0)
+        else:
+            xp = np
+            a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+            q = np.atleast_2d(q)
+        lo, hi, synergies = self._constants(q)
         if self.cfg.mode == "joint_delta":
-            return np.clip(q + a * self.cfg.max_joint_step_rad, self.lo, self.hi)
-        full = np.zeros((q.shape[0], self.model.nq))
-        full[:, self.info.qpos_adr] = q
+            return xp.clip(q + a * self.cfg.max_joint_step_rad, lo, hi)
+        # The palm chain reads the arm's joints only: qpos addresses of the robot model.
+        full = xp.zeros((q.shape[0], self.model.nq), dtype=q.dtype, device=_device(q))
+        full[:, self._qpos_adr(q)] = q
         _, J = self.palm_chain(full)
-        twist = np.concatenate(
+        twist = xp.concat(
             [a[:, :3] * self.cfg.max_step_m, a[:, 3:6] * self.cfg.max_step_rad], axis=1
         )
         dq_arm = damped_least_squares(J, twist, self.cfg.damping)
-        target = q.copy()
-        target[:, : self.n_arm] = q[:, : self.n_arm] + dq_arm
-        target[:, self.n_arm :] = (
-            q_hand_ref + (a[:, 6:] * self.cfg.synergy_scale) @ self.synergies.T
-        )
-        return np.clip(target, self.lo, self.hi)
+        hand = q_hand_ref + (a[:, 6:] * self.cfg.synergy_scale) @ xp.matrix_transpose(synergies)
+        target = xp.concat([q[:, : self.n_arm] + dq_arm, hand], axis=1)
+        return xp.clip(target, lo, hi)
+
+    def _qpos_adr(self, like):
+        if not is_torch(like):
+            return self.info.qpos_adr
+        import torch
+
+        return torch.as_tensor(np.asarray(self.info.qpos_adr), device=like.device)
+
+
+def _device(x):
+    return getattr(x, "device", None) if is_torch(x) else "cpu"
 
 
 def damped_least_squares(J: np.ndarray, twist: np.ndarray, damping: float) -> np.ndarray:
     """Joint steps ``(B, n)`` for twists ``(B, 6)`` through Jacobians ``(B, 6, n)``:
     ``dq = Jᵀ (J Jᵀ + λ² I)⁻¹ twist`` per world."""
-    JJt = J @ np.swapaxes(J, 1, 2) + damping**2 * np.eye(6)
-    return (np.swapaxes(J, 1, 2) @ np.linalg.solve(JJt, twist[..., None]))[..., 0]
+    xp = namespace(J)
+    Jt = xp.matrix_transpose(J)
+    eye = xp.eye(6, dtype=J.dtype, device=_device(J))
+    JJt = J @ Jt + damping**2 * eye
+    return (Jt @ xp.linalg.solve(JJt, twist[..., None]))[..., 0]
 
 
 def palm_pose(controller: Controller, q: np.ndarray) -> np.ndarray:

@@ -8,31 +8,42 @@ Conventions (DESIGN.md):
   ``[v, ω]`` (translation first) for SE(3).
 - Camera frames are OpenCV's: x right, y down, z forward.
 
-Every function accepts arrays with any number of leading batch dimensions.
+Every function accepts arrays with any number of leading batch dimensions. The
+quaternion functions a simulation step calls (``quat_mul``, ``quat_to_matrix``,
+``rotvec_to_quat``…) also take torch tensors (:mod:`h2s2r.core.xp`), on any device.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from h2s2r.core.xp import is_torch, namespace
+
 _EPS = 1e-12
+
+
+def _float(x):
+    """``(xp, x)``: a torch tensor as it is, anything else as float64 numpy."""
+    if is_torch(x):
+        return namespace(x), x
+    return np, np.asarray(x, dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------- quaternions
 def quat_normalize(q_wxyz: np.ndarray) -> np.ndarray:
     """Unit quaternion(s) with a non-negative w (canonical hemisphere)."""
-    q = np.asarray(q_wxyz, dtype=np.float64)
-    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), _EPS)
-    return np.where(q[..., :1] < 0.0, -q, q)
+    xp, q = _float(q_wxyz)
+    q = q / xp.clip(xp.linalg.vector_norm(q, axis=-1, keepdims=True), min=_EPS)
+    return xp.where(q[..., :1] < 0.0, -q, q)
 
 
 def quat_mul(a_wxyz: np.ndarray, b_wxyz: np.ndarray) -> np.ndarray:
     """Hamilton product ``a ⊗ b`` (rotation b first, then a)."""
-    a = np.asarray(a_wxyz, dtype=np.float64)
-    b = np.asarray(b_wxyz, dtype=np.float64)
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack(
+    xp, a = _float(a_wxyz)
+    _, b = _float(b_wxyz)
+    aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
+    return xp.stack(
         [
             aw * bw - ax * bx - ay * by - az * bz,
             aw * bx + ax * bw + ay * bz - az * by,
@@ -45,16 +56,16 @@ def quat_mul(a_wxyz: np.ndarray, b_wxyz: np.ndarray) -> np.ndarray:
 
 def quat_conj(q_wxyz: np.ndarray) -> np.ndarray:
     """Conjugate (the inverse of a unit quaternion)."""
-    q = np.asarray(q_wxyz, dtype=np.float64)
-    return q * np.array([1.0, -1.0, -1.0, -1.0])
+    xp, q = _float(q_wxyz)
+    return xp.concat([q[..., :1], -q[..., 1:]], axis=-1)
 
 
 def quat_to_matrix(q_wxyz: np.ndarray) -> np.ndarray:
     """Rotation matrices ``(..., 3, 3)`` from quaternions (normalized first)."""
-    q = np.asarray(q_wxyz, dtype=np.float64)
-    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), _EPS)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    R = np.stack(
+    xp, q = _float(q_wxyz)
+    q = q / xp.clip(xp.linalg.vector_norm(q, axis=-1, keepdims=True), min=_EPS)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    R = xp.stack(
         [
             1 - 2 * (y * y + z * z),
             2 * (x * y - w * z),
@@ -68,7 +79,7 @@ def quat_to_matrix(q_wxyz: np.ndarray) -> np.ndarray:
         ],
         axis=-1,
     )
-    return R.reshape((*q.shape[:-1], 3, 3))
+    return xp.reshape(R, (*q.shape[:-1], 3, 3))
 
 
 def matrix_to_quat(R: np.ndarray) -> np.ndarray:
@@ -130,23 +141,24 @@ def quat_from_axis_angle(axis: np.ndarray, angle_rad: np.ndarray | float) -> np.
 
 def quat_to_rotvec(q_wxyz: np.ndarray) -> np.ndarray:
     """Rotation vector (axis × angle, angle in [0, π]) of quaternions."""
+    xp = namespace(q_wxyz)
     q = quat_normalize(q_wxyz)
     v = q[..., 1:]
-    s = np.linalg.norm(v, axis=-1, keepdims=True)
-    angle = 2.0 * np.arctan2(s, q[..., :1])
+    s = xp.linalg.vector_norm(v, axis=-1, keepdims=True)
+    angle = 2.0 * xp.atan2(s, q[..., :1])
     # angle / s → 2 / w as s → 0 (first-order Taylor)
-    scale = np.where(s > 1e-9, angle / np.maximum(s, _EPS), 2.0 / np.maximum(q[..., :1], _EPS))
+    scale = xp.where(s > 1e-9, angle / xp.clip(s, min=_EPS), 2.0 / xp.clip(q[..., :1], min=_EPS))
     return v * scale
 
 
 def rotvec_to_quat(rotvec: np.ndarray) -> np.ndarray:
     """Quaternion (wxyz) of a rotation vector."""
-    r = np.asarray(rotvec, dtype=np.float64)
-    angle = np.linalg.norm(r, axis=-1, keepdims=True)
+    xp, r = _float(rotvec)
+    angle = xp.linalg.vector_norm(r, axis=-1, keepdims=True)
     half = 0.5 * angle
     # sin(θ/2)/θ → 1/2 as θ → 0
-    k = np.where(angle > 1e-9, np.sin(half) / np.maximum(angle, _EPS), 0.5 - angle**2 / 48.0)
-    return np.concatenate([np.cos(half), r * k], axis=-1)
+    k = xp.where(angle > 1e-9, xp.sin(half) / xp.clip(angle, min=_EPS), 0.5 - angle**2 / 48.0)
+    return xp.concat([xp.cos(half), r * k], axis=-1)
 
 
 def quat_slerp(q0_wxyz: np.ndarray, q1_wxyz: np.ndarray, s: np.ndarray | float) -> np.ndarray:
@@ -174,10 +186,11 @@ def quat_continuous(q_wxyz: np.ndarray) -> np.ndarray:
 
 def quat_angle_between(a_wxyz: np.ndarray, b_wxyz: np.ndarray) -> np.ndarray:
     """Geodesic angle (rad, in [0, π]) between two rotations given as quaternions."""
+    xp = namespace(a_wxyz, b_wxyz)
     a = quat_normalize(a_wxyz)
     b = quat_normalize(b_wxyz)
-    d = np.abs(np.sum(a * b, axis=-1))
-    return 2.0 * np.arccos(np.clip(d, 0.0, 1.0))
+    d = xp.abs(xp.sum(a * b, axis=-1))
+    return 2.0 * xp.acos(xp.clip(d, 0.0, 1.0))
 
 
 def random_quat(rng: np.random.Generator, n: int | None = None) -> np.ndarray:

@@ -12,7 +12,8 @@ goal on the robot as in training.
   the object is more than ``pause_m`` behind it (the official code: 0.2 m). A goal that
   paused at small errors would pay the policy for not moving the object (measured).
 
-Shapes: ``B`` worlds (or robots), ``M`` demo waypoints; quaternions wxyz.
+Shapes: ``B`` worlds (or robots), ``M`` demo waypoints; quaternions wxyz. The per-step
+functions take numpy arrays or torch tensors (:mod:`h2s2r.core.xp`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from h2s2r.core.geometry import (
     quat_to_rotvec,
     rotvec_to_quat,
 )
+from h2s2r.core.xp import is_torch, namespace
 
 NEXT_GOAL_S = 0.5  # the observed next goal lies this far ahead on the demo path (s)
 
@@ -46,16 +48,34 @@ class DemoPath:
         q0, q1 = quat_normalize(self.quat[:-1]), quat_normalize(self.quat[1:])
         q1 = np.where(np.sum(q0 * q1, axis=-1, keepdims=True) < 0, -q1, q1)
         self._seg_quat, self._seg_rotvec = q0, quat_to_rotvec(quat_mul(quat_conj(q0), q1))
+        self._device_tables: dict = {}
+
+    def _tables(self, like) -> tuple:
+        """The path's tables as arrays like ``like`` (numpy, or torch on its device and
+        float type), converted once per kind."""
+        if not is_torch(like):
+            return self.t, self.pos, self._seg_quat, self._seg_rotvec
+        key = (str(like.device), like.dtype)
+        if key not in self._device_tables:
+            import torch
+
+            self._device_tables[key] = tuple(
+                torch.as_tensor(a, device=like.device, dtype=like.dtype)
+                for a in (self.t, self.pos, self._seg_quat, self._seg_rotvec)
+            )
+        return self._device_tables[key]
 
     def pose(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Object pose ``(B, 3), (B, 4)`` at relative times ``t (B,)`` (clamped to the
-        path's ends)."""
-        t = np.clip(t, 0.0, self.duration)
-        i = np.clip(np.searchsorted(self.t, t, side="right") - 1, 0, len(self.t) - 2)
-        t0, t1 = self.t[i], self.t[i + 1]
-        s = np.clip((t - t0) / np.maximum(t1 - t0, 1e-9), 0.0, 1.0)[:, None]
-        pos = self.pos[i] + s * (self.pos[i + 1] - self.pos[i])
-        quat = quat_normalize(quat_mul(self._seg_quat[i], rotvec_to_quat(s * self._seg_rotvec[i])))
+        path's ends); numpy, or torch tensors on ``t``'s device."""
+        xp = namespace(t)
+        times, pos_, seg_quat, seg_rotvec = self._tables(t)
+        t = xp.clip(t, 0.0, self.duration)
+        i = xp.clip(xp.searchsorted(times, t, side="right") - 1, 0, len(self.t) - 2)
+        t0, t1 = times[i], times[i + 1]
+        s = xp.clip((t - t0) / xp.clip(t1 - t0, min=1e-9), 0.0, 1.0)[:, None]
+        pos = pos_[i] + s * (pos_[i + 1] - pos_[i])
+        quat = quat_normalize(quat_mul(seg_quat[i], rotvec_to_quat(s * seg_rotvec[i])))
         return pos, quat
 
     def nearest_time(
@@ -72,7 +92,7 @@ class DemoPath:
 
     def progress(self, goal_time: np.ndarray) -> np.ndarray:
         """``(B,)`` fraction of the path the goal has covered, in [0, 1]."""
-        return np.clip(goal_time / max(self.duration, 1e-9), 0.0, 1.0)
+        return namespace(goal_time).clip(goal_time / max(self.duration, 1e-9), 0.0, 1.0)
 
 
 def object_keypoints(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,9 +114,10 @@ def keypoint_distance(
 ) -> np.ndarray:
     """Mean distance (m, ``(B,)``) of three object-frame keypoints ``(3, 3)`` between the
     object's pose and the goal pose (positions ``(B, 3)``, wxyz quaternions ``(B, 4)``)."""
-    a = obj_pos[:, None] + keypoints_obj @ np.swapaxes(quat_to_matrix(obj_quat), 1, 2)
-    b = goal_pos[:, None] + keypoints_obj @ np.swapaxes(quat_to_matrix(goal_quat), 1, 2)
-    return np.linalg.norm(a - b, axis=-1).mean(axis=1)
+    xp = namespace(obj_pos)
+    a = obj_pos[:, None] + keypoints_obj @ xp.matrix_transpose(quat_to_matrix(obj_quat))
+    b = goal_pos[:, None] + keypoints_obj @ xp.matrix_transpose(quat_to_matrix(goal_quat))
+    return xp.mean(xp.linalg.vector_norm(a - b, axis=-1), axis=1)
 
 
 def advance_goal(
@@ -109,7 +130,8 @@ def advance_goal(
     """Goal times ``(B,)`` one control period ``dt_s`` later: each advances by its speed
     (× demo speed) unless its object is more than ``pause_m`` from the goal
     (``distance_m (B,)``, :func:`keypoint_distance`), where it waits."""
-    return np.where(distance_m <= pause_m, goal_time + goal_speed * dt_s, goal_time)
+    xp = namespace(goal_time)
+    return xp.where(distance_m <= pause_m, goal_time + goal_speed * dt_s, goal_time)
 
 
 __all__ = [

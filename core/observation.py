@@ -21,6 +21,7 @@ import numpy as np
 from h2s2r.core.geometry import quat_to_matrix
 from h2s2r.core.goal import NEXT_GOAL_S
 from h2s2r.core.robots import RobotSpec
+from h2s2r.core.xp import namespace
 
 ROT6D = "first two columns of R (frame → base), row by row: R00 R01 R10 R11 R20 R21"
 
@@ -94,7 +95,7 @@ def layout_table(layout: tuple[ObsBlock, ...]) -> list[dict]:
 def rot6d(quat_wxyz: np.ndarray) -> np.ndarray:
     """``(..., 6)`` rot6d encoding (:data:`ROT6D`) of wxyz quaternions ``(..., 4)``."""
     R = quat_to_matrix(quat_wxyz)
-    return R[..., :2].reshape(*R.shape[:-2], 6)
+    return namespace(R).reshape(R[..., :2], (*R.shape[:-2], 6))
 
 
 @dataclass(frozen=True)
@@ -116,17 +117,19 @@ class PolicyInputs:
 
 
 def policy_observation(x: PolicyInputs) -> np.ndarray:
-    """The ``policy`` observation ``(B, P)`` float32, blocks as :func:`policy_layout`."""
+    """The ``policy`` observation ``(B, P)`` float32, blocks as :func:`policy_layout`
+    (numpy, or torch on the inputs' device)."""
+    xp = namespace(x.joint_pos)
     n = x.joint_pos.shape[0]
     obj = x.object_pos
     # The three rotations in one conversion (this runs every control step).
-    r6 = rot6d(np.stack([x.object_quat_wxyz, x.goal_quat_wxyz, x.next_goal_quat_wxyz]))
-    obs = np.concatenate(
+    r6 = rot6d(xp.stack([x.object_quat_wxyz, x.goal_quat_wxyz, x.next_goal_quat_wxyz]))
+    obs = xp.concat(
         [
             x.joint_pos,
             0.1 * x.joint_vel,
             x.previous_action,
-            (x.fingertip_pos - obj[:, None]).reshape(n, -1),
+            xp.reshape(x.fingertip_pos - obj[:, None], (n, -1)),
             x.palm_pos - obj,
             obj,
             r6[0],
@@ -138,7 +141,7 @@ def policy_observation(x: PolicyInputs) -> np.ndarray:
         ],
         axis=1,
     )
-    return obs.astype(np.float32)
+    return xp.astype(obs, xp.float32)
 
 
 __all__ = [

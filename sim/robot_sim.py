@@ -21,7 +21,7 @@ import numpy as np
 from h2s2r.core.artifacts import ObjectMesh, Task
 from h2s2r.core.geometry import quat_mul, quat_normalize, rotvec_to_quat
 from h2s2r.core.robots import get_robot
-from h2s2r.sim.backends.mujoco_cpu import keep_divergence
+from h2s2r.sim.backends.common import keep_divergence
 from h2s2r.sim.scene import build_task_scene
 
 

@@ -12,6 +12,7 @@ import mujoco
 import numpy as np
 
 from h2s2r.core.geometry import hat, quat_to_matrix
+from h2s2r.core.xp import is_torch, namespace
 
 
 class SiteChain:
@@ -51,22 +52,53 @@ class SiteChain:
             self.bodies.append(
                 (quat_to_matrix(model.body_quat[b]), model.body_pos[b].copy(), joints)
             )
+        self._device_constants: dict = {}
         self.R_site = quat_to_matrix(model.site_quat[site])
         self.p_site = model.site_pos[site].copy()
 
+    def _constants(self, like) -> tuple:
+        """The chain's constants as arrays like ``like``: numpy, or torch on its device
+        and float type (converted once per kind)."""
+        if not is_torch(like):
+            return self.bodies, self.R_site, self.p_site
+        key = (str(like.device), like.dtype)
+        if key not in self._device_constants:
+            import torch
+
+            def t(a):
+                return (
+                    None if a is None else torch.as_tensor(a, device=like.device, dtype=like.dtype)
+                )
+
+            bodies = [
+                (t(R), t(p), [(adr, col, t(V), t(KK)) for adr, col, V, KK in joints])
+                for R, p, joints in self.bodies
+            ]
+            self._device_constants[key] = (bodies, t(self.R_site), t(self.p_site))
+        return self._device_constants[key]
+
     def __call__(self, qpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Site pose ``(B, 4, 4)`` and geometric Jacobian ``(B, 6, len(joint_ids))`` (linear
-        rows first, world frame) for configurations ``qpos (B, nq)``.
+        rows first, world frame) for configurations ``qpos (B, nq)`` (numpy, or torch on
+        any device).
 
         Column ``j``: ``[a_j × (p − o_j); a_j]`` for a hinge axis ``a_j`` through anchor
         ``o_j``, ``[a_j; 0]`` for a slide joint, zero for joints that do not move the site.
         """
-        qpos = np.atleast_2d(np.asarray(qpos, dtype=np.float64))
-        batch = qpos.shape[0]
-        R = np.broadcast_to(np.eye(3), (batch, 3, 3))
-        p = np.zeros((batch, 3))
+        if is_torch(qpos):
+            xp = namespace(qpos)
+            qpos = qpos[None] if qpos.ndim == 1 else qpos
+        else:
+            xp = np
+            qpos = np.atleast_2d(np.asarray(qpos, dtype=np.float64))
+        bodies, R_site, p_site = self._constants(qpos)
+        batch, kw = qpos.shape[0], {"dtype": qpos.dtype, "device": getattr(qpos, "device", None)}
+        if xp is np:
+            kw = {"dtype": qpos.dtype}
+        R = xp.broadcast_to(xp.eye(3, **kw), (batch, 3, 3))
+        p = xp.zeros((batch, 3), **kw)
         axes: list[tuple[int, np.ndarray, np.ndarray | None]] = []
-        for R_body, p_body, joints in self.bodies:
+        for R_body, p_body, joints in bodies:
             p = R @ p_body + p
             R = R @ R_body
             for adr, col, V, KK in joints:
@@ -81,21 +113,20 @@ class SiteChain:
                     axes.append((col, RV[..., 2], RV[..., 3] + p))
                 # Rotation about the axis through the anchor (Rodrigues):
                 # R_q = I + sin q K + (1 - cos q) K², and the anchor stays in place.
-                s, c = np.sin(q), 1.0 - np.cos(q)
+                s, c = xp.sin(q), 1.0 - xp.cos(q)
                 p = p - RV[..., 0] * s - RV[..., 1] * c
                 RK = R @ KK
                 R = R + RK[..., :3] * s[:, :, None] + RK[..., 3:] * c[:, :, None]
-        T = np.zeros((batch, 4, 4))
-        T[:, :3, :3] = R @ self.R_site
-        T[:, :3, 3] = R @ self.p_site + p
-        T[:, 3, 3] = 1.0
-        J = np.zeros((batch, 6, self.num_columns))
+        pos = R @ p_site + p
+        bottom = xp.broadcast_to(xp.asarray([0.0, 0.0, 0.0, 1.0], **kw), (batch, 1, 4))
+        T = xp.concat([xp.concat([R @ R_site, pos[..., None]], axis=2), bottom], axis=1)
+        columns = [xp.zeros((batch, 6), **kw) for _ in range(self.num_columns)]
         for col, axis, anchor in axes:
             if anchor is None:
-                J[:, :3, col] = axis
+                columns[col] = xp.concat([axis, xp.zeros_like(axis)], axis=1)
             else:
-                J[:, :3, col] = np.cross(axis, T[:, :3, 3] - anchor)
-                J[:, 3:, col] = axis
+                columns[col] = xp.concat([xp.linalg.cross(axis, pos - anchor), axis], axis=1)
+        J = xp.stack(columns, axis=2) if columns else xp.zeros((batch, 6, 0), **kw)
         return T, J
 
 

@@ -18,18 +18,30 @@ import mujoco
 import numpy as np
 from mujoco import rollout
 
+from h2s2r.core.xp import Arrays
+from h2s2r.sim.backends.common import keep_divergence
+
 STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
 
 
 class BatchedSim:
-    """``B`` copies of one model, stepped together.
+    """``B`` copies of one model, stepped together (the ``mujoco`` backend: numpy state,
+    float64, :mod:`h2s2r.sim.backends` describes the interface).
 
     Attributes:
         state: ``(B, nstate)`` full physics state of each world.
         sensordata: ``(B, ns)`` sensors after the last substep.
     """
 
-    def __init__(self, model: mujoco.MjModel, num_worlds: int, nthread: int | None = None):
+    arrays = Arrays("numpy", "float64")
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        num_worlds: int,
+        nthread: int | None = None,
+        variants: list[mujoco.MjModel] | None = None,
+    ):
         # A world whose physics blows up must keep its NaN so the caller sees it: MuJoCo's
         # default silently resets such a world to qpos0 in mid-rollout (a teleported
         # object, an episode that looks merely failed). Per-world models (``models``)
@@ -49,7 +61,9 @@ class BatchedSim:
         self.state = np.tile(self._template, (num_worlds, 1))
         self.sensordata = np.tile(base.sensordata, (num_worlds, 1))
         self.runner = rollout.Rollout(nthread=self.nthread)
-        # One model per world (domain randomization), or None: all worlds share ``model``.
+        # Randomized copies of ``model`` (domain randomization) and the one each world
+        # steps (``assign_variants``); None: all worlds share ``model``.
+        self.variants = variants or [model]
         self.models: list[mujoco.MjModel] | None = None
 
     def step(self, ctrl: np.ndarray) -> np.ndarray:
@@ -77,14 +91,35 @@ class BatchedSim:
         nq = self.model.nq
         return self.state[:, 1 + nq : 1 + nq + self.model.nv]
 
+    def finite(self) -> np.ndarray:
+        """``(B,)`` whether each world's state is free of NaN and infinity."""
+        return np.isfinite(self.state).all(axis=1)
+
+    def assign_variants(self, mask: np.ndarray, variant: np.ndarray) -> None:
+        """World ``b`` steps ``variants[variant[b]]`` from now on (``mask``: the worlds
+        that changed; every world is set here, it costs a list)."""
+        if len(self.variants) > 1 or self.models is not None:
+            self.models = [self.variants[k] for k in variant]
+
     def reset(
         self, worlds: np.ndarray, qpos: np.ndarray | None = None, qvel: np.ndarray | None = None
     ) -> None:
-        """Reset the given worlds to the template state, then optional positions/velocities.
+        """Reset the given worlds (indices or a ``(B,)`` bool mask) to the template state,
+        then optional positions/velocities (``(B, nq)`` for a mask: the masked rows are
+        used; else one row per world).
 
         Their ``sensordata`` is recomputed at the new state (``mj_forward``), so that the
         first observation of an episode does not show the last one's sensors."""
+        worlds = np.asarray(worlds)
+        if worlds.dtype == bool:
+            if qpos is not None:
+                qpos = qpos[worlds]
+            if qvel is not None:
+                qvel = qvel[worlds]
+            worlds = np.nonzero(worlds)[0]
         worlds = np.atleast_1d(np.arange(self.num_worlds)[worlds])
+        if len(worlds) == 0:
+            return
         self.state[worlds] = self._template
         nq, nv = self.model.nq, self.model.nv
         if qpos is not None:
@@ -107,16 +142,3 @@ class BatchedSim:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def keep_divergence(model: mujoco.MjModel) -> mujoco.MjModel:
-    """Disable MuJoCo's automatic reset of a diverged simulation (``mjDSBL_AUTORESET``)."""
-    model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_AUTORESET
-    return model
-
-
-def interpolate_targets(previous: np.ndarray, target: np.ndarray, substeps: int) -> np.ndarray:
-    """Joint targets ramped linearly from ``previous`` to ``target`` over the substeps:
-    ``(B, nu)`` twice → ``(B, S, nu)``."""
-    s = np.arange(1, substeps + 1, dtype=np.float64)[None, :, None] / substeps
-    return previous[:, None, :] + s * (target - previous)[:, None, :]

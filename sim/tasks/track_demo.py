@@ -48,7 +48,8 @@ from h2s2r.core.observation import (
     rot6d,
 )
 from h2s2r.core.robots import RobotModelInfo, get_robot
-from h2s2r.sim.backends.mujoco_cpu import BatchedSim, interpolate_targets
+from h2s2r.core.xp import Random, is_torch, namespace
+from h2s2r.sim.backends import interpolate_targets, keep_divergence, make_sim
 from h2s2r.sim.scene import build_task_scene
 
 
@@ -136,6 +137,10 @@ class TaskConfig:
     # Randomized MjModel copies shared among worlds (about 17 MB each for iiwa + Allegro),
     # drawn from the env's ``physics_seed`` and stratified over each parameter's range.
     model_variants: int = 16
+    # Start states drawn (and checked for the hand inside the object) when the env is
+    # built; each reset picks one at random. 4096 noisy draws of ``medium`` differ by
+    # ≥ 1 mm / 0.01 rad from each other: more than the episodes of a training run need.
+    start_states: int = 4096
     object_density: float = 500.0  # kg/m³
 
     def __post_init__(self) -> None:
@@ -165,12 +170,13 @@ def make_task_cfg(
 
 
 # ----------------------------------------------------------------------------- rewards
+# Pure functions of arrays (numpy on the CPU backend, torch on the GPU backend).
 def keypoint_tracking(
     d: np.ndarray, tips_to_object_m: np.ndarray, gate_m: float, pause_m: float
 ) -> np.ndarray:
     """``exp(-10 d)``, zero while the fingertips' mean distance to the object is
     ≥ ``gate_m``, × 0.1 while ``d > pause_m``. Unitless, ``(B,)``."""
-    return _gated(np.exp(-10.0 * d), d, tips_to_object_m, gate_m, pause_m)
+    return _gated(namespace(d).exp(-10.0 * d), d, tips_to_object_m, gate_m, pause_m)
 
 
 def keypoint_precision(
@@ -179,25 +185,26 @@ def keypoint_precision(
     """``exp(-d / 1 cm)``, gated like :func:`keypoint_tracking`: a fine kernel that still
     pays for the last centimetres, where ``exp(-10 d)`` is nearly flat (0.90 at 1 cm,
     0.74 at 3 cm; here 0.37 and 0.05). Unitless, ``(B,)``."""
-    return _gated(np.exp(-d / 0.01), d, tips_to_object_m, gate_m, pause_m)
+    return _gated(namespace(d).exp(-d / 0.01), d, tips_to_object_m, gate_m, pause_m)
 
 
 def _gated(r, d, tips_to_object_m, gate_m, pause_m):
     """The method's gates on a tracking kernel ``r``: zero while the fingertips are
     ``gate_m`` or more from the object, × 0.1 while ``d > pause_m``."""
-    r = np.where(tips_to_object_m >= gate_m, 0.0, r)
-    return np.where(d > pause_m, 0.1 * r, r)
+    xp = namespace(r)
+    r = xp.where(tips_to_object_m >= gate_m, 0.0, r)
+    return xp.where(d > pause_m, 0.1 * r, r)
 
 
 def action_rate(action: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Squared change of the action between policy steps, ``(B,)`` (weight negative)."""
-    return np.sum((action - previous) ** 2, axis=1)
+    return namespace(action).sum((action - previous) ** 2, axis=1)
 
 
 def fingertip_reach(tips_to_object_m: np.ndarray) -> np.ndarray:
     """``exp(-10·m)`` of the fingertips' mean distance to the object centre, ``(B,)``:
     a small shaping term that keeps the hand at the object."""
-    return np.exp(-10.0 * tips_to_object_m)
+    return namespace(tips_to_object_m).exp(-10.0 * tips_to_object_m)
 
 
 # ----------------------------------------------------------------------------- env
@@ -213,8 +220,16 @@ def latin_hypercube(rng: np.random.Generator, ranges, n: int) -> np.ndarray:
 
 
 class TrackDemoEnv:
-    """Batched environment over ``num_envs`` worlds (numpy in, numpy out); it follows
-    :class:`h2s2r.core.env.BatchedEnv`."""
+    """Batched environment over ``num_envs`` worlds; it follows
+    :class:`h2s2r.core.env.BatchedEnv`.
+
+    One implementation for every backend (:mod:`h2s2r.sim.backends`): the state lives in
+    the backend (numpy for ``mujoco``, torch tensors sharing memory with Warp arrays for
+    ``warp``) and everything here is written against its array namespace ``xp``, so
+    actions, observations, rewards, resets and randomization stay on the device. Host
+    numpy is used only at construction (the scene, the randomized models, the bank of
+    start states).
+    """
 
     name = "track_demo"
 
@@ -227,10 +242,11 @@ class TrackDemoEnv:
         nthread: int | None = None,
         seed: int = 0,
         physics_seed: int | None = None,
+        backend: str = "mujoco",
+        device: str | None = None,
     ):
         self.cfg = cfg or make_task_cfg()
         self.task, self.num_envs = task, num_envs
-        self.rng = np.random.default_rng(seed)
         self.dr = DR_PRESETS[self.cfg.randomization]
         self.robot = get_robot(task.robot)
         self.controller = Controller(self.robot, self.cfg.controller)
@@ -248,32 +264,37 @@ class TrackDemoEnv:
         base = scene.model
         base.opt.timestep = self.cfg.physics_dt_s
         base.geom_friction[list(scene.object_collision_geoms), 0] = 0.8
+        # Keep a diverged world's NaN (the randomized copies inherit the flag).
+        keep_divergence(base)
         jid = base.joint("object").id
         self.obj_qpos = int(base.jnt_qposadr[jid])
         self.obj_qvel = int(base.jnt_dofadr[jid])
         self.obj_body = int(base.body("object").id)
-        # The backend first: it sets the simulation flags (keep diverged worlds' NaN) on
-        # ``base``, which the randomized copies then inherit.
-        self.sim = BatchedSim(base, num_envs, nthread=nthread)
         self.physics_seed = seed if physics_seed is None else physics_seed
-        self.variants, self.variant_params = self._make_variants(base, self.physics_seed)
-        # Start poses are checked for the hand inside the object (see ``reset``).
-        self._probe = mujoco.MjData(base)
-        obj_geoms = np.zeros(base.ngeom, dtype=bool)
-        obj_geoms[list(scene.object_collision_geoms)] = True
-        self._object_geom = obj_geoms
-        self._robot_geom = ~obj_geoms & (base.geom_bodyid != 0)
-        self.world_variant = self.rng.integers(0, len(self.variants), num_envs)
-        self.sim.models = [self.variants[k] for k in self.world_variant]
-
+        variants, variant_params = self._make_variants(base, self.physics_seed)
+        self.variants = variants  # host MjModels (the backend holds them per world)
+        self.sim = make_sim(backend, base, variants, num_envs, nthread=nthread, device=device)
+        self.arrays = a = self.sim.arrays
+        self.xp = a.xp
+        self.rng = Random(a, seed)
+        self.variant_params = a.asarray(variant_params)
         # The demo path (the moving goal) and keypoints on the object (its bounding box
         # half-axes) that the reward and the goal rule measure.
         self.path = DemoPath(task.t, task.object_pos_base, task.object_quat_wxyz_base)
         self.demo_pos, self.demo_quat = self.path.pos, self.path.quat
-        # The current and next goal poses at ``_goals_at`` (see ``goals``).
+        # Start states: drawn on the host once, checked for the hand inside the object.
+        obj_geoms = np.zeros(base.ngeom, dtype=bool)
+        obj_geoms[list(scene.object_collision_geoms)] = True
+        self._object_geom = obj_geoms
+        self._robot_geom = ~obj_geoms & (base.geom_bodyid != 0)
+        self.start_bank = a.asarray(self._start_bank(np.random.default_rng((0x57A7, seed))))
+
+        self._final_pos = a.asarray(self.demo_pos[-1])
+        self._final_quat = a.asarray(self.demo_quat[-1])
+        self._goals: tuple = ()  # current and next goals at ``_goals_at`` (see ``goals``)
         self._goals_at: np.ndarray | None = None
-        self._goals: tuple[np.ndarray, ...] = ()
-        self.keypoints_obj, self.obj_center = object_keypoints(mesh.vertices)
+        keypoints, center = object_keypoints(mesh.vertices)
+        self.keypoints_obj, self.obj_center = a.asarray(keypoints), a.asarray(center)
         self.duration = self.path.duration
         self.max_steps = int(
             np.ceil(
@@ -282,19 +303,28 @@ class TrackDemoEnv:
             )
         )
         nh = len(self.robot.joint_names) - self.controller.n_arm
-        self.q_hand_ref = np.tile(task.pre_manip_qpos[-nh:], (num_envs, 1))
+        self.q_hand_ref = a.asarray(np.tile(task.pre_manip_qpos[-nh:], (num_envs, 1)))
         self.action_dim = self.controller.action_dim
         self.policy_layout = robot_policy_layout(self.robot, self.action_dim)
-        self.prev_action = np.zeros((num_envs, self.action_dim))
+        self._robot_qpos = a.asarray(self.info.qpos_adr, dtype=a.int)
+        self._robot_dofs = a.asarray(self.info.dof_adr, dtype=a.int)
+        self._actuators = a.asarray(self.info.actuator_ids, dtype=a.int)
+        self._hand_pos_cols = a.asarray(scene.hand_pos_cols, dtype=a.int)
+        self._touch_cols = a.asarray(scene.touch_cols, dtype=a.int)
+        self._table_center = a.asarray(scene.table_center_xy)
+        self._table_half = a.asarray(scene.table_half_xy)
+        B = num_envs
+        self.prev_action = a.zeros((B, self.action_dim))
         # Latency queue: the last ``max latency`` applied actions, oldest first.
-        self.pending = np.zeros((num_envs, self.dr.action_latency_steps[1], self.action_dim))
-        self.latency = np.zeros(num_envs, dtype=np.int64)
-        self.prev_target = np.tile(task.pre_manip_qpos, (num_envs, 1))
-        self.goal_time = np.zeros(num_envs)
-        self.goal_speed = np.ones(num_envs)
-        self.steps = np.zeros(num_envs, dtype=np.int64)
-        self.off_table = np.zeros(num_envs, dtype=bool)
-        self.reset(np.arange(num_envs))
+        self.pending = a.zeros((B, self.dr.action_latency_steps[1], self.action_dim))
+        self.latency = a.zeros(B, dtype=a.int)
+        self.prev_target = a.asarray(np.tile(task.pre_manip_qpos, (B, 1)))
+        self.goal_time = a.zeros(B)
+        self.goal_speed = a.ones(B)
+        self.steps = a.zeros(B, dtype=a.int)
+        self.off_table = a.zeros(B, dtype=a.bool)
+        self.world_variant = a.zeros(B, dtype=a.int)
+        self.reset(a.ones(B, dtype=a.bool))
 
     # ------------------------------------------------------------------ randomization
     def _make_variants(self, base: mujoco.MjModel, physics_seed: int):
@@ -330,78 +360,49 @@ class TrackDemoEnv:
             variants.append(m)
         return variants, params
 
-    # ------------------------------------------------------------------ goal path
-    def goals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Current goal ``(B, 3), (B, 4)`` and the goal ``NEXT_GOAL_S`` later, at the
-        worlds' ``goal_time``; kept until ``goal_time`` changes (observing a step and
-        rewarding the next one use the same goals)."""
-        t = self.goal_time
-        if self._goals_at is None or not np.array_equal(self._goals_at, t):
-            n = len(t)
-            pos, quat = self.path.pose(np.concatenate([t, t + NEXT_GOAL_S]))
-            self._goals = (pos[:n], quat[:n], pos[n:], quat[n:])
-            self._goals_at = t.copy()
-        return self._goals
+    # ------------------------------------------------------------------ start states
+    def _start_bank(self, rng: np.random.Generator) -> np.ndarray:
+        """``(K, nq)`` start states that resets draw from: the robot at the retargeted
+        pre-manipulation configuration and the object at the demo's first pose, each with
+        the preset's noise (``K = cfg.start_states``; one without noise).
 
-    # ------------------------------------------------------------------ reset / state
-    @property
-    def model(self) -> mujoco.MjModel:
-        """The unrandomized model (worlds step randomized copies of it)."""
-        return self.sim.model
-
-    def seed(self, seed: int) -> None:
-        """Restart episode randomness (start poses, noise, latencies, variant choice)."""
-        self.rng = np.random.default_rng(seed)
-
-    def reset(self, ids: np.ndarray) -> None:
-        ids = np.asarray(ids)
-        if len(ids) == 0:
-            return
-        dr, n = self.dr, len(ids)
-        qpos = self._start_qpos(n)
-        # Start-pose noise can put the fingers inside the object (under `medium`, 17 % of
-        # draws by more than 5 mm, up to 1.9 cm), which throws it on the first step:
-        # redraw those, and start the last few without noise (the demo's own start is
-        # clear of the hand).
+        Start-pose noise can put the fingers inside the object (under `medium`, 17 % of
+        draws by more than 5 mm, up to 1.9 cm), which throws it on the first step: those
+        are redrawn, and the last few start without noise (the demo's own start is clear
+        of the hand). Checking a start needs MuJoCo's collision detection, so the bank is
+        made once, on the host, and a reset on any backend only picks rows of it."""
+        noisy = self.cfg.randomization != "none" or self._has_reset_noise()
+        k = self.cfg.start_states if noisy else 1
+        qpos = self._start_qpos(rng, k, noise=noisy)
         bad = self._penetrating(qpos)
         for _ in range(5):
             if not bad.any():
                 break
-            qpos[bad] = self._start_qpos(int(bad.sum()))
+            qpos[bad] = self._start_qpos(rng, int(bad.sum()))
             bad[bad] = self._penetrating(qpos[bad])
         if bad.any():
-            qpos[bad] = self._start_qpos(int(bad.sum()), noise=False)
-        q = qpos[:, self.info.qpos_adr]
-        self.world_variant[ids] = self.rng.integers(0, len(self.variants), n)
-        self.sim.models = [self.variants[k] for k in self.world_variant]
-        self.sim.reset(ids, qpos=qpos)  # after the models: it computes their sensors
-        self.prev_target[ids] = q
-        self.prev_action[ids] = 0.0
-        self.pending[ids] = 0.0
-        lo, hi = dr.action_latency_steps
-        self.latency[ids] = self.rng.integers(lo, hi + 1, n)
-        self.goal_time[ids] = 0.0
-        self.goal_speed[ids] = self.rng.uniform(*self.cfg.goal_speed, n)
-        self.steps[ids] = 0
-        self.off_table[ids] = False
+            qpos[bad] = self._start_qpos(rng, int(bad.sum()), noise=False)
+        return qpos
 
-    def _start_qpos(self, n: int, noise: bool = True) -> np.ndarray:
-        """``(n, nq)`` start positions: the robot at the retargeted pre-manipulation
-        configuration and the object at the demo's first pose, each with the preset's
-        noise."""
+    def _has_reset_noise(self) -> bool:
+        dr = self.dr
+        return bool(dr.reset_joint_noise_rad or dr.reset_pos_noise_m or dr.reset_yaw_noise_rad)
+
+    def _start_qpos(self, rng: np.random.Generator, n: int, noise: bool = True) -> np.ndarray:
+        """``(n, nq)`` host start positions with (or without) the preset's noise."""
         dr = self.dr
         k = 1.0 if noise else 0.0
         qpos = np.tile(self.sim.template_qpos, (n, 1))
         q = (
             self.task.pre_manip_qpos
-            + k * self.rng.uniform(-1, 1, (n, len(self.info.qpos_adr))) * dr.reset_joint_noise_rad
+            + k * rng.uniform(-1, 1, (n, len(self.info.qpos_adr))) * dr.reset_joint_noise_rad
         )
         qpos[:, self.info.qpos_adr] = np.clip(q, self.controller.lo, self.controller.hi)
         pos = (
             self.demo_pos[0]
-            + k * np.c_[self.rng.uniform(-1, 1, (n, 2)) * dr.reset_pos_noise_m, np.zeros(n)]
+            + k * np.c_[rng.uniform(-1, 1, (n, 2)) * dr.reset_pos_noise_m, np.zeros(n)]
         )
-        yaw = k * self.rng.uniform(-1, 1, n) * dr.reset_yaw_noise_rad
+        yaw = k * rng.uniform(-1, 1, n) * dr.reset_yaw_noise_rad
         quat = quat_mul(rotvec_to_quat(np.c_[np.zeros((n, 2)), yaw]), self.demo_quat[0])
         qpos[:, self.obj_qpos : self.obj_qpos + 3] = pos
         qpos[:, self.obj_qpos + 3 : self.obj_qpos + 7] = quat
@@ -409,7 +410,8 @@ class TrackDemoEnv:
 
     def _penetrating(self, qpos: np.ndarray, depth_m: float = 0.002) -> np.ndarray:
         """``(n,)`` whether the robot penetrates the object by more than ``depth_m``."""
-        m, d = self.sim.model, self._probe
+        m = self.sim.model
+        d = mujoco.MjData(m)
         out = np.zeros(len(qpos), dtype=bool)
         for i, row in enumerate(qpos):
             d.qpos[:] = row
@@ -423,69 +425,116 @@ class TrackDemoEnv:
             out[i] = bool(np.any(np.asarray(c.dist)[pair] < -depth_m))
         return out
 
+    # ------------------------------------------------------------------ goal path
+    def goals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Current goal ``(B, 3), (B, 4)`` and the goal ``NEXT_GOAL_S`` later, at the
+        worlds' ``goal_time`` (observing a step and rewarding the next one use the same
+        goals). Kept on the CPU backend until ``goal_time`` changes (in place too);
+        recomputed on a device, where comparing would cost a host sync."""
+        t, n = self.goal_time, self.num_envs
+        if self.arrays.torch or self._goals_at is None or not np.array_equal(self._goals_at, t):
+            pos, quat = self.path.pose(self.xp.concat([t, t + NEXT_GOAL_S]))
+            self._goals = (pos[:n], quat[:n], pos[n:], quat[n:])
+            self._goals_at = None if self.arrays.torch else t.copy()
+        return self._goals
+
+    # ------------------------------------------------------------------ reset / state
+    @property
+    def model(self) -> mujoco.MjModel:
+        """The unrandomized model (worlds step randomized copies of it)."""
+        return self.sim.model
+
+    def seed(self, seed: int) -> None:
+        """Restart episode randomness (start poses, noise, latencies, variant choice)."""
+        self.rng = Random(self.arrays, seed)
+
+    def reset(self, ids) -> None:
+        """Start new episodes in worlds ``ids`` (indices or a ``(B,)`` bool mask). New
+        values are drawn for every world and kept where the mask is set: no host sync,
+        the same code on every backend."""
+        xp, a, B = self.xp, self.arrays, self.num_envs
+        mask = a.mask(ids, B)
+        m1 = mask[:, None]
+        dr = self.dr
+        start = self.start_bank[self.rng.integers(0, self.start_bank.shape[0], B)]
+        variant = self.rng.integers(0, self.variant_params.shape[0], B)
+        self.world_variant = xp.where(mask, variant, self.world_variant)
+        self.sim.assign_variants(mask, self.world_variant)
+        self.sim.reset(mask, start)  # after the variants: it computes their sensors
+        self.prev_target = xp.where(m1, start[:, self._robot_qpos], self.prev_target)
+        self.prev_action = xp.where(m1, 0.0, self.prev_action)
+        self.pending = xp.where(mask[:, None, None], 0.0, self.pending)
+        lo, hi = dr.action_latency_steps
+        self.latency = xp.where(mask, self.rng.integers(lo, hi + 1, B), self.latency)
+        self.goal_time = xp.where(mask, 0.0, self.goal_time)
+        speed = self.rng.uniform(*self.cfg.goal_speed, B)
+        self.goal_speed = xp.where(mask, a.asarray(speed), self.goal_speed)
+        self.steps = xp.where(mask, 0, self.steps)
+        self.off_table = xp.where(mask, False, self.off_table)
+
     def robot_q(self) -> np.ndarray:
-        return self.sim.qpos()[:, self.info.qpos_adr]
+        return self.sim.qpos()[:, self._robot_qpos]
 
     def qpos(self) -> np.ndarray:
-        """``(B, nq)`` model positions (a copy)."""
-        return self.sim.qpos().copy()
+        """``(B, nq)`` model positions (a host numpy copy, for rendering)."""
+        return self.arrays.numpy(self.sim.qpos()).copy()
 
     def object_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """Object positions ``(B, 3)`` and wxyz orientations ``(B, 4)`` (backend arrays)."""
         qp = self.sim.qpos()
-        return qp[:, self.obj_qpos : self.obj_qpos + 3].copy(), qp[
-            :, self.obj_qpos + 3 : self.obj_qpos + 7
-        ].copy()
+        o = self.obj_qpos
+        return qp[:, o : o + 3] + 0.0, qp[:, o + 3 : o + 7] + 0.0
 
     # ------------------------------------------------------------------ step
     def step(self, action: np.ndarray, observe: bool = True):
         """Apply ``action (B, A)``; returns ``(obs, reward, terminated, truncated, info)``
         (``obs`` is None with ``observe=False``: for a caller that resets some worlds and
         then observes all of them once)."""
-        dr = self.dr
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        xp, dr = self.xp, self.dr
+        action = xp.clip(self._array(action), -1.0, 1.0)
         applied = (
-            action + self.rng.normal(0, dr.action_noise, action.shape)
-            if dr.action_noise
-            else action
+            action + self.rng.normal(dr.action_noise, action.shape) if dr.action_noise else action
         )
         if dr.action_latency_steps[1]:
-            queue = np.concatenate([self.pending, applied[:, None]], axis=1)
-            applied = queue[np.arange(self.num_envs), -1 - self.latency]
+            queue = xp.concat([self.pending, applied[:, None]], axis=1)
+            last = queue.shape[1] - 1
+            applied = queue[self.arrays.arange(self.num_envs), last - self.latency]
             self.pending = queue[:, 1:]
         target = self.controller(self.robot_q(), applied, self.q_hand_ref)
         return self.step_targets(target, action, observe)
+
+    def _array(self, x) -> np.ndarray:
+        """An action or target from a caller (numpy or backend arrays) as a backend array."""
+        a = self.arrays
+        if a.torch and is_torch(x):
+            return x.to(dtype=a.float)
+        return a.asarray(a.numpy(x))
 
     def step_targets(
         self, target: np.ndarray, action: np.ndarray | None = None, observe: bool = True
     ):
         """Advance one policy step toward joint targets ``(B, n)`` (the controller's output,
         or a replay's); ``action`` only feeds the action-rate term and observations."""
-        cfg = self.cfg
-        if action is None:
-            action = self.prev_action
-        plan = np.zeros((self.num_envs, cfg.substeps, self.sim.model.nu))
-        plan[:, :, self.info.actuator_ids] = interpolate_targets(
-            self.prev_target, target, cfg.substeps
-        )
+        xp, cfg, a = self.xp, self.cfg, self.arrays
+        target = self._array(target)
+        action = self.prev_action if action is None else self._array(action)
+        plan = a.zeros((self.num_envs, cfg.substeps, self.sim.model.nu))
+        plan[:, :, self._actuators] = interpolate_targets(self.prev_target, target, cfg.substeps)
         self.prev_target = target
         self.sim.step(plan)
-        self.steps += 1
+        self.steps = self.steps + 1
         # A world whose physics diverged (NaN, absurd speeds) is reset at once and ends its
         # episode as terminated, so no NaN reaches the learner.
-        unstable = ~np.isfinite(self.sim.state).all(axis=1) | (
-            np.abs(np.nan_to_num(self.sim.qvel(), nan=1e9)).max(axis=1) > 1e3
-        )
-        if unstable.any():
-            bad = np.nonzero(unstable)[0]
-            self.reset(bad)
-            self.steps[bad] = self.max_steps
+        unstable = ~self.sim.finite() | (xp.max(xp.abs(self.sim.qvel()), axis=1) > 1e3)
+        self.reset(unstable)
+        self.steps = xp.where(unstable, self.max_steps, self.steps)
 
         obj_pos, obj_quat = self.object_pose()
         goal_pos, goal_quat = self.goals()[:2]
         d = keypoint_distance(obj_pos, obj_quat, goal_pos, goal_quat, self.keypoints_obj)
         tips, palm = self._hand_points()
-        obj_c = obj_pos + np.einsum("bij,j->bi", quat_to_matrix(obj_quat), self.obj_center)
-        tip_dist = np.linalg.norm(tips - obj_c[:, None], axis=-1).mean(axis=1)
+        obj_c = obj_pos + quat_to_matrix(obj_quat) @ self.obj_center
+        tip_dist = xp.mean(xp.linalg.vector_norm(tips - obj_c[:, None], axis=-1), axis=1)
         terms = {
             "keypoint_tracking": keypoint_tracking(
                 d, tip_dist, cfg.gate_distance_m, cfg.pause_distance_m
@@ -504,20 +553,16 @@ class TrackDemoEnv:
         )
         self.prev_action = action
 
-        scene = self.scene
-        table_xy = np.abs(obj_pos[:, :2] - np.array(scene.table_center_xy)) > np.array(
-            scene.table_half_xy
-        )
-        off = (obj_pos[:, 2] < scene.table_height_m - 0.05) | table_xy.any(axis=1)
-        self.off_table |= off
-        far = np.linalg.norm(palm - obj_c, axis=1) > cfg.far_hand_m
+        outside = xp.abs(obj_pos[:, :2] - self._table_center) > self._table_half
+        off = (obj_pos[:, 2] < self.scene.table_height_m - 0.05) | xp.any(outside, axis=1)
+        self.off_table = self.off_table | off
+        far = xp.linalg.vector_norm(palm - obj_c, axis=1) > cfg.far_hand_m
         terminated = off | far | unstable
-        reward = np.where(unstable, 0.0, reward)
+        reward = xp.where(unstable, 0.0, reward)
         truncated = self.steps >= self.max_steps
-        final_pos, final_quat = self.demo_pos[-1], self.demo_quat[-1]
         success = (
-            (np.linalg.norm(obj_pos - final_pos, axis=1) < cfg.success_pos_m)
-            & (np.degrees(quat_angle_between(obj_quat, final_quat)) < cfg.success_rot_deg)
+            (xp.linalg.vector_norm(obj_pos - self._final_pos, axis=1) < cfg.success_pos_m)
+            & (quat_angle_between(obj_quat, self._final_quat) < np.radians(cfg.success_rot_deg))
             & ~self.off_table
         )
         info = {
@@ -533,27 +578,26 @@ class TrackDemoEnv:
     def _hand_points(self) -> tuple[np.ndarray, np.ndarray]:
         """Fingertip ``(B, 4, 3)`` and palm ``(B, 3)`` positions (base frame), from the
         sensors the scene carries after the last substep."""
-        p = self.sim.sensordata[:, self.scene.hand_pos_cols]  # (B, 1 + n_tip, 3)
+        p = self.sim.sensordata[:, self._hand_pos_cols]  # (B, 1 + n_tip, 3)
         return p[:, 1:], p[:, 0]
 
     def contact_forces(self) -> np.ndarray:
         """``(B, 1 + n_tip)`` normal contact force (N) on the palm and each fingertip."""
-        return self.sim.sensordata[:, self.scene.touch_cols]
+        return self.sim.sensordata[:, self._touch_cols]
 
     def observe(self, obj_pos=None, obj_quat=None, tips=None, palm=None) -> dict[str, np.ndarray]:
-        """``{"policy": (B, P), "critic": (B, C)}`` observations."""
+        """``{"policy": (B, P), "critic": (B, C)}`` float32 observations."""
+        xp, a = self.xp, self.arrays
         if obj_pos is None:
             obj_pos, obj_quat = self.object_pose()
             tips, palm = self._hand_points()
         dr = self.dr
         n = self.num_envs
         noisy_pos = (
-            obj_pos + self.rng.normal(0, dr.obs_pos_noise_m, (n, 3))
-            if dr.obs_pos_noise_m
-            else obj_pos
+            obj_pos + self.rng.normal(dr.obs_pos_noise_m, (n, 3)) if dr.obs_pos_noise_m else obj_pos
         )
         noisy_quat = (
-            quat_mul(rotvec_to_quat(self.rng.normal(0, dr.obs_rot_noise_rad, (n, 3))), obj_quat)
+            quat_mul(rotvec_to_quat(self.rng.normal(dr.obs_rot_noise_rad, (n, 3))), obj_quat)
             if dr.obs_rot_noise_rad
             else obj_quat
         )
@@ -561,7 +605,7 @@ class TrackDemoEnv:
         policy = policy_observation(
             PolicyInputs(
                 joint_pos=self.robot_q(),
-                joint_vel=self.sim.qvel()[:, self.info.dof_adr],
+                joint_vel=self.sim.qvel()[:, self._robot_dofs],
                 previous_action=self.prev_action,
                 fingertip_pos=tips,
                 palm_pos=palm,
@@ -574,20 +618,20 @@ class TrackDemoEnv:
                 progress=self.path.progress(self.goal_time),
             )
         )
-        vel = self.sim.qvel()[:, self.obj_qvel : self.obj_qvel + 6]
-        critic = np.concatenate(
+        o = self.obj_qvel
+        privileged = xp.concat(
             [
-                policy,
                 obj_pos,
                 rot6d(obj_quat),
-                vel,
-                np.log1p(self.contact_forces()),
+                self.sim.qvel()[:, o : o + 6],
+                xp.log1p(self.contact_forces()),
                 self.variant_params[self.world_variant],
-                self.latency[:, None],
+                xp.astype(self.latency[:, None], a.float),
             ],
             axis=1,
         )
-        return {"policy": policy, "critic": critic.astype(np.float32)}
+        critic = xp.concat([policy, xp.astype(privileged, xp.float32)], axis=1)
+        return {"policy": policy, "critic": critic}
 
     def close(self) -> None:
         self.sim.close()

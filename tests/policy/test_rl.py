@@ -148,16 +148,19 @@ def test_noisy_starts_never_put_the_hand_inside_the_object():
     tip = env._hand_points()[0][0, 1]  # a fingertip, at the start posture
     # Slide the box (0.12 m deep in y) toward the tip until it just clears it, then put
     # the demo's start 2 mm further out: clear without noise, close enough for noise.
-    start = env._start_qpos(1, noise=False)
+    rng = np.random.default_rng(0)
+    start = env._start_qpos(rng, 1, noise=False)
     for dy in np.arange(0.0, 0.2, 0.002):
         start[0, env.obj_qpos : env.obj_qpos + 3] = tip - [0, 0.06 + dy, 0]
         if not env._penetrating(start)[0]:
             break
     env.demo_pos = env.demo_pos.copy()
     env.demo_pos[0] = tip - [0, 0.06 + dy + 0.002, 0]
-    assert not env._penetrating(env._start_qpos(1, noise=False))[0]
-    raw = env._penetrating(env._start_qpos(200))
+    assert not env._penetrating(env._start_qpos(rng, 1, noise=False))[0]
+    raw = env._penetrating(env._start_qpos(rng, 200))
     assert raw.mean() > 0.2, raw.mean()  # the case the redraw is for
+    env.start_bank = env._start_bank(rng)  # the bank resets draw from, for this start
+    assert not env._penetrating(env.start_bank).any()
     env.reset(np.arange(64))
     assert not env._penetrating(env.sim.qpos().copy()).any()
     env.close()

@@ -6,7 +6,8 @@ import mujoco
 import numpy as np
 
 from h2s2r.core.robots import get_robot
-from h2s2r.sim.backends.mujoco_cpu import BatchedSim, interpolate_targets
+from h2s2r.sim.backends import interpolate_targets
+from h2s2r.sim.backends.mujoco_cpu import BatchedSim
 from h2s2r.sim.scene import build_task_scene
 from h2s2r.sim.synth.tasks import box_mesh
 

@@ -1,0 +1,124 @@
+"""The task on MuJoCo Warp (Warp's CPU device here) agrees with the CPU backend.
+
+One task implementation, two backends: the same seeded rollout, stepped through
+``TrackDemoEnv`` on ``mujoco`` (float64, numpy) and on ``warp`` (float32, torch tensors over
+Warp arrays), must give the same states, contact forces, rewards and observations.
+
+Tolerances (measured on this rollout: positions agree to 1e-6 m, contact forces to 0.01 N
+at 20–30 N): joint and object positions 1e-4 (rad, m), fingertip contact forces 1 % of the
+largest + 0.05 N, rewards and observations 1e-3. Float32 against float64 and a different
+order of contact rows make larger errors grow in chaotic contact; this rollout's hand
+presses a resting box into the table, steady enough to compare for the whole horizon.
+
+Warp compiles its kernels for the CPU on first use (about a minute; cached in
+``~/.cache/warp`` afterwards).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from tests.conftest import straight_push_task
+
+pytest.importorskip("mujoco_warp", reason="the warp backend's extra (h2s2r[warp])")
+torch = pytest.importorskip("torch")
+
+from h2s2r.sim.tasks.track_demo import TrackDemoEnv, make_task_cfg  # noqa: E402
+
+WORLDS = 2
+
+
+@pytest.fixture(scope="module")
+def pressing_task():
+    """The straight push with the hand already lowered onto the box: the pre-manipulation
+    posture is where 38 palm-down actions on the CPU backend put it (fingertips touching
+    the box's top face)."""
+    task, mesh = straight_push_task()
+    cfg = make_task_cfg("none", goal_speed=(1.0, 1.0), far_hand_m=1.0)
+    env = TrackDemoEnv(task, mesh, cfg, num_envs=1, nthread=1)
+    tips = env._hand_points()[0]
+    task.object_pos_base[:, :2] = tips.mean(axis=1)[0, :2]
+    env.close()
+    env = TrackDemoEnv(task, mesh, cfg, num_envs=1, nthread=1)
+    down = np.zeros((1, env.action_dim))
+    down[:, 2] = -1.0
+    for _ in range(38):
+        env.step(down)
+    task = replace(task, pre_manip_qpos=env.robot_q()[0].copy())
+    env.close()
+    return task, mesh
+
+
+def _pair(task, mesh, preset: str):
+    cfg = make_task_cfg(preset, goal_speed=(1.0, 1.0), far_hand_m=1.0, model_variants=4)
+    cpu = TrackDemoEnv(task, mesh, cfg, num_envs=WORLDS, nthread=1, seed=0)
+    gpu = TrackDemoEnv(task, mesh, cfg, num_envs=WORLDS, seed=0, backend="warp", device="cpu")
+    return cpu, gpu
+
+
+def _compare(cpu, gpu, actions, steps: int) -> dict:
+    worst = dict.fromkeys(["q", "object", "force", "reward", "policy", "critic"], 0.0)
+    for k in range(steps):
+        o1, r1, *_ = cpu.step(actions[k])
+        o2, r2, *_ = gpu.step(actions[k])
+        n = gpu.arrays.numpy
+        f1, f2 = cpu.contact_forces(), n(gpu.contact_forces())
+        assert f1.max() > 5.0 or k < 2, "the hand should press on the box"
+        worst["q"] = max(worst["q"], np.abs(cpu.qpos() - gpu.qpos()).max())
+        worst["object"] = max(
+            worst["object"], np.abs(cpu.object_pose()[0] - n(gpu.object_pose()[0])).max()
+        )
+        worst["force"] = max(worst["force"], np.abs(f1 - f2).max() / (0.01 * f1.max() + 0.05))
+        worst["reward"] = max(worst["reward"], np.abs(r1 - n(r2)).max())
+        worst["policy"] = max(worst["policy"], np.abs(o1["policy"] - n(o2["policy"])).max())
+        worst["critic"] = max(worst["critic"], np.abs(o1["critic"] - n(o2["critic"])).max())
+    return worst
+
+
+def _check(worst: dict) -> None:
+    assert worst["q"] < 1e-4, worst
+    assert worst["object"] < 1e-4, worst
+    assert worst["force"] < 1.0, worst
+    assert worst["reward"] < 1e-3, worst
+    assert worst["policy"] < 1e-3, worst
+    assert worst["critic"] < 1e-3, worst
+
+
+def test_warp_and_mujoco_agree_on_a_seeded_rollout_with_contact(pressing_task):
+    task, mesh = pressing_task
+    cpu, gpu = _pair(task, mesh, "none")
+    assert gpu.arrays.torch and isinstance(gpu.sim.qpos(), torch.Tensor)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-0.3, 0.3, (12, WORLDS, cpu.action_dim))
+    actions[:, :, 2] = -0.5  # keep pressing
+    _check(_compare(cpu, gpu, actions, 12))
+
+
+def test_randomized_physics_reaches_each_world_on_warp(pressing_task):
+    """Under ``medium`` each world steps its own variant (friction, object mass, gains and
+    what MuJoCo derives from them): world ``b`` on Warp behaves as on the CPU backend with
+    the same variant, and the variants really differ (different contact forces)."""
+    task, mesh = pressing_task
+    cpu, gpu = _pair(task, mesh, "medium")
+    assert "body_mass" in gpu.sim.batched and "geom_friction" in gpu.sim.batched
+    quiet = replace(cpu.dr, action_noise=0.0, obs_pos_noise_m=0.0, obs_rot_noise_rad=0.0)
+    for env in (cpu, gpu):
+        # The same variants and start (the bank's first row) in both, no random draws.
+        a = env.arrays
+        env.dr = quiet
+        variant = a.asarray([1, 3], dtype=a.int)
+        mask = a.ones(WORLDS, dtype=a.bool)
+        env.world_variant = variant
+        env.sim.assign_variants(mask, variant)
+        start = env.start_bank[a.zeros(WORLDS, dtype=a.int)]
+        env.sim.reset(mask, start)
+        env.prev_target = start[:, env._robot_qpos]
+        env.latency = a.zeros(WORLDS, dtype=a.int)
+    actions = np.zeros((10, WORLDS, cpu.action_dim))
+    actions[:, :, 2] = -0.5
+    _check(_compare(cpu, gpu, actions, 10))
+    gains = cpu.variant_params[[1, 3], 2]
+    assert abs(gains[0] - gains[1]) > 0.05  # the two worlds' actuators differ
