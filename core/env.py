@@ -40,6 +40,8 @@ class EnvRequest:
     seed: int = 0  # episode randomness: start poses, noise, latencies
     physics_seed: int | None = None  # physics variants (None: ``seed``)
     threads: int = 0  # simulation threads (0: all cores)
+    backend: str = "mujoco"  # mujoco (CPU threads) | warp (MuJoCo Warp, state on the device)
+    device: str = ""  # the warp backend's device: cuda:0, cpu ('': a GPU if there is one)
 
 
 class TaskConfigLike(Protocol):

@@ -8,6 +8,7 @@ that they build the task exactly as it was trained.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -16,16 +17,19 @@ from typing import Any
 from h2s2r.core.config import check_options, option
 from h2s2r.core.control import ACTION_MODES
 from h2s2r.core.env import EnvRequest
-from h2s2r.core.errors import ArtifactError
+from h2s2r.core.errors import ArtifactError, H2S2RError
 
-BACKENDS = ("mujoco",)
+BACKENDS = ("mujoco", "warp")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Options of ``h2s2r train``."""
 
-    backend: str = option("mujoco", choices=BACKENDS)  # simulation backend: mujoco (CPU)
+    # simulation backend: mujoco (CPU threads) | warp (MuJoCo Warp on a GPU)
+    backend: str = option("mujoco", choices=BACKENDS)
+    # the warp backend's device: cuda:0, cuda:1…, cpu (slow: tests) ('': the GPU if any)
+    device: str = ""
     task: str = "track_demo"  # simulation task (the sim stage's registry)
     num_envs: int = option(256, lo=1)  # parallel worlds
     total_steps: int = option(0, lo=0)  # stop after this many env-steps (0: use --budget-min)
@@ -56,6 +60,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_options(self)
+        if self.device and not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
+            raise H2S2RError(f"--device {self.device!r}: cpu, cuda or cuda:N (e.g. cuda:0)")
+        if self.device and self.backend != "warp":
+            raise H2S2RError(
+                f"--device {self.device}: only the warp backend runs on a device "
+                "(pass --backend warp, or drop --device)"
+            )
 
     def env_request(
         self,
@@ -79,6 +90,8 @@ class TrainConfig:
             seed=self.seed if seed is None else seed,
             physics_seed=physics_seed,
             threads=self.threads,
+            backend=self.backend,
+            device=self.device,
         )
 
 

@@ -1,9 +1,14 @@
-"""``rsl_rl``'s ``VecEnv`` over the batched numpy task, with automatic resets.
+"""``rsl_rl``'s ``VecEnv`` over the batched task, with automatic resets.
 
 Observation groups: ``policy`` (what the robot can measure) and ``critic`` (plus
 privileged state: object velocity, true pose, contact forces, randomized parameters) —
 an asymmetric actor-critic. ``extras["log"]`` carries every reward term (``/reward/<name>``), the
-keypoint distance and the success rate of finished episodes.
+keypoint distance, the diverged worlds and the success rate of finished episodes.
+
+One path for both backends: the CPU backend's numpy arrays become torch tensors without
+a copy (``torch.from_numpy``), the GPU backend's already are; finished worlds are reset by
+mask and the logged values stay tensors (rsl-rl averages them at the end of an
+iteration), so nothing waits for the device during collection.
 """
 
 from __future__ import annotations
@@ -15,25 +20,42 @@ from tensordict import TensorDict
 
 from h2s2r.core.env import BatchedEnv
 
+# Finished episodes are few per step: the logged success rate is over the episodes that
+# ended in about the last 100 policy steps (counts decayed by this factor per step).
+SUCCESS_DECAY = 0.99
+
+
+def _tensor(x) -> torch.Tensor:
+    return torch.from_numpy(x) if isinstance(x, np.ndarray) else x
+
+
+def env_device(env: BatchedEnv) -> str:
+    """The torch device of ``env``'s arrays: ``cpu`` for numpy, else the tensors' device."""
+    arrays = getattr(env, "arrays", None)
+    if arrays is None or not arrays.torch:
+        return "cpu"
+    return str(arrays.device)
+
 
 class RslVecEnv(VecEnv):
-    """A :class:`h2s2r.core.env.BatchedEnv` as rsl-rl's ``VecEnv``: torch tensors, and the
-    worlds that finished an episode reset before they are observed."""
+    """A :class:`h2s2r.core.env.BatchedEnv` as rsl-rl's ``VecEnv``: torch tensors on the
+    env's device, and the worlds that finished an episode reset before they are observed."""
 
-    def __init__(self, env: BatchedEnv, device: str = "cpu"):
+    def __init__(self, env: BatchedEnv):
         self.env = env
         self.num_envs = env.num_envs
         self.num_actions = env.action_dim
         self.max_episode_length = env.max_steps
-        self.device = device
+        self.device = env_device(env)
         self.cfg = {"task": env.name, "randomization": env.cfg.randomization}
-        self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
+        self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self._obs = self._to_td(env.observe())
-        self.finished_success: list[float] = []
+        self._success = torch.zeros((), device=self.device)
+        self._finished = torch.zeros((), device=self.device)
 
-    def _to_td(self, obs: dict[str, np.ndarray]) -> TensorDict:
+    def _to_td(self, obs: dict) -> TensorDict:
         return TensorDict(
-            {k: torch.from_numpy(v) for k, v in obs.items()},
+            {k: _tensor(v) for k, v in obs.items()},
             batch_size=[self.num_envs],
             device=self.device,
         )
@@ -42,27 +64,25 @@ class RslVecEnv(VecEnv):
         return self._obs
 
     def step(self, actions: torch.Tensor):
-        a = actions.detach().cpu().numpy().astype(np.float64)
+        a = actions.detach()
+        arrays = getattr(self.env, "arrays", None)
+        if arrays is None or not arrays.torch:
+            a = a.cpu().numpy().astype(np.float64)
         # Observed once, after the finished worlds are reset.
         _, reward, terminated, truncated, info = self.env.step(a, observe=False)
         done = terminated | truncated
-        ids = np.nonzero(done)[0]
-        success = info["success"][ids] & truncated[ids]
-        if len(ids):
-            self.env.reset(ids)
+        self.env.reset(done)
         obs = self.env.observe()
-        self.episode_length_buf = torch.from_numpy(self.env.steps.copy())
+        done, truncated, terminated = _tensor(done), _tensor(truncated), _tensor(terminated)
+        success = _tensor(info["success"]) & truncated
+        self._success = SUCCESS_DECAY * self._success + success.sum()
+        self._finished = SUCCESS_DECAY * self._finished + done.sum()
+        self.episode_length_buf = _tensor(self.env.steps).clone()
         self._obs = self._to_td(obs)
-        log = {f"/reward/{k}": float(np.mean(v)) for k, v in info["reward_terms"].items()}
-        log["/task/keypoint_distance_m"] = float(np.mean(info["keypoint_distance"]))
-        log["/task/goal_progress"] = float(np.mean(info["goal_progress"]))
-        log["/task/diverged_worlds"] = float(np.sum(info["unstable"]))  # reset at once
-        if len(ids):
-            log["/task/episode_success"] = float(np.mean(success))
-        extras = {"time_outs": torch.from_numpy(truncated & ~terminated), "log": log}
-        return (
-            self._obs,
-            torch.from_numpy(reward.astype(np.float32)),
-            torch.from_numpy(done),
-            extras,
-        )
+        log = {f"/reward/{k}": _tensor(v).mean() for k, v in info["reward_terms"].items()}
+        log["/task/keypoint_distance_m"] = _tensor(info["keypoint_distance"]).mean()
+        log["/task/goal_progress"] = _tensor(info["goal_progress"]).mean()
+        log["/task/diverged_worlds"] = _tensor(info["unstable"]).sum().float()  # reset at once
+        log["/task/episode_success"] = self._success / self._finished.clamp(min=1e-6)
+        extras = {"time_outs": truncated & ~terminated, "log": log}
+        return self._obs, _tensor(reward).float(), done, extras

@@ -84,6 +84,8 @@ def make_env(req: EnvRequest) -> TrackDemoEnv:
         nthread=req.threads or os.cpu_count(),
         seed=req.seed,
         physics_seed=req.physics_seed,
+        backend=req.backend,
+        device=req.device or None,
     )
 
 
