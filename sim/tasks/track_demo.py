@@ -454,6 +454,8 @@ class TrackDemoEnv:
         the same code on every backend."""
         xp, a, B = self.xp, self.arrays, self.num_envs
         mask = a.mask(ids, B)
+        if not a.torch and not mask.any():  # a free check on the host; a sync on a device
+            return
         m1 = mask[:, None]
         dr = self.dr
         start = self.start_bank[self.rng.integers(0, self.start_bank.shape[0], B)]
