@@ -43,6 +43,8 @@ class TrainConfig:
     recurrent: bool = False  # an LSTM policy instead of an MLP
     steps_per_env: int = option(16, lo=2, hi=10_000)  # rollout length per PPO iteration
     hidden_dims: tuple[int, ...] = (128, 64, 32)  # actor and critic MLP layers
+    # mini-batches per PPO epoch (0: auto, growing with the worlds: see ppo_config)
+    mini_batches: int = option(0, lo=0, hi=4096)
     learning_rate: float = option(1e-3, above=0.0, hi=1.0)
     entropy_coef: float = option(0.005, lo=0.0)
     threads: int = option(0, lo=0, hi=1024)  # simulation threads (0: all cores)
@@ -95,6 +97,21 @@ class TrainConfig:
         )
 
 
+# Auto mini-batches: at least 4 (the setting tuned at 256 worlds × 16 steps: 1,024
+# samples each) and otherwise about this many samples each, so that thousands of worlds
+# get more gradient steps per iteration instead of 4 very large ones (2,048 worlds with 4
+# mini-batches were still at 0 % validation success after 2.1M env-steps, where 256
+# worlds reach 90 %). Not yet measured on a GPU at 4k–16k worlds.
+MINI_BATCH_SAMPLES = 8192
+
+
+def mini_batches(cfg: TrainConfig) -> int:
+    """Mini-batches per PPO epoch: ``cfg.mini_batches``, or the automatic choice."""
+    if cfg.mini_batches:
+        return cfg.mini_batches
+    return max(4, cfg.num_envs * cfg.steps_per_env // MINI_BATCH_SAMPLES)
+
+
 def ppo_config(cfg: TrainConfig) -> dict:
     """rsl-rl's runner configuration for ``cfg``."""
     model = "RNNModel" if cfg.recurrent else "MLPModel"
@@ -113,7 +130,7 @@ def ppo_config(cfg: TrainConfig) -> dict:
         "algorithm": {
             "class_name": "PPO",
             "num_learning_epochs": 5,
-            "num_mini_batches": 4,
+            "num_mini_batches": mini_batches(cfg),
             "clip_param": 0.2,
             "gamma": 0.99,
             "lam": 0.95,
@@ -155,4 +172,4 @@ def saved_train_config(ws: Path) -> TrainConfig:
     )
 
 
-__all__ = ["BACKENDS", "TrainConfig", "ppo_config", "saved_train_config"]
+__all__ = ["BACKENDS", "TrainConfig", "mini_batches", "ppo_config", "saved_train_config"]

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Make, on a machine with the registries, everything bench/gpu_check.sh needs on a GPU
+# machine with no network (Python 3.12 there, with torch/numpy/scipy/onnx already):
+#   gpu_bundle/wheels/     cp312 manylinux wheels of the project's missing dependencies
+#                          (mujoco, mujoco-warp, warp-lang, rsl-rl-lib, tensordict, …),
+#                          the exact versions of requirements.lock
+#   gpu_bundle/menagerie/  the robot models (iiwa 14, Allegro, LEAP) from MENAGERIE_ROOT
+#   gpu_bundle/box_push/   the embedded demo through retarget (task/, object/): synth,
+#                          track-object, track-hand, retarget on this machine's CPU
+#   gpu_bundle/carry/N/    all of it as one tar in pieces of at most 56 MiB, each piece
+#                          small enough for one call of a device tool that carries at most
+#                          64 MiB (SHA256SUMS checks the whole after joining)
+# Usage: bash bench/gpu_bundle.sh        (after `make setup`; about 3 minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=gpu_bundle
+PY=.venv/bin/python
+: "${MENAGERIE_ROOT:=$(realpath ../shared/data/mujoco_menagerie)}"
+export MENAGERIE_ROOT MUJOCO_GL=${MUJOCO_GL:-egl} ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+rm -rf "$OUT" && mkdir -p "$OUT/wheels" "$OUT/menagerie"
+
+# The dependency closure of what training needs, minus what the GPU image has.
+pins=$($PY - <<'PY'
+import importlib.metadata as md, re
+roots = ["mujoco", "mujoco-warp", "warp-lang", "rsl-rl-lib", "array-api-compat", "tensordict",
+         "mujoco-menagerie", "pyyaml", "rich", "pillow", "tensorboard", "matplotlib",
+         "setuptools", "onnxscript"]
+image = {"torch", "numpy", "scipy", "onnx", "onnxruntime", "sympy", "mpmath", "jax", "jaxlib"}
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+seen, stack = {}, list(roots)
+while stack:
+    n = stack.pop()
+    if norm(n) in seen or norm(n) in image or norm(n).startswith("nvidia"):
+        continue
+    d = md.distribution(n)
+    seen[norm(n)] = d.version
+    stack += [re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0] for r in d.requires or [] if "extra ==" not in r]
+print(" ".join(f"{k}=={v}" for k, v in sorted(seen.items())))
+PY
+)
+echo "[bundle] wheels: $pins"
+# shellcheck disable=SC2086
+$PY -m pip download -q --no-deps --only-binary=:all: --implementation cp --python-version 3.12 \
+  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any \
+  -d "$OUT/wheels" $pins 2>&1 | grep -v "is ignored: it is neither" || true
+
+for robot in kuka_iiwa_14 wonik_allegro leap_hand; do
+  [ -d "$MENAGERIE_ROOT/$robot" ] && cp -r "$MENAGERIE_ROOT/$robot" "$OUT/menagerie/"
+done
+
+WS="$OUT/box_push"
+.venv/bin/h2s2r synth --out "$WS" --task box_push
+.venv/bin/h2s2r track-object "$WS" --no-overlay
+.venv/bin/h2s2r track-hand "$WS" --method ground-truth
+.venv/bin/h2s2r retarget "$WS"
+rm -rf "$WS/capture"  # the GPU machine trains from task/ and object/ only
+
+tar -C "$OUT" -cf "$OUT/bundle.tar" wheels menagerie box_push
+(cd "$OUT" && sha256sum bundle.tar > SHA256SUMS)
+split -b 56m -d "$OUT/bundle.tar" "$OUT/bundle.tar.part-"
+rm "$OUT/bundle.tar"
+i=0
+for part in "$OUT"/bundle.tar.part-*; do
+  i=$((i + 1)); mkdir -p "$OUT/carry/$i"; mv "$part" "$OUT/carry/$i/"
+done
+cp "$OUT/SHA256SUMS" "$OUT/carry/$i/"
+du -sh "$OUT"/carry/*
+echo "[bundle] $i pieces in $OUT/carry/; see bench/gpu_check.sh for how to carry them"

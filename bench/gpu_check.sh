@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# On a GPU machine with no network (Python 3.12, torch with CUDA in the image): install the
+# project and its missing dependencies from the local bundle that bench/gpu_bundle.sh
+# made, then run the warp benchmarks and a GPU training of box_push, results into
+# bench/results/ (and $OUT when set, for a device tool that brings back only $OUT).
+#
+# With a device tool that carries at most 64 MiB per call: carry gpu_bundle/carry/1, then
+# 2, … in consecutive calls, each copying its piece to a folder that survives between
+# calls (`mkdir -p /tmp/h2s2r-bundle && cp gpu_bundle/carry/K/* /tmp/h2s2r-bundle/`), then
+# run `bash bench/gpu_check.sh /tmp/h2s2r-bundle`.
+#
+# Usage: bash bench/gpu_check.sh [BUNDLE_DIR] [--quick]
+#   BUNDLE_DIR: the joined pieces (bundle.tar.part-*, SHA256SUMS) or an unpacked bundle
+#               (wheels/, menagerie/, box_push/); default gpu_bundle
+#   --quick:    smaller runs (1,024–4,096 worlds, a 1-minute training)
+# Env: DEVICE (default cuda:0; cpu runs the same on Warp's CPU device, slowly),
+#      TRAIN_MIN (training minutes, default 3), WORLDS (benchmark worlds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUNDLE=${1:-gpu_bundle}
+QUICK=0; [ "${2:-}" = "--quick" ] && QUICK=1
+DEVICE=${DEVICE:-cuda:0}
+PY=${PYTHON:-python3}
+VENV=${VENV:-/tmp/h2s2r-gpu-venv}
+RESULTS=bench/results
+log() { echo "[gpu_check $(date +%T)] $*"; }
+
+if ls "$BUNDLE"/bundle.tar.part-* >/dev/null 2>&1; then
+  log "joining $(ls "$BUNDLE"/bundle.tar.part-* | wc -l) pieces"
+  cat "$BUNDLE"/bundle.tar.part-* > "$BUNDLE/bundle.tar"
+  (cd "$BUNDLE" && sha256sum -c SHA256SUMS)
+  tar -C "$BUNDLE" -xf "$BUNDLE/bundle.tar" && rm "$BUNDLE/bundle.tar" "$BUNDLE"/bundle.tar.part-*
+fi
+for d in wheels menagerie box_push; do
+  [ -d "$BUNDLE/$d" ] || { echo "gpu_check: $BUNDLE/$d missing — make the bundle with bash bench/gpu_bundle.sh" >&2; exit 2; }
+done
+BUNDLE=$(realpath "$BUNDLE")
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "venv $VENV over the image's packages (torch with CUDA, numpy, scipy, onnx)"
+  "$PY" -m venv --system-site-packages "$VENV"
+fi
+"$VENV/bin/pip" install -q --no-index --find-links "$BUNDLE/wheels" \
+  mujoco mujoco-warp warp-lang rsl-rl-lib tensordict array-api-compat mujoco-menagerie \
+  pyyaml rich pillow tensorboard matplotlib "setuptools>=77"
+"$VENV/bin/pip" install -q --no-index --no-deps --no-build-isolation -e .
+export MENAGERIE_ROOT="$BUNDLE/menagerie" MUJOCO_GL=disable OMP_WAIT_POLICY=PASSIVE
+export WARP_CACHE_PATH=${WARP_CACHE_PATH:-/tmp/h2s2r-warp-cache}
+"$VENV/bin/python" - <<'PY'
+import torch, warp as wp, mujoco, mujoco_warp
+wp.init()
+print(f"torch {torch.__version__} cuda {torch.cuda.is_available()} "
+      f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else ''}; "
+      f"warp {wp.__version__}; mujoco {mujoco.__version__}; mujoco_warp {mujoco_warp.__version__}")
+PY
+
+if [ $QUICK = 1 ]; then W=${WORLDS:-"1024 4096"}; TRAIN_MIN=${TRAIN_MIN:-1}; SECONDS_=2
+else W=${WORLDS:-"1024 4096 8192 16384 32768"}; TRAIN_MIN=${TRAIN_MIN:-3}; SECONDS_=5; fi
+mkdir -p "$RESULTS"
+log "physics and task throughput ($W worlds)"
+# shellcheck disable=SC2086
+"$VENV/bin/python" bench/sim_throughput.py --backend warp --device "$DEVICE" --worlds $W \
+  --seconds $SECONDS_ --out "$RESULTS/sim_throughput_warp.json"
+log "training throughput"
+# shellcheck disable=SC2086
+"$VENV/bin/python" bench/train_throughput.py --backend warp --device "$DEVICE" --worlds $W \
+  --out "$RESULTS/train_throughput_warp.json"
+
+WS=/tmp/h2s2r-gpu-box_push
+rm -rf "$WS" && cp -r "$BUNDLE/box_push" "$WS"
+log "train box_push on $DEVICE: ${TRAIN_MIN} min, 8,192 worlds, medium randomization"
+"$VENV/bin/h2s2r" train "$WS" --backend warp --device "$DEVICE" --num-envs 8192 \
+  --budget-min "$TRAIN_MIN" --randomization medium --validate-every 10
+log "eval (mujoco backend, all cores)"
+"$VENV/bin/h2s2r" eval "$WS" --episodes 100 --randomization medium --no-video
+cp "$WS/train/validation.json" "$RESULTS/gpu_box_push_validation.json" 2>/dev/null || true
+cp "$WS/eval/metrics.json" "$RESULTS/gpu_box_push_eval.json" 2>/dev/null || true
+if [ -n "${OUT:-}" ]; then cp "$RESULTS"/*warp*.json "$RESULTS"/gpu_box_push_*.json "$OUT/" 2>/dev/null || true; fi
+log "done: $RESULTS/{sim,train}_throughput_warp.json, gpu_box_push_{validation,eval}.json"
