@@ -1,0 +1,121 @@
+"""Data-parallel training across processes: ``torchrun`` starts one ``h2s2r train`` per
+device, each steps its own worlds, and PPO all-reduces the gradients (rsl-rl's multi-GPU
+mode).
+
+rsl-rl's runner reads ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` (set by ``torchrun``) and
+joins an NCCL group on ``cuda:LOCAL_RANK``. :func:`runner_class` keeps that and also runs
+on CPUs: a process whose learner is on the CPU joins over gloo. So the same command trains
+on several GPUs of one node (NCCL), on several nodes, or on two CPU processes here (gloo,
+how it is tested)::
+
+    torchrun --standalone --nproc-per-node 4 .venv/bin/h2s2r train WS --backend warp
+    torchrun --nnodes 2 --node-rank 0 --nproc-per-node 8 \\
+        --rdzv-backend c10d --rdzv-endpoint HOST:29500 .venv/bin/h2s2r train WS --backend warp
+
+Each process trains ``--num-envs`` worlds of its own (seeds offset by the rank), so the
+batch per update is ``world_size × num_envs × steps_per_env``. Rank 0 alone writes
+``train/`` (checkpoints, logs, validation) and decides when the budget is spent; the
+others follow it. Observation normalizers are updated per process from its own worlds
+(as in rsl-rl), the network weights stay identical.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+SEED_STRIDE = 1_000  # rank r's worlds use seed + r × SEED_STRIDE
+
+
+@dataclass(frozen=True)
+class Rank:
+    """This process's place in a ``torchrun`` job."""
+
+    rank: int
+    local_rank: int
+    world_size: int
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+SINGLE = Rank(0, 0, 1)
+
+
+def current_rank() -> Rank:
+    """The ``torchrun`` rank of this process (``SINGLE`` when not started by torchrun)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return SINGLE
+    return Rank(int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world)
+
+
+def process_group_backend(device: str) -> str:
+    """``nccl`` for a CUDA learner, ``gloo`` for a CPU one."""
+    return "nccl" if str(device).startswith("cuda") else "gloo"
+
+
+def local_device(device: str, rank: Rank) -> str:
+    """The device of this rank: ``cuda`` / ``cuda:N`` becomes ``cuda:LOCAL_RANK`` in a
+    multi-process job (one GPU per process); ``cpu`` stays."""
+    if rank.world_size > 1 and str(device).startswith("cuda"):
+        return f"cuda:{rank.local_rank}"
+    return device
+
+
+def broadcast_flag(value: bool) -> bool:
+    """Rank 0's ``value`` on every rank (a no-op outside a process group)."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    flag = torch.tensor([int(value)], device=device)
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())
+
+
+def runner_class():
+    """rsl-rl's ``OnPolicyRunner``, joining the process group over gloo when its device is
+    the CPU (rsl-rl's own code asks for NCCL and ``cuda:LOCAL_RANK``)."""
+    import torch
+    import torch.distributed as dist
+    from rsl_rl.runners import OnPolicyRunner
+
+    class DataParallelRunner(OnPolicyRunner):
+        def _configure_multi_gpu(self) -> None:
+            rank = current_rank()
+            self.gpu_world_size = rank.world_size
+            self.is_distributed = rank.world_size > 1
+            self.gpu_local_rank, self.gpu_global_rank = rank.local_rank, rank.rank
+            if not self.is_distributed:
+                self.cfg["multi_gpu"] = None
+                return
+            self.cfg["multi_gpu"] = {
+                "global_rank": rank.rank,
+                "local_rank": rank.local_rank,
+                "world_size": rank.world_size,
+            }
+            backend = process_group_backend(self.device)
+            if backend == "nccl":
+                if str(self.device) != f"cuda:{rank.local_rank}":
+                    raise ValueError(f"rank {rank.rank}: device {self.device} is not its GPU")
+                torch.cuda.set_device(rank.local_rank)
+            if not dist.is_initialized():
+                dist.init_process_group(backend=backend, rank=rank.rank, world_size=rank.world_size)
+
+    return DataParallelRunner
+
+
+__all__ = [
+    "SEED_STRIDE",
+    "SINGLE",
+    "Rank",
+    "broadcast_flag",
+    "current_rank",
+    "local_device",
+    "process_group_backend",
+    "runner_class",
+]
