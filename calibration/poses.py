@@ -26,7 +26,29 @@ def parse_pose(text: str) -> np.ndarray:
         raise H2S2RError(f"pose {text!r}: expected x,y,z,qw,qx,qy,qz or a YAML file") from None
     if v.shape != (7,):
         raise H2S2RError(f"pose {text!r}: expected 7 numbers x,y,z,qw,qx,qy,qz (wxyz)")
-    return T_from_pos_quat(v[:3], v[3:])
+    return T_from_pos_quat(v[:3], unit_quaternion(v[3:], f"pose {text!r}"))
+
+
+QUAT_NORM_TOL = 0.02  # a quaternion rounded to 3 decimals is within 0.005 of unit norm
+
+
+def unit_quaternion(q: np.ndarray, where: str) -> np.ndarray:
+    """``q`` (w, x, y, z) normalized, or an error naming ``where`` when it is all zero or
+    far from unit norm (not a rotation: a typo, or numbers in another order or unit)."""
+    q = np.asarray(q, dtype=np.float64)
+    norm = float(np.linalg.norm(q))
+    if not np.all(np.isfinite(q)) or norm < 1e-9:
+        raise H2S2RError(
+            f"{where}: the quaternion {q.tolist()} is not a rotation (all zero) — give a unit "
+            "quaternion w,x,y,z (identity: 1,0,0,0)"
+        )
+    if abs(norm - 1.0) > QUAT_NORM_TOL:
+        raise H2S2RError(
+            f"{where}: the quaternion {q.tolist()} has norm {norm:.3f}, not 1 — give a unit "
+            "quaternion in the order w,x,y,z (ROS messages and easy_handeye2 write x,y,z,w: "
+            "put w first), not Euler angles"
+        )
+    return q / norm
 
 
 def read_pose_file(path: Path) -> np.ndarray:
@@ -101,7 +123,10 @@ def read_robot_poses(path: str, kind: str, robot_name: str, ee_site: str) -> lis
     if kind == "ee":
         if rows.shape[1] != 7:
             raise H2S2RError(f"{p}: EE poses need 7 columns x,y,z,qw,qx,qy,qz, got {rows.shape[1]}")
-        return [T_from_pos_quat(r[:3], r[3:]) for r in rows]
+        return [
+            T_from_pos_quat(r[:3], unit_quaternion(r[3:], f"{p} row {i + 1}"))
+            for i, r in enumerate(rows)
+        ]
     if kind != "joints":
         raise H2S2RError(f"--pose-kind must be joints or ee, got {kind!r}")
     import mujoco

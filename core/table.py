@@ -26,8 +26,9 @@ MAX_CAMERA_DISTANCE_M = 3.0  # from the base (a tabletop demo)
 
 def check_calibrated_table(plane: np.ndarray | None, T_base_cam: np.ndarray, causes: str) -> None:
     """A camera pose and the table plane it puts in the base frame (``n·x + d = 0``, n up)
-    must describe a tabletop scene: the camera within 3 m, the table level and at the
-    base's height. Otherwise a one-line error with the numbers and ``causes``."""
+    must describe a tabletop scene: the camera within 3 m and above the table, the table
+    level and at the base's height. Otherwise a one-line error with the numbers and
+    ``causes``."""
     cam = np.asarray(T_base_cam, dtype=np.float64)[:3, 3]
     dist = float(np.linalg.norm(cam))
     if dist > MAX_CAMERA_DISTANCE_M:
@@ -35,9 +36,30 @@ def check_calibrated_table(plane: np.ndarray | None, T_base_cam: np.ndarray, cau
             f"the camera is {dist:.2f} m from the robot base (a tabletop demo: at most "
             f"{MAX_CAMERA_DISTANCE_M:.0f} m; camera at {np.round(cam, 2).tolist()} m): {causes}"
         )
+    flipped = (
+        "a camera below the table usually means a rotation turned upside down: a quaternion "
+        "given x,y,z,w where w,x,y,z is expected (--board-pose takes x,y,z,qw,qx,qy,qz), or "
+        "an inverted transform"
+    )
     if plane is None:
+        # No depth: the table top is at the base's height (TABLE_HEIGHT_RANGE_M).
+        if cam[2] < TABLE_HEIGHT_RANGE_M[0]:
+            raise H2S2RError(
+                f"the camera is at z = {cam[2]:+.3f} m in the robot base frame, below the "
+                f"table (the robot stands at table height; a camera looks down at the table "
+                f"from above) — {flipped}; {causes}"
+            )
         return
     n, d = np.asarray(plane[:3], dtype=np.float64), float(plane[3])
+    if n[2] < 0:  # the normal up, whichever way the plane was written
+        n, d = -n, -d
+    above = float(n @ cam + d) / max(float(np.linalg.norm(n)), 1e-12)
+    if above < 0:
+        raise H2S2RError(
+            f"the camera is {-above:.3f} m below the table plane in the robot base frame "
+            f"(camera at z = {cam[2]:+.3f} m; a camera looks down at the table from above) "
+            f"— {flipped}; {causes}"
+        )
     tilt = float(np.degrees(np.arccos(np.clip(abs(n[2]), -1.0, 1.0))))
     if tilt > MAX_TABLE_TILT_DEG:
         raise H2S2RError(

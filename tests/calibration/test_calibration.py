@@ -317,7 +317,8 @@ def test_intrinsics_estimated_from_board_images(tmp_path):
         Image.fromarray(render_board(spec, K, T_cam_board, rng=rng, occlusion=0.0)).save(
             images / f"{i:03d}.png"
         )
-    T_base_board = make_T(np.eye(3), [0.5, 0.0, 0.0])
+    # Face up on the table (its z axis down), so that the cameras are above the table.
+    T_base_board = make_T(rot_x(np.pi), [0.5, 0.0, 0.0])
     cal = run_calibrate(
         tmp_path,
         CalibrateConfig(
@@ -329,3 +330,35 @@ def test_intrinsics_estimated_from_board_images(tmp_path):
     )
     np.testing.assert_allclose(cal.K[[0, 1], [0, 1]], K[[0, 1], [0, 1]], rtol=0.01)
     np.testing.assert_allclose(cal.K[:2, 2], K[:2, 2], atol=5.0)  # principal point ±5 px
+
+
+def test_a_board_pose_quaternion_in_xyzw_order_is_refused(board_in_base_setup):
+    """Found outside the probe: the board pose with its quaternion x,y,z,w (ROS order) and a
+    small yaw turns the board over: calibrate exited 0 with the camera below the table."""
+    ws, images, T_base_board, _ = board_in_base_setup
+    q = matrix_to_quat(T_base_board[:3, :3])
+    xyzw = ",".join(f"{x:.10f}" for x in [*T_base_board[:3, 3], *quat_wxyz_to_xyzw(q)])
+    cfg = CalibrateConfig(
+        board=BOARD, images=str(images), board_pose=xyzw, intrinsics=str(_write_K(ws / "K.txt"))
+    )
+    with pytest.raises(H2S2RError, match=r"camera is at z = -0\.\d+ m .* below the table") as e:
+        run_calibrate(ws, cfg)
+    assert "x,y,z,w" in str(e.value) and "--board-pose" in str(e.value)
+    assert not (ws / "calibration").exists()
+
+
+@pytest.mark.parametrize(
+    "quat, match",
+    [
+        ("0,0,0,0", r"all zero"),
+        ("1,1,0,0", r"norm 1\.414, not 1"),
+        ("0.5,0.5,0.5,0.4", r"norm 0\.954"),
+    ],
+)
+def test_a_board_pose_quaternion_must_be_unit(quat, match):
+    from h2s2r.calibration.poses import parse_pose
+
+    with pytest.raises(H2S2RError, match=match):
+        parse_pose(f"0.4,-0.2,0.0,{quat}")
+    T = parse_pose("0.4,-0.2,0.0,0.7071,0.7071,0,0")  # rounded: normalized
+    assert np.allclose(T[:3, :3] @ T[:3, :3].T, np.eye(3))
