@@ -62,14 +62,107 @@ def node_command(node) -> list[str]:
     return [exe, *ros_args(node)]
 
 
+MAX_DOMAIN_ID = 232  # Fast DDS's ports (7400 + 250 × domain + offsets) end at 65535
+
+
 def ros_environment(cfg: DeployConfig) -> dict[str, str]:
+    """The nodes' environment: localhost-only discovery unless ``--network``, and the ROS
+    domain from ``--domain-id`` or, checked like it, the environment's ``ROS_DOMAIN_ID``
+    (Fast DDS ends the process without a word on a domain it has no ports for)."""
     env = dict(os.environ)
     if not cfg.network:
         env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     if cfg.domain_id >= 0:
         env["ROS_DOMAIN_ID"] = str(cfg.domain_id)
+    elif env.get("ROS_DOMAIN_ID", "").strip():
+        raw = env["ROS_DOMAIN_ID"]
+        try:
+            ok = 0 <= int(raw.strip()) <= MAX_DOMAIN_ID
+        except ValueError:
+            ok = False
+        if not ok:
+            raise H2S2RError(
+                f"ROS_DOMAIN_ID={raw!r} in the environment: must be an integer from 0 to "
+                f"{MAX_DOMAIN_ID} (the DDS ports end there) — set it to one in range, unset it "
+                "(domain 0), or pass --domain-id N"
+            )
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def domain_of(env: dict[str, str]) -> str:
+    return env.get("ROS_DOMAIN_ID", "").strip() or "0"
+
+
+# Every node name an h2s2r deploy graph may have, and its supervisor's.
+GRAPH_NODES = (
+    *(n.name for n in deploy_graph(DeployOptions(workspace="", use_sim=True, use_camera=True))),
+    "h2s2r_deploy",
+)
+
+
+def exclusive_topics(cfg: DeployConfig, robot_io) -> list[str]:
+    """The topics this graph publishes and nothing else may: the policy's targets, the
+    command node's outputs, events and state; with ``--sim`` the simulated robot's joint
+    states and object pose; with ``--camera`` the pose node's."""
+    t = robot_io.topics
+    topics = [t.targets, t.command_active, t.events, *(o.topic for o in robot_io.outputs)]
+    if cfg.sim:
+        topics += [t.joint_states, t.object_pose]
+    if cfg.camera:
+        topics += [t.object_pose, t.object_pose_valid]
+    return list(dict.fromkeys(topics))
+
+
+def _use_ros_environment(env: dict[str, str]) -> None:
+    for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID"):  # this process's nodes too
+        if k in env:
+            os.environ[k] = env[k]
+
+
+def refuse_a_running_graph(
+    env: dict[str, str], topics: list[str], discovery_s: float = 2.0
+) -> None:
+    """Refuse to start when the ROS domain already holds an h2s2r graph (another
+    ``h2s2r deploy`` or launch): nodes of its names, or publishers on the topics this
+    graph publishes. Two graphs on one domain cross: each command node takes both
+    policies' targets, each robot both command streams. Waits up to ``discovery_s`` for
+    discovery."""
+    import rclpy
+    from rclpy.context import Context
+
+    _use_ros_environment(env)
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        node = rclpy.create_node("h2s2r_deploy_check", context=context)
+        try:
+            t_end = time.monotonic() + discovery_s
+            while True:
+                names = sorted(
+                    f"{ns.rstrip('/')}/{n}"
+                    for n, ns in node.get_node_names_and_namespaces()
+                    if n in GRAPH_NODES
+                )
+                busy = {t: n for t in topics if (n := node.count_publishers(t))}
+                if names or busy or time.monotonic() > t_end:
+                    break
+                time.sleep(0.1)
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+    if names or busy:
+        found = ", ".join(
+            [f"node(s) {', '.join(names)}"] * bool(names)
+            + [f"{n} publisher(s) on {t}" for t, n in busy.items()]
+        )
+        raise H2S2RError(
+            f"ROS domain {domain_of(env)} already runs an h2s2r graph ({found}): a second one "
+            "would cross with it (each command node taking both policies' targets) — stop "
+            "the other deploy, or run this one on another domain: --domain-id N (or "
+            "ROS_DOMAIN_ID=N), 0 to 232"
+        )
 
 
 def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
@@ -79,8 +172,10 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
     ws = Path(ws).resolve()
     policy, task, notes = verify_policy(ws)  # refuse before anything moves
     robot_io = load_robot_io(cfg.robot_config, task.robot)  # and before deploy_log/ goes
+    env = ros_environment(cfg)
     for n in notes:
         log(f"note: {n}")
+    refuse_a_running_graph(env, exclusive_topics(cfg, robot_io))
     duration = cfg.duration
     if duration <= 0 and cfg.sim:
         lo = policy.header["goal"]["goal_speed_range"][0]
@@ -100,7 +195,6 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
         sim_start_noise_m=cfg.sim_start_noise_m,
         autostart=cfg.activate,
     )
-    env = ros_environment(cfg)
     procs: dict[str, subprocess.Popen] = {}
     # SIGTERM (kill, timeout, a supervisor) stops the nodes and writes the log as Ctrl-C does.
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -162,9 +256,7 @@ def _wait_active(procs, env: dict, topics, timeout_s: float = 60.0) -> None:
 
     from h2s2r.core import rosmsg
 
-    for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID"):  # this process's node too
-        if k in env:
-            os.environ[k] = env[k]
+    _use_ros_environment(env)
     rclpy.init()
     node = rclpy.create_node("h2s2r_deploy")
     active, targets = [], []

@@ -273,3 +273,58 @@ def test_ctrl_c_stops_every_node_and_writes_the_log(deploy_ws, ros_env, tmp_path
     assert (ws / "deploy_log" / "metrics.json").is_file()
     left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)
     assert left.stdout.strip() == "", left.stdout
+
+
+@pytest.mark.parametrize("value", ["250", "-1", "abc"])
+def test_an_out_of_range_ros_domain_id_in_the_environment_is_one_line(monkeypatch, value):
+    """The probe: ROS_DOMAIN_ID=250 made Fast DDS end `h2s2r deploy` with exit 1 and
+    nothing on stderr; --domain-id was range-checked, the environment was not."""
+    from h2s2r.cli.deploy import ros_environment
+    from h2s2r.core.errors import H2S2RError
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", value)
+    with pytest.raises(H2S2RError, match=rf"ROS_DOMAIN_ID='{value}'.* 0 to 232.*--domain-id"):
+        ros_environment(DeployConfig(sim=True))
+    assert ros_environment(DeployConfig(sim=True, domain_id=7))["ROS_DOMAIN_ID"] == "7"
+    monkeypatch.setenv("ROS_DOMAIN_ID", "232")
+    assert ros_environment(DeployConfig(sim=True))["ROS_DOMAIN_ID"] == "232"
+
+
+_OTHER_GRAPH = """
+import sys, time
+import rclpy
+from sensor_msgs.msg import JointState
+from h2s2r.core import rosmsg
+rclpy.init()
+node = rclpy.create_node("policy")  # another deploy's policy node
+pub = node.create_publisher(JointState, "/h2s2r/joint_targets", rosmsg.qos())
+print("up", flush=True)
+t_end = time.monotonic() + 60
+while time.monotonic() < t_end:
+    rclpy.spin_once(node, timeout_sec=0.1)
+"""
+
+
+def test_deploy_refuses_a_ros_domain_that_runs_another_h2s2r_graph(deploy_ws, ros_env, tmp_path):
+    """The probe: two `deploy --sim` on one domain both ran, each command node taking
+    both policies' targets."""
+    import shutil
+    import sys
+
+    from h2s2r.core.errors import H2S2RError
+
+    ws = tmp_path / "ws"
+    shutil.copytree(deploy_ws, ws)
+    other = subprocess.Popen(
+        [sys.executable, "-c", _OTHER_GRAPH], env=ros_env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout.readline().strip() == "up"
+        with pytest.raises(H2S2RError) as e:
+            run_deploy(ws, DeployConfig(sim=True, duration=2.0), log=lambda *a: None)
+        msg = str(e.value)
+        assert f"ROS domain {ros_env['ROS_DOMAIN_ID']} already runs an h2s2r graph" in msg
+        assert "/policy" in msg and "--domain-id" in msg and "ROS_DOMAIN_ID" in msg
+        assert not (ws / "deploy_log").exists()  # no node was started
+    finally:
+        stop(other)
