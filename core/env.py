@@ -22,6 +22,7 @@ import numpy as np
 from h2s2r.core.artifacts import Task
 from h2s2r.core.control import Controller
 from h2s2r.core.errors import H2S2RError
+from h2s2r.core.xp import is_torch, to_numpy
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,43 @@ class BatchedEnv(Protocol):
 
 EnvFactory = Callable[[EnvRequest], BatchedEnv]
 
+
+def _host(x: Any) -> Any:
+    """``x`` with every torch tensor in it (dicts, tuples) as a host numpy array."""
+    if isinstance(x, dict):
+        return {k: _host(v) for k, v in x.items()}
+    if isinstance(x, tuple):
+        return tuple(_host(v) for v in x)
+    return to_numpy(x) if is_torch(x) else x
+
+
+class HostEnv:
+    """A :class:`BatchedEnv` seen from the host: whatever device its arrays live on
+    (the warp backend's torch tensors), ``step``, ``observe``, ``object_pose``… return
+    numpy. For validation, evaluation and baselines, which run a few hundred worlds and
+    read results on the host; training collects from the env itself."""
+
+    def __init__(self, env: BatchedEnv):
+        self.env = env
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.env, name)
+        if callable(value) and name in _HOST_METHODS:
+            return lambda *a, **k: _host(value(*a, **k))
+        return _host(value) if name == "steps" else value
+
+
+_HOST_METHODS = {"step", "step_targets", "observe", "object_pose", "qpos", "robot_q"}
+
+
+def as_host(env: BatchedEnv) -> BatchedEnv:
+    """``env``, or a :class:`HostEnv` over it when its arrays are not numpy."""
+    arrays = getattr(env, "arrays", None)
+    if isinstance(env, HostEnv) or arrays is None or not arrays.torch:
+        return env
+    return HostEnv(env)  # type: ignore[return-value]
+
+
 # Memory one world holds while it steps (its state, observations, rewards, info): 13 kB
 # measured for iiwa_allegro's track_demo (peak RSS, 256 vs 4096 worlds), with a margin.
 WORLD_BYTES = 20_000
@@ -139,7 +177,9 @@ __all__ = [
     "BatchedEnv",
     "EnvFactory",
     "EnvRequest",
+    "HostEnv",
     "TaskConfigLike",
+    "as_host",
     "available_memory_bytes",
     "check_memory",
 ]

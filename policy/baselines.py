@@ -17,7 +17,7 @@ import numpy as np
 
 from h2s2r.core.artifacts import Task
 from h2s2r.core.control import damped_least_squares, palm_pose
-from h2s2r.core.env import BatchedEnv
+from h2s2r.core.env import BatchedEnv, as_host
 from h2s2r.core.geometry import T_from_pos_quat, T_inv, so3_log
 
 
@@ -51,6 +51,7 @@ def object_aware_targets(
     The targets are joint positions, like the replay's, not joints measured this step
     plus an IK step: with those the PD error, and so the force the arm pushes with, is
     reset every step, and the replay no longer behaves like the replay."""
+    env = as_host(env)
     q, index = task.replay_qpos, _replay_index(env, task)
     ctrl = env.controller
     palm = palm_pose(ctrl, q)  # (M, 4, 4) demo palm poses (base)

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from h2s2r.core.env import BatchedEnv
+from h2s2r.core.env import BatchedEnv, as_host
 
 
 class Episodes(NamedTuple):
@@ -32,7 +32,8 @@ def run_episodes(
 ) -> Episodes:
     """One episode per world. Either ``act(obs, step)`` gives actions, or ``targets(step)``
     gives joint targets directly. Success counts only for episodes that ran to their time
-    limit without a termination."""
+    limit without a termination. Runs on the host (numpy), whatever the env's device."""
+    env = as_host(env)
     env.reset(np.arange(env.num_envs))
     obs = env.observe()
     done = np.zeros(env.num_envs, dtype=bool)
