@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
+import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -367,9 +370,16 @@ def _setup_validate(p: argparse.ArgumentParser):
     p.add_argument("workspace", type=Path, help="demo workspace folder")
 
     def run(args: argparse.Namespace) -> int:
-        from h2s2r.core.workspace import WorkspaceError, check_workspace
+        from h2s2r.core.workspace import WorkspaceError, check_workspace, workspace_writer
 
         loaded, problems = check_workspace(args.workspace)
+        writer = workspace_writer(args.workspace)
+        if writer is not None and not problems:
+            print(
+                f"note: `{writer.get('command', 'another h2s2r command')}` (pid "
+                f"{writer.get('pid', '?')}) is writing this workspace: what it writes may "
+                "change; validate again when it has finished"
+            )
         for folder, art in loaded.items():
             extra = ""
             if hasattr(art, "num_frames"):
@@ -417,7 +427,7 @@ VERBS: tuple[Verb, ...] = (
         "track-object",
         "object 6-DoF pose per frame",
         "capture/, object/",
-        "object_track/",
+        "object/ (with --mesh), object_track/",
         setup=_setup_track_object,
     ),
     Verb(
@@ -538,21 +548,54 @@ def _missing(v: Verb) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+# The values MuJoCo accepts for MUJOCO_GL (mujoco/rendering/classic/gl_context.py): any
+# other makes ``import mujoco`` raise, so it is checked before any stage is imported.
+_MUJOCO_GL_ANY = ("", "disable", "disabled", "off", "false", "0")
+_MUJOCO_GL_ANY += ("enable", "enabled", "on", "true", "1", "glfw")
+_MUJOCO_GL_PLATFORM = {"linux": ("egl", "osmesa", "glx"), "darwin": ("cgl",), "win32": ("wgl",)}
+
+
+def check_mujoco_gl(environ=os.environ) -> None:
+    """A one-line error naming ``MUJOCO_GL`` and its values when MuJoCo would refuse it."""
+    raw = environ.get("MUJOCO_GL")
+    if raw is None:
+        return
+    value = raw.lower().strip()
+    platform = next((k for k in _MUJOCO_GL_PLATFORM if sys.platform.startswith(k)), "")
+    if value in _MUJOCO_GL_ANY or value in _MUJOCO_GL_PLATFORM.get(platform, ()):
+        return
+    raise H2S2RError(
+        f"MUJOCO_GL={raw!r} in the environment is not a MuJoCo rendering backend — set "
+        "MUJOCO_GL to egl (headless, GPU), osmesa (headless, software), glfw (a display) or "
+        "disable (no rendering), or unset it (h2s2r then uses egl)"
+    )
+
+
+def _writes(verb: str) -> tuple[str, ...] | None:
+    """The folders ``verb`` writes (``None``: any of them), for the workspace lock."""
+    writes = _VERB_WRITES.get(verb, "all")
+    return None if writes == "all" else tuple(re.findall(r"(\w+)/", writes))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verb = next((a for a in argv if not a.startswith("-")), None)
-    parser, runners = build_parser(verb)
-    args = parser.parse_args(argv)
-    if args.verb is None:
-        parser.print_help()
-        return 2
     try:
+        if verb is not None:
+            check_mujoco_gl()  # before a stage's setup imports mujoco
+        parser, runners = build_parser(verb)
+        args = parser.parse_args(argv)
+        if args.verb is None:
+            parser.print_help()
+            return 2
         target = getattr(args, "workspace", None) or getattr(args, "out", None)
         if _VERB_WRITES.get(args.verb, "nothing") == "nothing" or target is None:
             return runners[args.verb](args)
         from h2s2r.core.workspace import workspace_lock
 
-        with workspace_lock(target, "h2s2r " + " ".join(argv), log=print):
+        with workspace_lock(
+            target, "h2s2r " + " ".join(argv), log=print, writes=_writes(args.verb)
+        ):
             return runners[args.verb](args)
     except H2S2RError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -562,10 +605,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as e:  # the file system refused (permissions, space, a vanished path)
         where = f"{e.filename}: " if e.filename else ""
-        print(
-            f"error: {where}{e.strerror or e} — check the path, its permissions and free space",
-            file=sys.stderr,
-        )
+        if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            fix = "the disk is full (or a file-size limit was reached): free space, then run again"
+        else:
+            fix = "check the path, its permissions and free space"
+        print(f"error: {where}{e.strerror or e} — {fix}", file=sys.stderr)
         return 1
 
 

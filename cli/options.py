@@ -13,7 +13,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from h2s2r.core.config import apply_overrides, option_range
+from h2s2r.core.config import apply_overrides, load_yaml, option_range
 from h2s2r.core.errors import H2S2RError
 
 
@@ -106,7 +106,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise H2S2RError(f"{path}: config file does not exist — see configs/ for examples")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise H2S2RError(f"{path}: not valid YAML ({e})") from e
     if not isinstance(data, dict):

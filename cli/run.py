@@ -17,21 +17,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from h2s2r.core.config import check_options, option
+from h2s2r.core.robots import ROBOTS
+from h2s2r.perception.hand_track.stage import METHODS as HAND_METHODS
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Options of ``h2s2r run``."""
+    """Options of ``h2s2r run``, each checked before the first stage runs (a typo in the
+    last stage's option must not surface after the others have written their folders)."""
 
-    hand_method: str = "mediapipe"  # track-hand method: mediapipe | hamer | ground-truth
-    robot: str = "iiwa_allegro"  # robot registry entry
+    # track-hand method: mediapipe | hamer | ground-truth
+    hand_method: str = option("mediapipe", choices=HAND_METHODS)
+    robot: str = option("iiwa_allegro", choices=tuple(ROBOTS))  # robot registry entry
     budget_min: float = option(20.0, above=0.0)  # training wall clock, minutes
     num_envs: int = option(256, lo=1)  # parallel worlds for training
-    randomization: str = "medium"  # training randomization
+    randomization: str = "medium"  # training randomization: none | small | medium | large
     episodes: int = option(100, lo=1)  # evaluation episodes
 
     def __post_init__(self) -> None:
         check_options(self)
+        from h2s2r.sim.tasks.track_demo import DR_PRESETS
+
+        if self.randomization not in DR_PRESETS:
+            raise ValueError(
+                f"--randomization (randomization) must be one of {', '.join(DR_PRESETS)}; "
+                f"got {self.randomization!r}"
+            )
 
 
 def run_all(ws: str | Path, cfg: RunConfig = RunConfig(), log=print) -> None:

@@ -2,7 +2,8 @@
 
 One function, :func:`apply_overrides`, turns ``{option: value}`` into a new config: unknown
 names fail with the valid ones listed, values are checked against the type of the
-option's default (a YAML ``"0.5"`` is not a float; an integer is a fine float), lists
+option's default (a YAML ``"0.5"`` is not a float; an integer is a fine float, a whole
+number such as ``1.0e6`` a fine integer), lists
 become tuples, and nested configs take nested mappings. A config's own ``__post_init__``
 checks then run as usual, their messages prefixed with where the value came from.
 
@@ -14,6 +15,8 @@ check it in ``__post_init__`` (:func:`check_options`), so a flag, a YAML file an
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -94,6 +97,28 @@ def apply_overrides(base: C, overrides: Mapping[str, Any], where: str) -> C:
         raise H2S2RError(f"{where}: {e}") from e
 
 
+# YAML 1.2's floats: PyYAML resolves YAML 1.1's, which need a decimal point, so it reads
+# ``1e-3`` and ``5E4`` as strings; to whoever wrote them they are numbers.
+_YAML12_FLOAT = re.compile(
+    r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that reads numbers as YAML 1.2 does (``1e-3`` is a float); a
+    quoted ``"1e-3"`` stays a string."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+.0123456789"))
+    return yaml.load(text, Loader=Loader)
+
+
 def _convert(default: Any, value: Any, where: str) -> Any:
     """``value`` as the type of ``default``, or an error naming ``where``."""
     if dataclasses.is_dataclass(default) and not isinstance(default, type):
@@ -107,12 +132,13 @@ def _convert(default: Any, value: Any, where: str) -> Any:
             raise H2S2RError(f"{where}: must be true or false, got {value!r}")
         return value
     if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise H2S2RError(f"{where}: must be an integer, got {value!r}")
-        return value
+        whole = isinstance(value, float) and math.isfinite(value) and value == int(value)
+        if isinstance(value, bool) or not (isinstance(value, int) or whole):
+            raise H2S2RError(f"{where}: must be an integer, got {value!r}{_quoted(value)}")
+        return int(value)  # 1.0e6 (a whole number written as a float) is fine
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise H2S2RError(f"{where}: must be a number, got {value!r}")
+            raise H2S2RError(f"{where}: must be a number, got {value!r}{_quoted(value)}")
         return float(value)
     if isinstance(default, str):
         if not isinstance(value, str):
@@ -129,4 +155,15 @@ def _convert(default: Any, value: Any, where: str) -> Any:
     return value  # None or another type: taken as given, the config's own checks decide
 
 
-__all__ = ["apply_overrides", "check_options", "option", "option_range"]
+def _quoted(value: Any) -> str:
+    """What to do about a number given as text (a quoted ``"0.5"`` in YAML)."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return " (text, not a number: write it without quotes, e.g. 1.0e-3)"
+    return ""
+
+
+__all__ = ["apply_overrides", "check_options", "load_yaml", "option", "option_range"]

@@ -48,11 +48,19 @@ def check_workspace(root: str | Path) -> tuple[dict[str, object], list[str]]:
             f"holds no artifact folder ({', '.join(ARTIFACTS)})",
             "run `h2s2r synth` or `h2s2r import` into it",
         )
+    writer = workspace_writer(root)
     for folder in present:
         try:
             loaded[folder] = ARTIFACTS[folder].load(root / folder)
         except H2S2RError as e:
-            problems.append(str(e))
+            if writer is not None and folder in writer["writes"]:
+                # Not broken: unfinished. Say who writes it and to wait, not to re-run.
+                problems.append(
+                    f"{root / folder}: being written by {_describe(writer)} — wait for it "
+                    f"to finish (or stop it), then run `h2s2r validate {root}` again"
+                )
+            else:
+                problems.append(str(e))
     cap = loaded.get("capture")
     if isinstance(cap, Capture):
         for folder in ("ground_truth", "object_track", "hand_track"):
@@ -84,13 +92,54 @@ def validate_workspace(root: str | Path) -> dict[str, object]:
 LOCK_FILE = ".h2s2r.lock"
 
 
+def workspace_writer(root: str | Path) -> dict | None:
+    """The command holding ``root``'s lock (``{"pid", "command", "since", "writes"}``:
+    ``writes`` the folders it may write), or ``None`` when no h2s2r command writes it.
+    Reading commands (``validate``) ask, so that an unfinished folder is not called
+    broken."""
+    import fcntl
+
+    path = Path(root) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                d = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+            except (ValueError, OSError):
+                d = {}
+            d = d if isinstance(d, dict) else {}
+            if d.get("pid") == os.getpid():  # this very command holds it
+                return None
+            writes = d.get("writes")
+            d["writes"] = tuple(writes) if isinstance(writes, list) else tuple(ARTIFACTS)
+            return d
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _describe(holder: dict) -> str:
+    if "command" in holder and "pid" in holder:
+        return f"`{holder['command']}` (pid {holder['pid']}, since {holder.get('since', '?')})"
+    return "another h2s2r command (pid unknown)"
+
+
 @contextlib.contextmanager
-def workspace_lock(root: str | Path, command: str, log=print) -> Iterator[Path]:
+def workspace_lock(
+    root: str | Path, command: str, log=print, writes: tuple[str, ...] | None = None
+) -> Iterator[Path]:
     """Hold the workspace for one writing command: a second writer stops at once with a
-    message naming the first. The lock is an ``flock`` on ``<root>/.h2s2r.lock``, which
-    the kernel releases when the holder dies, so a killed command never leaves the
-    workspace locked. Taking it also undoes what an interrupted folder write left
-    (:func:`~h2s2r.core.artifacts.base.recover_folder`)."""
+    message naming the first; ``writes`` (the folders it writes; ``None``: any) tells
+    ``validate`` which folders are unfinished rather than broken. The lock is an
+    ``flock`` on ``<root>/.h2s2r.lock``, which the kernel releases when the holder dies,
+    so a killed command never leaves the workspace locked. Taking it also undoes what an
+    interrupted folder write left (:func:`~h2s2r.core.artifacts.base.recover_folder`)."""
     import fcntl
 
     from h2s2r.core.artifacts.base import PARTIAL, REPLACED, recover_folder
@@ -122,15 +171,30 @@ def workspace_lock(root: str | Path, command: str, log=print) -> Iterator[Path]:
         os.ftruncate(fd, 0)
         os.pwrite(
             fd,
-            json.dumps({"pid": os.getpid(), "command": command, "since": time.ctime()}).encode(),
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "command": command,
+                    "since": time.ctime(),
+                    "writes": list(ARTIFACTS if writes is None else writes),
+                }
+            ).encode(),
             0,
         )
+        # What an interrupted folder write left: hidden siblings of any kind (a folder,
+        # or a file or link that was at an artifact's place), and, for an artifact folder
+        # that is a link (policy/ on a share), those beside the link's target.
+        names = set()
         for p in sorted(root.iterdir()):
             for suffix in (PARTIAL, REPLACED):
-                if p.name.startswith(".") and p.name.endswith(suffix) and p.is_dir():
-                    said = recover_folder(root / p.name[1 : -len(suffix)])
-                    if said:
-                        log(said)
+                if p.name.startswith(".") and p.name.endswith(suffix):
+                    names.add(p.name[1 : -len(suffix)])
+            if p.is_symlink() and not p.name.startswith("."):
+                names.add(p.name)
+        for name in sorted(names):
+            said = recover_folder(root / name)
+            if said:
+                log(said)
         yield root
     finally:
         os.close(fd)  # releases the flock

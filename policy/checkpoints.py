@@ -38,19 +38,66 @@ def latest_checkpoint(folder: Path) -> Path | None:
 
 UNREADABLE = ".unreadable"  # suffix given to a checkpoint that --resume could not load
 
+# The options that change what a checkpoint holds (its tensors' shapes, or the meaning of
+# its inputs and outputs): a run resumes only with the ones it was trained with.
+SHAPE_OPTIONS = ("task", "action_mode", "recurrent", "hidden_dims")
+
+
+def check_resume_options(folder: Path, cfg: TrainConfig) -> None:
+    """Refuse ``--resume`` when ``cfg`` builds another network than the run in ``folder``
+    (its ``config.json``): naming each differing option, how to resume, and how to start
+    a new run instead. Nothing in ``folder`` is touched."""
+    from h2s2r.policy.config import saved_train_config
+
+    if not (folder / "config.json").is_file():
+        return  # a run killed before it wrote its config: the load says what differs
+    saved = saved_train_config(folder.parent)
+    diff = [
+        f"{name} {_shown(getattr(saved, name))} (now {_shown(getattr(cfg, name))})"
+        for name in SHAPE_OPTIONS
+        if getattr(saved, name) != getattr(cfg, name)
+    ]
+    if diff:
+        ws = folder.parent
+        raise H2S2RError(
+            f"--resume: {folder / 'config.json'} was trained with {'; '.join(diff)}: its "
+            "checkpoints cannot continue as another network — resume with the run's "
+            "options (drop the flags or --config that change them), or start a new run: "
+            f"move train/ away (`mv {folder} {ws / 'train_old'}`) and train without --resume"
+        )
+
+
+def _shown(value) -> str:
+    return str(list(value)) if isinstance(value, tuple) else repr(value)
+
 
 def resume_newest_readable(runner, folder: Path, log=print) -> Path:
     """Load the newest checkpoint of ``folder`` that loads, and return it. A newer one that
-    does not (a truncated or corrupt file) is renamed ``*.pt.unreadable`` and said, so that
-    neither this run nor ``eval`` picks it up again."""
+    cannot be read (a truncated or corrupt file) is renamed ``*.pt.unreadable`` and said,
+    so that neither this run nor ``eval`` picks it up again. A readable one that does not
+    fit the runner's network (other options) is an error, and nothing is renamed."""
+    import torch
+
     tried = []
     for ck in reversed(periodic_checkpoints(folder)):
         try:
-            runner.load(str(ck))
+            saved = torch.load(ck, weights_only=False, map_location="cpu")
+            if not isinstance(saved, dict) or "actor_state_dict" not in saved:
+                raise ValueError("not an rsl-rl checkpoint")
         except Exception as e:  # torch raises several types for a damaged file
             tried.append(f"{ck.name} ({type(e).__name__}: {str(e).splitlines()[0][:80]})")
             ck.rename(ck.with_name(ck.name + UNREADABLE))
             continue
+        try:
+            runner.load(str(ck))
+        except Exception as e:  # readable, but another network: the run's, not the file's
+            first = str(e).strip().splitlines()
+            raise H2S2RError(
+                f"--resume: {ck} does not fit the network these options build "
+                f"({type(e).__name__}: {' '.join(first[:3])[:160]}) — resume with the options "
+                f"of {folder / 'config.json'}, or start a new run: move train/ away and train "
+                "without --resume"
+            ) from None
         if tried:
             log(
                 f"--resume: {'; '.join(tried)} could not be read (renamed *{UNREADABLE}); "
@@ -64,19 +111,53 @@ def resume_newest_readable(runner, folder: Path, log=print) -> Path:
     )
 
 
+def nonfinite_weights(state: dict) -> tuple[int, int]:
+    """``(non-finite, all)`` values over the floating-point tensors of the actor and
+    critic in a saved dict (``runner.alg.save()``)."""
+    import torch
+
+    bad = total = 0
+    for key in ("actor_state_dict", "critic_state_dict"):
+        for v in (state.get(key) or {}).values():
+            if torch.is_tensor(v) and torch.is_floating_point(v):
+                bad += int((~torch.isfinite(v)).sum())
+                total += v.numel()
+    return bad, total
+
+
 def save_atomically(runner) -> None:
     """Make ``runner.save`` (rsl-rl's periodic, validation and final checkpoints) write a
-    temporary sibling and rename it into place: a kill leaves the old file or the new."""
+    temporary sibling and rename it into place: a kill leaves the old file or the new.
+    Weights with NaN or infinite values (training diverged) are never saved, and a write
+    that fails (a full disk: torch raises ``RuntimeError``, not ``OSError``) is one line
+    naming the file."""
     save = runner.save
 
     def save_atomic(path: str, infos: dict | None = None) -> None:
         path = Path(path)
+        bad, total = nonfinite_weights(runner.alg.save())
+        if bad:
+            kept = [p.name for p in periodic_checkpoints(path.parent)]
+            raise H2S2RError(
+                f"training diverged: the policy's weights hold {bad} NaN or infinite values "
+                f"(of {total}) at iteration {runner.current_learning_iteration}; {path} was "
+                f"not written — resume from the newest finite checkpoint "
+                f"({kept[-1] if kept else 'none yet'}) with a lower --learning-rate: "
+                f"`h2s2r train {path.parent.parent} --resume --learning-rate 3e-4`"
+            )
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
             save(str(tmp), infos)
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+        except (OSError, RuntimeError) as e:
+            reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[-1][:120]
+            raise H2S2RError(
+                f"{path}: could not be written ({reason}): the disk is probably full (or a "
+                f"file-size limit was reached) — free disk space, then continue with "
+                f"`h2s2r train {path.parent.parent} --resume`"
+            ) from None
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -149,10 +230,13 @@ def actor(runner, num_envs: int) -> Callable[[dict, int], np.ndarray]:
 
 __all__ = [
     "BEST",
+    "SHAPE_OPTIONS",
     "actor",
+    "check_resume_options",
     "latest_checkpoint",
     "load_runner",
     "make_runner",
+    "nonfinite_weights",
     "periodic_checkpoints",
     "policy_checkpoint",
     "resume_newest_readable",

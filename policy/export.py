@@ -23,7 +23,7 @@ from h2s2r.core.errors import H2S2RError
 from h2s2r.core.goal import NEXT_GOAL_S, object_keypoints
 from h2s2r.core.observation import layout_size, layout_table, robot_policy_layout
 from h2s2r.core.trust import policy_header_provenance, verify_policy, verify_trained
-from h2s2r.policy.checkpoints import load_runner, policy_checkpoint
+from h2s2r.policy.checkpoints import load_runner, nonfinite_weights, policy_checkpoint
 from h2s2r.policy.config import saved_train_config
 
 
@@ -44,6 +44,15 @@ def run_export(
         )
     env = make_env(cfg.env_request(ws, num_envs=2))
     runner = load_runner(env, cfg, ck)
+    bad, total = nonfinite_weights(runner.alg.save())
+    if bad:
+        env.close()
+        raise H2S2RError(
+            f"{ck}: the policy's weights hold {bad} NaN or infinite values (of {total}): "
+            "training diverged before this checkpoint was saved, and its actions would be "
+            f"NaN — export another checkpoint (--checkpoint latest or one of "
+            f"{list(run.checkpoints)}), or retrain with a lower --learning-rate"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         runner.export_policy_to_onnx(tmp, "policy.onnx")
         import onnx
@@ -57,6 +66,7 @@ def run_export(
         # every larger batch; it infers them again.
         del model.graph.value_info[:]
         onnx_bytes = model.SerializeToString()
+    _check_actions_finite(onnx_bytes, env.observe()["policy"], ck, env.close)
     ctrl = env.controller
     layout = robot_policy_layout(ctrl.robot, ctrl.action_dim)
     size = layout_size(layout)
@@ -116,3 +126,23 @@ def _check_names(path: Path) -> None:
     ins, outs = [i.name for i in m.graph.input], [o.name for o in m.graph.output]
     if ins != ["obs"] or outs != ["actions"]:
         raise H2S2RError(f"{path}: expected input 'obs' and output 'actions', got {ins} {outs}")
+
+
+def _check_actions_finite(onnx_bytes: bytes, obs, ck: Path, on_error) -> None:
+    """A test inference of the exported graph, on the task's first observations and on
+    zeros: every action finite (finite weights can still overflow)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    obs = np.asarray(obs, dtype=np.float32)
+    for x in (obs, np.zeros_like(obs)):
+        actions = sess.run(None, {"obs": x})[0]
+        if not np.all(np.isfinite(actions)):
+            on_error()
+            raise H2S2RError(
+                f"{ck}: its exported policy gives NaN or infinite actions on "
+                f"{'the task' if x is obs else 'a zero'} observation (training diverged?) — "
+                "export another checkpoint (--checkpoint latest|FILE), or retrain with a "
+                "lower --learning-rate"
+            )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -39,6 +40,7 @@ from h2s2r.core.env import ROLLOUT_STEP_BYTES, WORLD_BYTES, EnvFactory, check_me
 from h2s2r.core.errors import H2S2RError
 from h2s2r.policy.checkpoints import (
     BEST,
+    check_resume_options,
     latest_checkpoint,
     make_runner,
     resume_newest_readable,
@@ -162,6 +164,13 @@ def run_train(
     if resume and (not out.is_dir() or latest_checkpoint(out) is None):
         log(f"--resume: {out} holds no checkpoint yet: starting a new run")
         resume = False
+    if resume:
+        check_resume_options(out, cfg)  # before anything in train/ is touched
+    elif out.is_dir() and any(out.iterdir()):
+        # An attempt that stopped before its first checkpoint (a full disk, a crash): its
+        # validation history, best_model.pt and logs belong to no run; start clean.
+        log(f"{out}: the remains of an attempt without checkpoints are removed")
+        shutil.rmtree(out)
     per_world = WORLD_BYTES + cfg.steps_per_env * ROLLOUT_STEP_BYTES
     check_memory(cfg.num_envs, per_world, "--num-envs", log)
     torch.manual_seed(cfg.seed)

@@ -66,49 +66,93 @@ def replaced_path(folder: Path) -> Path:
     return folder.with_name(f".{folder.name}{REPLACED}")
 
 
+def _present(path: Path) -> bool:
+    """Something is at ``path``: a folder, a file, or a symbolic link (even a broken one)."""
+    return path.exists() or path.is_symlink()
+
+
+def _remove(path: Path) -> None:
+    """Remove what is at ``path``: a folder tree, or a file or symbolic link (never what a
+    link points to). ``shutil.rmtree`` alone refuses a file or a link, which
+    ``ignore_errors`` would hide."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif _present(path):
+        path.unlink()
+
+
+def _through_link(folder: Path) -> Path:
+    """Where an artifact folder at ``folder`` really lives: ``folder`` itself, or, when it
+    is a symbolic link to a folder (``policy/`` on the robot PC's share), the folder it
+    points to. A link to a file, or a broken link whose folder's parent is gone, is
+    ``folder`` itself."""
+    if not folder.is_symlink():
+        return folder
+    target = folder.resolve()
+    if target.is_dir() or (not target.exists() and target.parent.is_dir()):
+        return target
+    return folder
+
+
 @contextlib.contextmanager
 def staged_folder(folder: str | Path) -> Iterator[Path]:
     """Build an artifact folder as ``.<name>.partial`` beside it, renamed into place when
     the block ends without an error. On an error or a kill the old folder stays as it was;
     the partial one is removed (or, after a kill, by the next writer).
 
+    Where ``folder`` is a symbolic link to a folder (e.g. ``policy/`` linked to the robot
+    PC's share), the new folder goes into the link's target, staged beside it, and the
+    link stays; a file (or a link to a file) at ``folder`` is replaced (the linked file is
+    not touched). A broken link whose target's folder is gone is refused.
+
     >>> with staged_folder(ws / "task") as out:   # doctest: +SKIP
     ...     task.save(out); write_metrics(out, m)
     """
-    folder = Path(folder)
+    link = Path(folder)
+    folder = _through_link(link)
+    if folder == link and link.is_symlink() and not link.exists():
+        raise ArtifactError(
+            link,
+            f"is a broken link to {link.resolve()}, whose folder does not exist",
+            "reconnect the share it points to, or remove the link to write a local folder",
+        )
     tmp, old = partial_path(folder), replaced_path(folder)
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove(tmp)
     tmp.mkdir(parents=True)
     try:
         yield tmp
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            _remove(tmp)
         raise
-    if old.is_dir() and not folder.exists():
+    if _present(old) and not _present(folder):
         old.rename(folder)  # an earlier swap was killed halfway: its old folder is current
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
+    _remove(old)
+    if _present(folder):
         folder.rename(old)
     tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the new folder is in place; the next writer retries
+        _remove(old)
 
 
 def recover_folder(folder: Path) -> str | None:
     """Undo what a kill between the two renames of :func:`staged_folder` left: the old
-    folder put back if the new one is missing; a stale partial folder removed. Returns
-    a sentence saying what was done, or ``None``."""
+    folder put back if the new one is missing; a stale partial folder removed. Looks
+    beside ``folder`` and, when it is a link to a folder, beside the link's target (where
+    :func:`staged_folder` writes). Returns a sentence saying what was done, or ``None``."""
     folder = Path(folder)
-    tmp, old = partial_path(folder), replaced_path(folder)
     said = None
-    if old.is_dir():
-        if folder.exists():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.rename(folder)
-            said = f"{folder}: put back the previous version (a write was interrupted)"
-    if tmp.is_dir():
-        shutil.rmtree(tmp, ignore_errors=True)
-        said = said or f"{tmp}: removed the remains of an interrupted write"
+    for place in dict.fromkeys((folder, _through_link(folder))):
+        tmp, old = partial_path(place), replaced_path(place)
+        if _present(old):
+            if _present(place):
+                _remove(old)
+            else:
+                old.rename(place)
+                said = said or f"{place}: put back the previous version (a write was interrupted)"
+        if _present(tmp):
+            _remove(tmp)
+            said = said or f"{tmp}: removed the remains of an interrupted write"
     return said
 
 
@@ -322,6 +366,12 @@ class ArtifactBase:
     def read_meta(cls, folder: Path, check_files: bool = True) -> dict[str, Any]:
         """Read and check ``meta.json``: schema name and version, payload hashes, staleness."""
         folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise ArtifactError(
+                folder,
+                f"is a file, not the {cls.FOLDER}/ folder",
+                f"move it away, then run `{cls.PRODUCER}` (it writes the folder)",
+            )
         if not folder.is_dir():
             raise ArtifactError(folder, "folder does not exist", f"run `{cls.PRODUCER}` first")
         path = folder / META_FILE

@@ -86,8 +86,17 @@ class TrackObjectConfig(TrackerConfig):
 
 
 def _mesh(ws: Path, cfg: TrackObjectConfig) -> ObjectMesh:
+    obj = ws / "object"
     if not cfg.mesh:
-        if not (ws / "object").is_dir():
+        if obj.is_file():
+            raise ArtifactError(
+                obj,
+                "is a file, not the object/ folder (a mesh goes in with --mesh, which writes "
+                "object/ with the mesh and its meta.json)",
+                f"move it away (e.g. `mv {obj} {ws / 'mesh.obj'}`) and pass --mesh "
+                "THAT_FILE [--mesh-scale S]",
+            )
+        if not obj.is_dir():
             raise ArtifactError(
                 ws / "object",
                 "folder does not exist (no object mesh)",
