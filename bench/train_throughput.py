@@ -14,6 +14,8 @@ Prints a table and writes JSON (default ``bench/results/train_throughput[_warp].
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
@@ -54,7 +56,8 @@ def train_rate(backend: str, device: str, worlds: int, iterations: int, threads:
     def progress(done, total):
         marks.append(time.perf_counter())
 
-    with tempfile.TemporaryDirectory() as tmp:
+    # (rsl-rl prints its networks to stdout)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         run_train(workspace(Path(tmp)), cfg, make_env, progress=progress, log=lambda *a: None)
     per_it = worlds * cfg.steps_per_env
     steady = (len(marks) - 1) * per_it / (marks[-1] - marks[0]) if len(marks) > 1 else None

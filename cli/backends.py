@@ -6,16 +6,22 @@ from __future__ import annotations
 from h2s2r.core.env import EnvFactory
 from h2s2r.core.errors import H2S2RError
 
-BACKENDS = ("mujoco",)
+BACKENDS = ("mujoco", "warp")
 
 
 def env_factory(backend: str) -> EnvFactory:
-    """The :data:`h2s2r.core.env.EnvFactory` of ``backend``."""
-    if backend == "mujoco":
-        from h2s2r.sim.tasks import make_env
+    """The :data:`h2s2r.core.env.EnvFactory` of ``backend``: the sim stage's task registry
+    serves both (the request names the backend and its device); ``warp`` needs its extra,
+    checked here so that a missing package fails before any set-up."""
+    if backend not in BACKENDS:
+        raise H2S2RError(f"--backend {backend!r}: one of {list(BACKENDS)}")
+    if backend == "warp":
+        from h2s2r.sim.backends.mujoco_warp import import_warp
 
-        return make_env
-    raise H2S2RError(f"--backend {backend!r}: one of {list(BACKENDS)}")
+        import_warp()
+    from h2s2r.sim.tasks import make_env
+
+    return make_env
 
 
 def check_task_config(cfg, where: str) -> None:

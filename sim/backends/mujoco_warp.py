@@ -37,19 +37,20 @@ INSTALL_HINT = (
 )
 
 
-def _import_warp():
+def import_warp():
     try:
         import mujoco_warp as mjw
         import torch
         import warp as wp
     except ImportError as e:
         raise H2S2RError(f"--backend warp: {e.name} is not installed; {INSTALL_HINT}") from e
+    wp.config.quiet = True  # no banner on every command (wp.get_device() names the device)
     return wp, mjw, torch
 
 
 def default_device() -> str:
     """``cuda:0`` where Warp sees a CUDA device, else ``cpu``."""
-    wp, _, _ = _import_warp()
+    wp, _, _ = import_warp()
     wp.init()
     return "cuda:0" if wp.is_cuda_available() else "cpu"
 
@@ -71,7 +72,7 @@ class WarpSim:
         njmax: int = 256,
         graph: bool = True,
     ):
-        wp, mjw, torch = _import_warp()
+        wp, mjw, torch = import_warp()
         self.wp, self.mjw, self.torch = wp, mjw, torch
         self.model = model
         # Warp never resets a diverged world by itself (the NaN stays, as the task wants)
@@ -220,4 +221,4 @@ def _differing_fields(variants: list[mujoco.MjModel]) -> list[str]:
     return out
 
 
-__all__ = ["WarpSim", "default_device"]
+__all__ = ["INSTALL_HINT", "WarpSim", "default_device", "import_warp"]

@@ -122,3 +122,35 @@ def test_randomized_physics_reaches_each_world_on_warp(pressing_task):
     _check(_compare(cpu, gpu, actions, 10))
     gains = cpu.variant_params[[1, 3], 2]
     assert abs(gains[0] - gains[1]) > 0.05  # the two worlds' actuators differ
+
+
+def test_train_eval_export_on_the_warp_backend(tmp_path):
+    """``train --backend warp`` (Warp's CPU device here), then ``eval`` and ``export`` of
+    the result: the same stage code, the env on the device, numpy only where results are
+    read on the host (validation, eval)."""
+    from h2s2r.policy.config import TrainConfig
+    from h2s2r.policy.evaluate import EvalConfig, run_eval
+    from h2s2r.policy.export import run_export
+    from h2s2r.policy.train import run_train
+    from h2s2r.sim.tasks import make_env
+    from h2s2r.sim.tasks.examples import straight_push
+
+    task, mesh = straight_push()
+    task.save(tmp_path / "task")
+    mesh.save(tmp_path / "object")
+    cfg = TrainConfig(
+        backend="warp",
+        device="cpu",
+        num_envs=4,
+        total_steps=4 * 16 * 2,
+        validate_every=1,
+        validate_episodes=2,
+        threads=1,
+    )
+    run = run_train(tmp_path, cfg, make_env, log=lambda *a: None)
+    assert run.backend == "warp" and run.env_steps == 128
+    result = run_eval(tmp_path, EvalConfig(episodes=2, video=False), make_env, log=lambda *a: None)
+    assert 0.0 <= result.metrics["success_rate"] <= 1.0
+    assert np.isfinite(result.metrics["tracking_err_mean_m"])
+    export = run_export(tmp_path, make_env, log=lambda *a: None)
+    assert (tmp_path / "policy" / "policy.onnx").is_file() and export is not None
