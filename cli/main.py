@@ -261,6 +261,9 @@ def _setup_train(p: argparse.ArgumentParser):
         cfg = config_from_args(TrainConfig, args)
         check_task_config(cfg, str(args.config or "train"))
         unit = "env-steps" if cfg.total_steps else "s"
+        if int(os.environ.get("RANK", "0")) > 0:  # a torchrun follower: rank 0 reports
+            run_train(args.workspace, cfg, env_factory(cfg.backend), log=lambda *a: None)
+            return 0
         with progress_bar(f"train ({cfg.num_envs} worlds, {unit})") as update:
             run_train(args.workspace, cfg, env_factory(cfg.backend), progress=update)
         return 0
@@ -589,7 +592,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         target = getattr(args, "workspace", None) or getattr(args, "out", None)
-        if _VERB_WRITES.get(args.verb, "nothing") == "nothing" or target is None:
+        # Under torchrun, rank 0 of `train` holds the lock and writes train/; the other
+        # processes of the job write nothing (h2s2r.policy.distributed).
+        follower = args.verb == "train" and int(os.environ.get("RANK", "0")) > 0
+        if _VERB_WRITES.get(args.verb, "nothing") == "nothing" or target is None or follower:
             return runners[args.verb](args)
         from h2s2r.core.workspace import workspace_lock
 

@@ -89,7 +89,7 @@ def resume_newest_readable(runner, folder: Path, log=print) -> Path:
             ck.rename(ck.with_name(ck.name + UNREADABLE))
             continue
         try:
-            runner.load(str(ck))
+            runner.load(str(ck), map_location=str(runner.device))
         except Exception as e:  # readable, but another network: the run's, not the file's
             first = str(e).strip().splitlines()
             raise H2S2RError(
@@ -191,16 +191,18 @@ def policy_checkpoint(ws: Path, which: str = "best", listed: tuple[str, ...] | N
 
 
 def make_runner(env: BatchedEnv, cfg: TrainConfig, log_dir: Path | None = None):
-    """rsl-rl's on-policy runner (PPO with its actor and critic) over ``env``."""
-    from rsl_rl.runners import OnPolicyRunner
-
+    """rsl-rl's on-policy runner (PPO with its actor and critic) over ``env``, on the env's
+    device (the CPU for ``mujoco``, the GPU of ``warp``); under ``torchrun`` one process of
+    a data-parallel job (:mod:`h2s2r.policy.distributed`)."""
+    from h2s2r.policy.distributed import runner_class
     from h2s2r.policy.rsl_env import RslVecEnv
 
-    runner = OnPolicyRunner(
-        RslVecEnv(env),
+    vec = RslVecEnv(env)
+    runner = runner_class()(
+        vec,
         ppo_config(cfg),
         log_dir=None if log_dir is None else str(log_dir),
-        device="cpu",
+        device=vec.device,
     )
     save_atomically(runner)
     return runner
@@ -209,7 +211,8 @@ def make_runner(env: BatchedEnv, cfg: TrainConfig, log_dir: Path | None = None):
 def load_runner(env: BatchedEnv, cfg: TrainConfig, checkpoint: Path):
     """A runner over ``env`` with the weights (and normalizers) of ``checkpoint``."""
     runner = make_runner(env, cfg)
-    runner.load(str(checkpoint))
+    # A run trained on a GPU loads on any device (and the other way round).
+    runner.load(str(checkpoint), map_location=str(runner.device))
     return runner
 
 
@@ -222,8 +225,10 @@ def actor(runner, num_envs: int) -> Callable[[dict, int], np.ndarray]:
 
     def act(obs: dict, step: int) -> np.ndarray:
         with torch.inference_mode():
-            td = TensorDict({k: torch.from_numpy(v) for k, v in obs.items()}, batch_size=[num_envs])
-            return policy(td).numpy().astype(np.float64)
+            td = TensorDict(
+                {k: torch.as_tensor(v) for k, v in obs.items()}, batch_size=[num_envs]
+            ).to(runner.device)
+            return policy(td).cpu().numpy().astype(np.float64)
 
     return act
 

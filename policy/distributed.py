@@ -57,11 +57,17 @@ def process_group_backend(device: str) -> str:
 
 
 def local_device(device: str, rank: Rank) -> str:
-    """The device of this rank: ``cuda`` / ``cuda:N`` becomes ``cuda:LOCAL_RANK`` in a
-    multi-process job (one GPU per process); ``cpu`` stays."""
-    if rank.world_size > 1 and str(device).startswith("cuda"):
-        return f"cuda:{rank.local_rank}"
-    return device
+    """The warp backend's device for this rank: in a multi-process job each process
+    takes GPU ``LOCAL_RANK`` (for ``cuda``, ``cuda:N`` or the automatic choice where a GPU
+    exists); ``cpu`` stays, and so does everything outside a job."""
+    if rank.world_size <= 1 or device == "cpu":
+        return device
+    if device == "":
+        import torch
+
+        if not torch.cuda.is_available():
+            return device
+    return f"cuda:{rank.local_rank}"
 
 
 def broadcast_flag(value: bool) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from h2s2r.core.artifacts import ObjectMesh, PolicyExport, Provenance
 from h2s2r.core.artifacts.base import staged_folder
-from h2s2r.core.env import EnvFactory
+from h2s2r.core.env import EnvFactory, as_host
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.goal import NEXT_GOAL_S, object_keypoints
 from h2s2r.core.observation import layout_size, layout_table, robot_policy_layout
@@ -66,13 +66,13 @@ def run_export(
         # every larger batch; it infers them again.
         del model.graph.value_info[:]
         onnx_bytes = model.SerializeToString()
-    _check_actions_finite(onnx_bytes, env.observe()["policy"], ck, env.close)
+    _check_actions_finite(onnx_bytes, as_host(env).observe()["policy"], ck, env.close)
     ctrl = env.controller
     layout = robot_policy_layout(ctrl.robot, ctrl.action_dim)
     size = layout_size(layout)
-    if size != env.observe()["policy"].shape[1]:
+    if size != as_host(env).observe()["policy"].shape[1]:
         raise H2S2RError(
-            f"the {env.name} task observes {env.observe()['policy'].shape[1]} values but "
+            f"the {env.name} task observes {as_host(env).observe()['policy'].shape[1]} values but "
             f"the observation table has {size}: the task does not build its observation "
             "with h2s2r.core.observation.policy_observation"
         )

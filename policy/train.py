@@ -25,11 +25,12 @@ up to 15 points of success.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,13 @@ from h2s2r.policy.checkpoints import (
     resume_newest_readable,
 )
 from h2s2r.policy.config import BACKENDS, TrainConfig, ppo_config
+from h2s2r.policy.distributed import (
+    SEED_STRIDE,
+    Rank,
+    broadcast_flag,
+    current_rank,
+    local_device,
+)
 from h2s2r.policy.rollout import run_episodes
 
 VALIDATION_SEED = 1_000_003  # + the training seed: start poses neither train nor eval draw
@@ -143,15 +151,26 @@ def run_train(
     make_env: EnvFactory,
     progress=None,
     log=print,
-) -> TrainRun:
+) -> TrainRun | None:
     """Train PPO on the workspace's task in environments from ``make_env`` (the
-    simulation backend's factory; :func:`h2s2r.sim.tasks.make_env` for ``mujoco``)."""
+    simulation backend's factory: :func:`h2s2r.sim.tasks.make_env`). Under ``torchrun``
+    (:mod:`h2s2r.policy.distributed`) rank 0 returns the run and the other ranks None."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
     if cfg.backend not in BACKENDS:
-        raise H2S2RError(f"--backend {cfg.backend!r}: one of {list(BACKENDS)} (CPU) so far")
+        raise H2S2RError(f"--backend {cfg.backend!r}: one of {list(BACKENDS)}")
     ws = Path(ws)
+    rank = current_rank()
+    if rank.world_size > 1:
+        if cfg.backend == "warp":
+            cfg = replace(cfg, device=local_device(cfg.device, rank))
+        if not rank.main:
+            return _follow(ws, cfg, make_env, rank)
+        log(
+            f"data-parallel training: {rank.world_size} processes × {cfg.num_envs} worlds, "
+            "gradients all-reduced; this process (rank 0) writes train/"
+        )
     out = ws / "train"
     if out.exists() and latest_checkpoint(out) is not None and not cfg.resume:
         raise H2S2RError(
@@ -183,7 +202,7 @@ def run_train(
     use_fused_adam(runner.alg)
     state_path = out / "state.json"
     env_steps, wall = 0, 0.0
-    per_it = cfg.num_envs * cfg.steps_per_env
+    per_it = cfg.num_envs * cfg.steps_per_env * rank.world_size  # env-steps of all ranks
     if resume:
         ck = resume_newest_readable(runner, out, log)
         # The run is open again: until it ends, meta.json would list checkpoints that
@@ -233,9 +252,10 @@ def run_train(
                 progress(env_steps, cfg.total_steps)
             else:
                 progress(int(wall), int(cfg.budget_min * 60))
-        if (cfg.total_steps and env_steps >= cfg.total_steps) or (
+        spent = (cfg.total_steps and env_steps >= cfg.total_steps) or (
             not cfg.total_steps and wall >= cfg.budget_min * 60
-        ):
+        )
+        if broadcast_flag(bool(spent)):  # the other ranks of a torchrun job stop with it
             raise _BudgetReachedError
 
     runner.logger.log = log_and_check
@@ -288,6 +308,7 @@ def run_train(
             f"`h2s2r train {ws} --resume`"
         )
     best = validator.best if validator is not None else None
+    _leave_process_group()
     log(
         f"trained {env_steps:,} env-steps in {wall / 60:.1f} min "
         f"({env_steps / max(wall, 1e-9):,.0f} env-steps/s incl. learning); latest {ck.name}"
@@ -298,3 +319,34 @@ def run_train(
         )
     )
     return art
+
+
+def _follow(ws: Path, cfg: TrainConfig, make_env: EnvFactory, rank: Rank) -> None:
+    """A process of rank > 0 in a ``torchrun`` job: its own worlds (seeds offset by the
+    rank), the same updates as rank 0 (gradients all-reduced), no files; it stops when
+    rank 0 says the budget is spent."""
+    import torch
+
+    cfg = replace(cfg, seed=cfg.seed + SEED_STRIDE * rank.rank)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(1)
+    env = make_env(cfg.env_request(ws))
+    runner = make_runner(env, cfg)  # no log_dir: rank 0 writes train/
+    use_fused_adam(runner.alg)
+
+    def follow(*args, **kwargs):
+        if broadcast_flag(False):
+            raise _BudgetReachedError
+
+    runner.logger.log = follow
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(_BudgetReachedError):
+        runner.learn(10**9, init_at_random_ep_len=True)
+    env.close()
+    _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

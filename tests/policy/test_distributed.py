@@ -61,3 +61,50 @@ def test_two_processes_share_gradients_over_gloo(tmp_path):
     np.testing.assert_allclose(r0["start"], r1["start"], atol=1e-7)  # aligned at the start
     np.testing.assert_allclose(r0["end"], r1["end"], atol=1e-6)  # and after two updates
     assert np.abs(r0["end"] - r0["start"]).max() > 1e-4  # that did change the weights
+
+
+def test_torchrun_train_two_cpu_processes(tmp_path):
+    """``torchrun --nproc-per-node 2 h2s2r train``: one run in train/ (rank 0 holds the
+    workspace lock and writes; rank 1 writes nothing), env-steps counted over both."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from h2s2r.sim.tasks.examples import straight_push
+
+    task, mesh = straight_push()
+    task.save(tmp_path / "task")
+    mesh.save(tmp_path / "object")
+    bin_dir = Path(sys.executable).parent
+    r = subprocess.run(
+        [
+            str(bin_dir / "torchrun"),
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            str(bin_dir / "h2s2r"),
+            "train",
+            str(tmp_path),
+            "--num-envs",
+            "4",
+            "--total-steps",
+            "512",
+            "--validate-every",
+            "2",
+            "--validate-episodes",
+            "2",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"},
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "data-parallel training: 2 processes" in r.stdout
+    state = json.loads((tmp_path / "train" / "state.json").read_text())
+    assert state == {**state, "env_steps": 512, "iteration": 3}  # 4 iterations × 2 × 64
+    assert (tmp_path / "train" / "meta.json").is_file()
+    assert len(list((tmp_path / "train").glob("events.out.tfevents.*"))) == 1
