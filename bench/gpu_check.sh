@@ -14,7 +14,8 @@
 #               (wheels/, menagerie/, box_push/); default gpu_bundle
 #   --quick:    smaller runs (1,024–4,096 worlds, a 1-minute training)
 # Env: DEVICE (default cuda:0; cpu runs the same on Warp's CPU device, slowly),
-#      TRAIN_MIN (training minutes, default 3), WORLDS (benchmark worlds).
+#      TRAIN_MIN (training minutes, default 3), NUM_ENVS (training worlds, 8192),
+#      EPISODES (eval episodes, 100), WORLDS (benchmark worlds), VENV (the venv to use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUNDLE=${1:-gpu_bundle}
@@ -68,11 +69,12 @@ log "training throughput"
 
 WS=/tmp/h2s2r-gpu-box_push
 rm -rf "$WS" && cp -r "$BUNDLE/box_push" "$WS"
-log "train box_push on $DEVICE: ${TRAIN_MIN} min, 8,192 worlds, medium randomization"
-"$VENV/bin/h2s2r" train "$WS" --backend warp --device "$DEVICE" --num-envs 8192 \
+NUM_ENVS=${NUM_ENVS:-8192}
+log "train box_push on $DEVICE: ${TRAIN_MIN} min, $NUM_ENVS worlds, medium randomization"
+"$VENV/bin/h2s2r" train "$WS" --backend warp --device "$DEVICE" --num-envs "$NUM_ENVS" \
   --budget-min "$TRAIN_MIN" --randomization medium --validate-every 10
-log "eval (mujoco backend, all cores)"
-"$VENV/bin/h2s2r" eval "$WS" --episodes 100 --randomization medium --no-video
+log "eval (on the training backend)"
+"$VENV/bin/h2s2r" eval "$WS" --episodes "${EPISODES:-100}" --randomization medium --no-video
 cp "$WS/train/validation.json" "$RESULTS/gpu_box_push_validation.json" 2>/dev/null || true
 cp "$WS/eval/metrics.json" "$RESULTS/gpu_box_push_eval.json" 2>/dev/null || true
 if [ -n "${OUT:-}" ]; then cp "$RESULTS"/*warp*.json "$RESULTS"/gpu_box_push_*.json "$OUT/" 2>/dev/null || true; fi
