@@ -3,7 +3,8 @@
     .venv/bin/python bench/results_tables.py            # print the tables
     .venv/bin/python bench/results_tables.py --write    # and put them into docs/results.md
 
-Reads ``bench/results/``: ``sim_throughput.json`` (``bench/sim_throughput.py``),
+Reads ``bench/results/``: ``sim_throughput[_warp].json`` (``bench/sim_throughput.py``),
+``train_throughput[_warp].json`` (``bench/train_throughput.py``),
 ``track_object.json`` (``bench/track_object.py``), ``deploy_loop.json``
 (``bench/deploy_loop.py``), ``bad_inputs.json``, ``bad_inputs_round2.json`` and
 ``bad_inputs_round3.json`` (``bench/bad_inputs.py``) and ``train_eval_*.json``
@@ -28,20 +29,44 @@ def _machine(m: dict) -> str:
 
 
 def sim_throughput(d: dict) -> list[str]:
+    """``bench/sim_throughput.py``'s rows: physics alone and the whole task, per backend."""
+    backend = d.get("backend", "mujoco")
+    device = d["machine"].get("device") or _machine(d["machine"])
+    head = (
+        f"**Simulation throughput, `{backend}`** (`bench/sim_throughput.py`; {device}, "
+        f"MuJoCo {d['machine'].get('mujoco', '?')}; {d['substeps']} substeps per policy step"
+    )
+    if d.get("single_world_mj_step_per_s"):
+        head += f"; one world {d['single_world_mj_step_per_s']:,.0f} `mj_step`/s"
     rows = [
-        f"**Physics alone** (`bench/sim_throughput.py`; {_machine(d['machine'])}, MuJoCo "
-        f"{d['machine'].get('mujoco', '?')}): one world "
-        f"{d['single_world_mj_step_per_s']:,.0f} `mj_step`/s, {d['substeps']} substeps per "
-        "policy step.",
+        head + "). `physics`: the backend alone; `task`: the track_demo task as training "
+        "collects from it (controller, rewards, observations, resets).",
         "",
-        "| worlds | threads | env-steps/s | ideal | ratio |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| level | worlds | threads | env-steps/s | physics steps/s | ratio to ideal |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in d["rows"]:
+        ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "–"
         rows.append(
-            f"| {r['worlds']} | {r['threads']} | {r['env_steps_per_s']:,.0f} | "
-            f"{r['ideal_env_steps_per_s']:,.0f} | {r['ratio']:.2f} |"
+            f"| {r.get('level', 'physics')} | {r['worlds']} | {r.get('threads') or '–'} | "
+            f"{r['env_steps_per_s']:,.0f} | {r['env_steps_per_s'] * d['substeps']:,.0f} | "
+            f"{ratio} |"
         )
+    return rows
+
+
+def train_throughput(d: dict) -> list[str]:
+    """``bench/train_throughput.py``'s rows: env-steps/s of training including PPO."""
+    rows = [
+        f"**Training throughput, `{d['backend']}`** (`bench/train_throughput.py`; "
+        f"{d['machine']['device']}): env-steps/s including PPO, iterations after the first.",
+        "",
+        "| worlds | mini-batches | env-steps/s |",
+        "| ---: | ---: | ---: |",
+    ]
+    for r in d["rows"]:
+        rate = f"{r['env_steps_per_s']:,.0f}" if r.get("env_steps_per_s") else "–"
+        rows.append(f"| {r['worlds']} | {r['mini_batches']} | {rate} |")
     return rows
 
 
@@ -156,6 +181,9 @@ def tables() -> str:
     out: list[str] = []
     for name, fn in (
         ("sim_throughput.json", sim_throughput),
+        ("sim_throughput_warp.json", sim_throughput),
+        ("train_throughput.json", train_throughput),
+        ("train_throughput_warp.json", train_throughput),
         ("track_object.json", track_object),
         ("deploy_loop.json", deploy_loop),
         ("deploy_loop_camera.json", deploy_loop),
