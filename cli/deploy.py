@@ -30,7 +30,13 @@ from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.robot_io import load_robot_io
 from h2s2r.core.trust import verify_policy
-from h2s2r.deploy.graph import DeployOptions, deploy_graph, ros_args
+from h2s2r.deploy.graph import (
+    DeployOptions,
+    check_domain_free,
+    deploy_graph,
+    domain_of_environment,
+    ros_args,
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ def ros_environment(cfg: DeployConfig) -> dict[str, str]:
 
 
 def domain_of(env: dict[str, str]) -> str:
-    return env.get("ROS_DOMAIN_ID", "").strip() or "0"
+    return domain_of_environment(env)
 
 
 # Every node name an h2s2r deploy graph may have, and its supervisor's.
@@ -175,7 +181,8 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
     env = ros_environment(cfg)
     for n in notes:
         log(f"note: {n}")
-    refuse_a_running_graph(env, exclusive_topics(cfg, robot_io))
+    check_domain_free(domain_of(env))  # this machine: deterministic
+    refuse_a_running_graph(env, exclusive_topics(cfg, robot_io))  # the domain's graph
     duration = cfg.duration
     if duration <= 0 and cfg.sim:
         lo = policy.header["goal"]["goal_speed_range"][0]

@@ -7,23 +7,28 @@ joint states, object poses and the policy's targets to :class:`CommandCore` and,
 it at once. With ``autostart`` (the simulated robot, or ``h2s2r deploy --activate``) it
 configures itself and activates once joint states and object poses arrive. Every
 rejection, clamp, refusal and watchdog hold is logged and published as JSON on the events
-topic; whether it commands is the latched ``command_active`` topic.
-Parameters: ``workspace``, ``robot_config``, ``log_dir``, ``autostart``.
+topic; whether it commands is the latched ``command_active`` topic. It refuses to start
+while another h2s2r graph's command node runs on the same ROS domain on this machine
+(:func:`h2s2r.deploy.graph.hold_domain`). Parameters: ``workspace``, ``robot_config``,
+``log_dir``, ``autostart``.
 Writes ``<log_dir>/command.npz`` on exit.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 from h2s2r.core import rosmsg
+from h2s2r.core.errors import H2S2RError
 from h2s2r.core.robot_io import load_robot_io
 from h2s2r.core.runlog import RunLog
 from h2s2r.core.table import Table
 from h2s2r.core.trust import verify_policy
 from h2s2r.deploy.adapters import Adapter
 from h2s2r.deploy.command_core import CommandCore
+from h2s2r.deploy.graph import domain_of_environment, hold_domain
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,6 +160,16 @@ def main(argv: list[str] | None = None) -> None:
         def on_exit(self) -> None:
             self.log.save(self.log_path)
 
+    # One graph per ROS domain on this machine: a second command node would take the other
+    # graph's targets too. Held until this process ends.
+    domain = domain_of_environment()
+    args = sys.argv if argv is None else argv
+    ws = next((a.split(":=", 1)[1].strip("'") for a in args if a.startswith("workspace:=")), "")
+    try:
+        hold_domain(domain, f"the command node of {ws or 'a deploy'}")
+    except H2S2RError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(1)
     rosmsg.run_node(CommandNode, argv)
 
 

@@ -11,8 +11,13 @@ nodes here, the simulated robot in ``sim``, the object pose tracker in ``percept
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from h2s2r.core.errors import H2S2RError
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,67 @@ def deploy_graph(o: DeployOptions) -> list[NodeSpec]:
     return nodes
 
 
+def domain_lock_path(domain: str) -> Path:
+    """This machine's lock file for ROS domain ``domain`` (one h2s2r graph per domain)."""
+    return Path(tempfile.gettempdir()) / f"h2s2r-ros-domain-{domain}.lock"
+
+
+def domain_of_environment(environ=os.environ) -> str:
+    return environ.get("ROS_DOMAIN_ID", "").strip() or "0"
+
+
+def _busy(domain: str, fd: int) -> H2S2RError:
+    try:
+        d = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        holder = f"pid {d['pid']}: {d['what']}"
+    except (ValueError, KeyError, TypeError, OSError):
+        holder = "pid unknown"
+    return H2S2RError(
+        f"ROS domain {domain} already runs an h2s2r graph on this machine ({holder}; "
+        f"{domain_lock_path(domain)}): a second one would cross with it (each command node "
+        "taking both policies' targets) — stop the other one, or run this one on another "
+        "domain: --domain-id N (or ROS_DOMAIN_ID=N), 0 to 232"
+    )
+
+
+def hold_domain(domain: str, what: str) -> int:
+    """Take this machine's lock for ROS domain ``domain`` for the rest of the process (the
+    command node takes it: every graph, from ``h2s2r deploy`` or the launch file, has
+    one); the kernel releases it when the process ends. Raises naming the holder."""
+    import fcntl
+
+    path = domain_lock_path(domain)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        err = _busy(domain, fd)
+        os.close(fd)
+        raise err from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "what": what}).encode(), 0)
+    return fd
+
+
+def check_domain_free(domain: str) -> None:
+    """Raise naming the holder when an h2s2r graph holds ROS domain ``domain`` on this
+    machine (its command node's :func:`hold_domain`); takes nothing."""
+    import fcntl
+
+    try:
+        fd = os.open(domain_lock_path(domain), os.O_RDONLY)
+    except OSError:
+        return  # never taken here
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(domain, fd) from None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def ros_args(node: NodeSpec) -> list[str]:
     """The node's command-line ``--ros-args``: its name and parameters."""
     args = ["--ros-args", "-r", f"__node:={node.name}"]
@@ -90,4 +156,13 @@ def ros_args(node: NodeSpec) -> list[str]:
     return args
 
 
-__all__ = ["DeployOptions", "NodeSpec", "deploy_graph", "ros_args"]
+__all__ = [
+    "DeployOptions",
+    "NodeSpec",
+    "check_domain_free",
+    "deploy_graph",
+    "domain_lock_path",
+    "domain_of_environment",
+    "hold_domain",
+    "ros_args",
+]

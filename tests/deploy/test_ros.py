@@ -324,7 +324,38 @@ def test_deploy_refuses_a_ros_domain_that_runs_another_h2s2r_graph(deploy_ws, ro
             run_deploy(ws, DeployConfig(sim=True, duration=2.0), log=lambda *a: None)
         msg = str(e.value)
         assert f"ROS domain {ros_env['ROS_DOMAIN_ID']} already runs an h2s2r graph" in msg
-        assert "/policy" in msg and "--domain-id" in msg and "ROS_DOMAIN_ID" in msg
+        assert "node(s) /policy" in msg or "publisher(s) on /h2s2r/joint_targets" in msg
+        assert "--domain-id" in msg and "ROS_DOMAIN_ID" in msg
         assert not (ws / "deploy_log").exists()  # no node was started
     finally:
         stop(other)
+
+
+def test_one_command_node_per_ros_domain_on_a_machine(deploy_ws, ros_env, tmp_path):
+    """The probe's second deploy on a busy domain was not always seen by DDS discovery in
+    its 2 s: the command node (in every graph, launch file too) holds the domain's lock on
+    this machine, and `h2s2r deploy` checks it first."""
+    import shutil
+
+    from h2s2r.core.errors import H2S2RError
+    from h2s2r.deploy.graph import hold_domain
+
+    ws = tmp_path / "ws"
+    shutil.copytree(deploy_ws, ws)
+    domain = ros_env["ROS_DOMAIN_ID"]
+    fd = hold_domain(domain, "the other graph's command node")
+    try:
+        with pytest.raises(H2S2RError, match=rf"ROS domain {domain} already runs an h2s2r") as e:
+            run_deploy(ws, DeployConfig(sim=True, duration=2.0), log=lambda *a: None)
+        assert f"pid {os.getpid()}" in str(e.value) and "--domain-id" in str(e.value)
+        assert not (ws / "deploy_log").exists()
+        opts = DeployOptions(workspace=str(ws), log_dir=str(tmp_path), autostart=True)
+        spec = next(s for s in deploy_graph(opts) if s.name == "command")
+        proc = start(spec, ros_env, tmp_path / "command.log")
+        try:
+            assert proc.wait(timeout=60) == 1
+        finally:
+            stop(proc)
+        assert "already runs an h2s2r graph" in (tmp_path / "command.log").read_text()
+    finally:
+        os.close(fd)
