@@ -6,10 +6,10 @@
 Reads ``bench/results/``: ``sim_throughput[_warp].json`` (``bench/sim_throughput.py``),
 ``train_throughput[_warp].json`` (``bench/train_throughput.py``),
 ``track_object.json`` (``bench/track_object.py``), ``deploy_loop.json``
-(``bench/deploy_loop.py``), ``bad_inputs.json``, ``bad_inputs_round2.json`` and
-``bad_inputs_round3.json`` (``bench/bad_inputs.py``) and ``train_eval_*.json``
-(``bench/train_eval.py``); a missing file leaves its table out. ``--write`` replaces what
-lies between the ``bench-tables`` markers of ``docs/results.md``.
+(``bench/deploy_loop.py``), ``bad_inputs.json``, ``bad_inputs_round2.json``,
+``bad_inputs_round3.json`` and ``bad_inputs_round4.json`` (``bench/bad_inputs.py``) and
+``train_eval_*.json`` (``bench/train_eval.py``); a missing file leaves its table out.
+``--write`` replaces what lies between the ``bench-tables`` markers of ``docs/results.md``.
 """
 
 from __future__ import annotations
@@ -190,6 +190,7 @@ def tables() -> str:
         ("bad_inputs.json", bad_inputs),
         ("bad_inputs_round2.json", bad_inputs),
         ("bad_inputs_round3.json", bad_inputs),
+        ("bad_inputs_round4.json", bad_inputs),
     ):
         path = RESULTS / name
         if path.is_file():
