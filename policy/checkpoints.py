@@ -49,21 +49,46 @@ def check_resume_options(folder: Path, cfg: TrainConfig) -> None:
     a new run instead. Nothing in ``folder`` is touched."""
     from h2s2r.policy.config import saved_train_config
 
+    ws = folder.parent
+    new_run = (
+        f"start a new run: move train/ away (`mv {folder} {ws / 'train_old'}`) and train "
+        "without --resume"
+    )
+    meta, task_meta = folder / "meta.json", ws / "task" / "meta.json"
+    if meta.is_file() and task_meta.is_file():
+        import json
+
+        from h2s2r.core.artifacts.base import sha256_file
+
+        try:
+            upstream = json.loads(meta.read_text()).get("upstream", {})
+        except (json.JSONDecodeError, AttributeError):
+            upstream = {}
+        trained_on = upstream.get("task/meta.json")
+        if trained_on and trained_on != sha256_file(task_meta):
+            raise H2S2RError(
+                f"--resume: {ws / 'task'} changed since this run was trained (retarget, "
+                f"another robot or demo): the run would continue on another task — {new_run}"
+            )
     if not (folder / "config.json").is_file():
         return  # a run killed before it wrote its config: the load says what differs
-    saved = saved_train_config(folder.parent)
+    saved = saved_train_config(ws)
+    if saved.backend != cfg.backend:
+        raise H2S2RError(
+            f"--resume: {folder / 'config.json'} was trained with --backend {saved.backend}"
+            f" (now {cfg.backend}): pass --backend {saved.backend} to continue it as "
+            f"trained, or {new_run} on {cfg.backend}"
+        )
     diff = [
         f"{name} {_shown(getattr(saved, name))} (now {_shown(getattr(cfg, name))})"
         for name in SHAPE_OPTIONS
         if getattr(saved, name) != getattr(cfg, name)
     ]
     if diff:
-        ws = folder.parent
         raise H2S2RError(
             f"--resume: {folder / 'config.json'} was trained with {'; '.join(diff)}: its "
             "checkpoints cannot continue as another network — resume with the run's "
-            "options (drop the flags or --config that change them), or start a new run: "
-            f"move train/ away (`mv {folder} {ws / 'train_old'}`) and train without --resume"
+            f"options (drop the flags or --config that change them), or {new_run}"
         )
 
 
@@ -212,7 +237,15 @@ def load_runner(env: BatchedEnv, cfg: TrainConfig, checkpoint: Path):
     """A runner over ``env`` with the weights (and normalizers) of ``checkpoint``."""
     runner = make_runner(env, cfg)
     # A run trained on a GPU loads on any device (and the other way round).
-    runner.load(str(checkpoint), map_location=str(runner.device))
+    try:
+        runner.load(str(checkpoint), map_location=str(runner.device))
+    except RuntimeError as e:  # the network built from the saved options does not fit
+        first = str(e).strip().splitlines()[0]
+        raise H2S2RError(
+            f"{checkpoint}: does not fit the network of this run's options ({first}); "
+            "train/config.json (or train/meta.json) must be the run's own — copy train/ "
+            "whole, or re-run `h2s2r train DIR`"
+        ) from e
     return runner
 
 

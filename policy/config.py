@@ -63,7 +63,18 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_options(self)
         if self.device and not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
-            raise H2S2RError(f"--device {self.device!r}: cpu, cuda or cuda:N (e.g. cuda:0)")
+            raise H2S2RError(
+                f"--device {self.device!r}: cpu, cuda or cuda:N (e.g. cuda:0); one device "
+                "per process — for several GPUs start one process each with "
+                "`torchrun --nproc-per-node N h2s2r train …` (docs/gpu.md)"
+            )
+        samples = self.num_envs * self.steps_per_env
+        if self.mini_batches > samples:
+            raise H2S2RError(
+                f"--mini-batches {self.mini_batches}: more than the {samples} samples of an "
+                f"iteration (--num-envs {self.num_envs} × --steps-per-env "
+                f"{self.steps_per_env}); use at most {samples}, or 0 (automatic)"
+            )
         if self.device and self.backend != "warp":
             raise H2S2RError(
                 f"--device {self.device}: only the warp backend runs on a device "
@@ -155,17 +166,26 @@ def ppo_config(cfg: TrainConfig) -> dict:
 def saved_train_config(ws: Path) -> TrainConfig:
     """The ``TrainConfig`` a workspace was trained with (``train/config.json``), so that
     evaluation and export build the same task (action semantics, synergy span, task
-    options); the defaults when it was never trained."""
+    options); without ``config.json`` (a ``train/`` copied with only the files its
+    ``meta.json`` lists), the options ``meta.json`` records; the defaults when it was never
+    trained."""
     path = Path(ws) / "train" / "config.json"
+    meta = path.with_name("meta.json")
     if not path.is_file():
-        return TrainConfig()
-    try:
-        config = json.loads(path.read_text())
-        saved = dict(config["train"])
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ArtifactError(path, f"cannot be read ({e})", "re-run `h2s2r train DIR`") from e
-    if "hidden_dims" not in saved:  # runs from before the option: the network they built
-        saved["hidden_dims"] = config["ppo"]["actor"]["hidden_dims"]
+        if not meta.is_file():
+            return TrainConfig()
+        try:
+            saved = dict(json.loads(meta.read_text())["config"])
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ArtifactError(meta, f"cannot be read ({e})", "re-run `h2s2r train DIR`") from e
+    else:
+        try:
+            config = json.loads(path.read_text())
+            saved = dict(config["train"])
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ArtifactError(path, f"cannot be read ({e})", "re-run `h2s2r train DIR`") from e
+        if "hidden_dims" not in saved:  # runs from before the option: the network they built
+            saved["hidden_dims"] = config["ppo"]["actor"]["hidden_dims"]
     known = {f.name for f in fields(TrainConfig)}
     return TrainConfig(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}

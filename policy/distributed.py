@@ -21,8 +21,11 @@ others follow it. Observation normalizers are updated per process from its own w
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
+
+from h2s2r.core.errors import H2S2RError
 
 SEED_STRIDE = 1_000  # rank r's worlds use seed + r × SEED_STRIDE
 
@@ -43,12 +46,33 @@ class Rank:
 SINGLE = Rank(0, 0, 1)
 
 
+# torchrun sets this for the processes it starts (with WORLD_SIZE, RANK, LOCAL_RANK).
+TORCHRUN_MARK = "TORCHELASTIC_RUN_ID"
+# How long a process waits for the others of its job to join (s).
+JOIN_TIMEOUT_S = float(os.environ.get("H2S2R_JOIN_TIMEOUT_S", "300"))
+
+
 def current_rank() -> Rank:
-    """The ``torchrun`` rank of this process (``SINGLE`` when not started by torchrun)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    """The ``torchrun`` rank of this process (``SINGLE`` when not started by torchrun).
+
+    ``WORLD_SIZE`` > 1 left in a shell's environment (an earlier job's exports) would make
+    a plain ``h2s2r train`` wait for processes that never come: without torchrun's own
+    variable it is refused."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+    except ValueError as e:
+        raise H2S2RError(f"WORLD_SIZE / RANK / LOCAL_RANK must be integers ({e})") from e
     if world <= 1:
         return SINGLE
-    return Rank(int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world)
+    if TORCHRUN_MARK not in os.environ:
+        raise H2S2RError(
+            f"WORLD_SIZE={world} is set but this process was not started by torchrun — "
+            "unset WORLD_SIZE, RANK and LOCAL_RANK for one process, or start the job with "
+            "`torchrun --nproc-per-node N h2s2r train …` (docs/gpu.md)"
+        )
+    return Rank(rank, local, world)
 
 
 def process_group_backend(device: str) -> str:
@@ -110,14 +134,31 @@ def runner_class():
                     raise ValueError(f"rank {rank.rank}: device {self.device} is not its GPU")
                 torch.cuda.set_device(rank.local_rank)
             if not dist.is_initialized():
-                dist.init_process_group(backend=backend, rank=rank.rank, world_size=rank.world_size)
+                master = os.environ.get("MASTER_ADDR", "?")
+                where = f"{master}:{os.environ.get('MASTER_PORT', '?')}"
+                try:
+                    dist.init_process_group(
+                        backend=backend,
+                        rank=rank.rank,
+                        world_size=rank.world_size,
+                        timeout=datetime.timedelta(seconds=JOIN_TIMEOUT_S),
+                    )
+                except (RuntimeError, dist.DistStoreError) as e:
+                    raise H2S2RError(
+                        f"rank {rank.rank}: the other processes of the job did not join at "
+                        f"{where} within {JOIN_TIMEOUT_S:.0f} s ({e}); check that every "
+                        "node runs the same torchrun command (H2S2R_JOIN_TIMEOUT_S sets "
+                        "the wait)"
+                    ) from e
 
     return DataParallelRunner
 
 
 __all__ = [
+    "JOIN_TIMEOUT_S",
     "SEED_STRIDE",
     "SINGLE",
+    "TORCHRUN_MARK",
     "Rank",
     "broadcast_flag",
     "current_rank",

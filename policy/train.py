@@ -279,7 +279,8 @@ def run_train(
         contextlib.suppress(_BudgetReachedError),
     ):
         try:
-            runner.learn(max(iterations, 1), init_at_random_ep_len=done_steps == 0)
+            with _stop_signals_interrupt():
+                runner.learn(max(iterations, 1), init_at_random_ep_len=done_steps == 0)
         except KeyboardInterrupt:
             # Ctrl-C: the weights of the last finished update are a valid policy; save
             # them and meta.json as at the end of a run, so eval, export and --resume work.
@@ -343,6 +344,29 @@ def _follow(ws: Path, cfg: TrainConfig, make_env: EnvFactory, rank: Rank) -> Non
         runner.learn(10**9, init_at_random_ep_len=True)
     env.close()
     _leave_process_group()
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt():
+    """SIGTERM (a scheduler, ``kill``) and SIGHUP (a closed terminal or ssh session) end
+    training the way Ctrl-C does: with a checkpoint and ``meta.json``, so ``--resume``,
+    ``eval``, ``export`` and ``h2s2r run`` go on from there."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _leave_process_group() -> None:

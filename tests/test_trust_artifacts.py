@@ -749,3 +749,78 @@ def test_validate_names_the_command_still_writing_the_workspace(trained_ws, tmp_
         holder.wait()
     assert main(["validate", str(ws)]) == 1  # nobody writes it now: it is broken
     assert "meta.json: file is missing" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- round 4
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_in_training_saves_like_ctrl_c(tmp_path, signame):
+    """A scheduler's SIGTERM or a dropped ssh session's SIGHUP ends training with a
+    checkpoint and meta.json (round-4 probe: `run` after SIGHUP found no meta.json)."""
+    import os
+    import signal
+
+    from tests.conftest import straight_push_task
+
+    ws = tmp_path / "ws"
+    task, mesh = straight_push_task()
+    task.save(ws / "task")
+    mesh.save(ws / "object")
+    steps = {"n": 0}
+
+    def signalling_env(req):
+        env = make_env(req)
+        step = env.step
+
+        def step_then_signal(*a, **k):
+            steps["n"] += 1
+            if steps["n"] == 16 * 2 + 3:
+                os.kill(os.getpid(), getattr(signal, signame))
+            return step(*a, **k)
+
+        env.step = step_then_signal
+        return env
+
+    cfg = TrainConfig(num_envs=8, total_steps=8 * 16 * 50, threads=2, validate_every=0)
+    with pytest.raises(TrainingInterruptedError, match="--resume"):
+        run_train(ws, cfg, signalling_env, **QUIET)
+    assert TrainRun.load(ws / "train").checkpoints[-1] == "model_1.pt"
+    assert signal.getsignal(getattr(signal, signame)) in (
+        signal.SIG_DFL,
+        signal.default_int_handler,
+    )
+
+
+def test_mini_batches_cannot_exceed_the_samples_of_an_iteration():
+    """Round-4 probe: --mini-batches 256 with 128 samples trained on NaN losses, exit 0."""
+    with pytest.raises(H2S2RError, match=r"--mini-batches 256: more than the 128 samples"):
+        TrainConfig(num_envs=8, steps_per_env=16, mini_batches=256)
+    assert TrainConfig(num_envs=8, steps_per_env=16, mini_batches=128).mini_batches == 128
+
+
+def test_a_train_folder_without_config_json_is_read_from_its_meta_json(tmp_path):
+    """Round-4 probe: train/ copied with only the files meta.json lists (no config.json)
+    was evaluated with the default options (a joint_delta run failed to load)."""
+    from h2s2r.policy.config import saved_train_config
+
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "meta.json").write_text(
+        json.dumps({"config": {"action_mode": "joint_delta", "hidden_dims": [64, 32]}})
+    )
+    cfg = saved_train_config(tmp_path)
+    assert cfg.action_mode == "joint_delta" and cfg.hidden_dims == (64, 32)
+
+
+def test_resume_refuses_a_changed_task_and_another_backend(trained_ws, tmp_path):
+    """Round-4 probe: after `retarget --robot iiwa_leap`, `train --resume` continued the
+    iiwa_allegro run on the new task; a warp run resumed silently on mujoco."""
+    ws = _copy(trained_ws, tmp_path)
+    before = sorted(p.name for p in (ws / "train").iterdir())
+    cfg = TrainConfig(num_envs=8, total_steps=8 * 16 * 6, threads=2, resume=True)
+    with pytest.raises(H2S2RError, match=r"--backend mujoco.*now warp"):
+        run_train(ws, TrainConfig(**{**cfg.__dict__, "backend": "warp"}), make_env, **QUIET)
+    meta = json.loads((ws / "task" / "meta.json").read_text())
+    meta.setdefault("provenance", {})["edited"] = True  # another task/ (a re-retarget)
+    (ws / "task" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(H2S2RError, match=r"task changed since this run was trained"):
+        run_train(ws, cfg, make_env, **QUIET)
+    assert sorted(p.name for p in (ws / "train").iterdir()) == before  # nothing touched

@@ -39,9 +39,18 @@ INSTALL_HINT = (
 
 def import_warp():
     try:
+        import warp as wp
+    except ImportError as e:
+        raise H2S2RError(f"--backend warp: {e.name} is not installed; {INSTALL_HINT}") from e
+    if not hasattr(wp, "config") or not hasattr(wp, "get_device"):
+        where = getattr(wp, "__file__", None) or "a namespace package"
+        raise H2S2RError(
+            f"--backend warp: `import warp` found {where}, not NVIDIA Warp — rename that "
+            "module or take its folder off PYTHONPATH / the working directory"
+        )
+    try:
         import mujoco_warp as mjw
         import torch
-        import warp as wp
     except ImportError as e:
         raise H2S2RError(f"--backend warp: {e.name} is not installed; {INSTALL_HINT}") from e
     wp.config.quiet = True  # no banner on every command (wp.get_device() names the device)
@@ -53,6 +62,20 @@ def default_device() -> str:
     wp, _, _ = import_warp()
     wp.init()
     return "cuda:0" if wp.is_cuda_available() else "cpu"
+
+
+def warp_device(wp, device: str):
+    """Warp's device ``device``, or an error naming ``--device`` and the devices there are
+    (``cuda:0`` on a machine without a GPU, ``cuda:3`` on one with two)."""
+    wp.init()
+    try:
+        return wp.get_device(device)
+    except (ValueError, RuntimeError) as e:
+        names = ", ".join(d.alias for d in wp.get_devices())
+        hint = "" if wp.is_cuda_available() else " (Warp finds no CUDA GPU or driver here)"
+        raise H2S2RError(
+            f"--device {device}: not a device of this machine{hint}; available: {names} ({e})"
+        ) from e
 
 
 class WarpSim:
@@ -81,7 +104,7 @@ class WarpSim:
         device_model.opt.disableflags &= ~int(mujoco.mjtDisableBit.mjDSBL_AUTORESET)
         self.num_worlds = B = num_worlds
         device = device or default_device()
-        self.wp_device = wp.get_device(device)
+        self.wp_device = warp_device(wp, device)
         self.arrays = Arrays(str(device), "float32")
         self.variants = variants or [model]
         data = mujoco.MjData(model)
@@ -221,4 +244,4 @@ def _differing_fields(variants: list[mujoco.MjModel]) -> list[str]:
     return out
 
 
-__all__ = ["INSTALL_HINT", "WarpSim", "default_device", "import_warp"]
+__all__ = ["INSTALL_HINT", "WarpSim", "default_device", "import_warp", "warp_device"]

@@ -154,3 +154,34 @@ def test_train_eval_export_on_the_warp_backend(tmp_path):
     assert np.isfinite(result.metrics["tracking_err_mean_m"])
     export = run_export(tmp_path, make_env, log=lambda *a: None)
     assert (tmp_path / "policy" / "policy.onnx").is_file() and export is not None
+
+
+def test_a_device_this_machine_lacks_is_one_line(tmp_path):
+    """Round-4 probe: `--device cuda:0` without a GPU ended in Warp's ValueError."""
+    from h2s2r.core.errors import H2S2RError
+    from h2s2r.sim.tasks.examples import straight_push
+
+    task, mesh = straight_push()
+    with pytest.raises(H2S2RError, match=r"--device cuda:99: not a device of this machine"):
+        TrackDemoEnv(
+            task, mesh, make_task_cfg("none"), num_envs=2, backend="warp", device="cuda:99"
+        )
+
+
+def test_a_user_module_named_warp_is_named(tmp_path):
+    """Round-4 probe: a user's own warp.py on PYTHONPATH gave an AttributeError deep in
+    mujoco_warp; the error names the file that shadows NVIDIA Warp."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "warp.py").write_text("X = 1\n")
+    code = "from h2s2r.sim.backends.mujoco_warp import import_warp; import_warp()"
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "mine")},
+    )
+    assert r.returncode != 0 and "not NVIDIA Warp" in r.stderr and "mine/warp.py" in r.stderr
