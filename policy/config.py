@@ -120,7 +120,8 @@ def mini_batches(cfg: TrainConfig) -> int:
     """Mini-batches per PPO epoch: ``cfg.mini_batches``, or the automatic choice."""
     if cfg.mini_batches:
         return cfg.mini_batches
-    return max(4, cfg.num_envs * cfg.steps_per_env // MINI_BATCH_SAMPLES)
+    samples = cfg.num_envs * cfg.steps_per_env
+    return min(max(4, samples // MINI_BATCH_SAMPLES), samples)
 
 
 def ppo_config(cfg: TrainConfig) -> dict:
