@@ -507,6 +507,9 @@ VERBS: tuple[Verb, ...] = (
 
 
 _VERB_WRITES = {v.name: v.writes for v in VERBS}
+# The verbs that may make their workspace folder; every other verb reads one a former
+# command made, and refuses a missing one before anything is created.
+_VERB_CREATES = frozenset({"capture", "import", "synth", "calibrate", "demo"})
 
 
 def build_parser(
@@ -600,7 +603,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from h2s2r.core.workspace import workspace_lock
 
         with workspace_lock(
-            target, "h2s2r " + " ".join(argv), log=print, writes=_writes(args.verb)
+            target,
+            "h2s2r " + " ".join(argv),
+            log=print,
+            writes=_writes(args.verb),
+            create=args.verb in _VERB_CREATES,
         ):
             return runners[args.verb](args)
     except H2S2RError as e:

@@ -130,16 +130,56 @@ def _describe(holder: dict) -> str:
     return "another h2s2r command (pid unknown)"
 
 
+def _unexpanded_tilde(root: Path) -> str:
+    """For a path whose first part is a literal ``~`` or ``~user`` (quoted on the command
+    line, so the shell did not expand it): what to say; else ``""``."""
+    first = root.parts[0] if root.parts else ""
+    if not first.startswith("~"):
+        return ""
+    home = "$HOME" if first == "~" else "the full path of that user's home"
+    rest = "/".join(root.parts[1:])
+    example = f'"$HOME/{rest}"' if first == "~" and rest else home
+    return (
+        f"the shell did not expand '{first}' (the path was quoted): "
+        f"use {example} or an unquoted {root}"
+    )
+
+
+def require_workspace(root: str | Path) -> Path:
+    """``root`` as a Path, or a one-line :class:`H2S2RError` naming it when the folder
+    does not exist (for the verbs that read a workspace a former command made)."""
+    root = Path(root)
+    if root.exists():
+        return root  # a file at the place: workspace_lock names it
+    tilde = _unexpanded_tilde(root)
+    if tilde:
+        raise H2S2RError(f"{root}: workspace folder does not exist — {tilde}")
+    where = "" if root.is_absolute() else f" (in {Path.cwd()})"
+    raise H2S2RError(
+        f"{root}: workspace folder does not exist{where} — check the path, or make the "
+        f"workspace first with `h2s2r import --from PATH {root}` or `h2s2r synth --out {root}`"
+    )
+
+
 @contextlib.contextmanager
 def workspace_lock(
-    root: str | Path, command: str, log=print, writes: tuple[str, ...] | None = None
+    root: str | Path,
+    command: str,
+    log=print,
+    writes: tuple[str, ...] | None = None,
+    create: bool = True,
 ) -> Iterator[Path]:
     """Hold the workspace for one writing command: a second writer stops at once with a
     message naming the first; ``writes`` (the folders it writes; ``None``: any) tells
     ``validate`` which folders are unfinished rather than broken. The lock is an
     ``flock`` on ``<root>/.h2s2r.lock``, which the kernel releases when the holder dies,
     so a killed command never leaves the workspace locked. Taking it also undoes what an
-    interrupted folder write left (:func:`~h2s2r.core.artifacts.base.recover_folder`)."""
+    interrupted folder write left (:func:`~h2s2r.core.artifacts.base.recover_folder`).
+
+    ``create=False`` (a verb that reads a workspace a former command made) refuses a
+    missing ``root`` before anything is made. With ``create=True`` the folder and any
+    missing parents are made, and removed again, all of them, when the command wrote
+    nothing there."""
     import fcntl
 
     from h2s2r.core.artifacts.base import PARTIAL, REPLACED, recover_folder
@@ -150,7 +190,15 @@ def workspace_lock(
             f"{root}: is a file, not a workspace folder — give the workspace folder (a "
             f"recording goes in with `h2s2r import --from {root} DIR`)"
         )
-    created = not root.exists()
+    if not create:
+        require_workspace(root)
+    tilde = _unexpanded_tilde(root)
+    if tilde and not Path(root.parts[0]).exists():
+        raise H2S2RError(
+            f"{root}: would make a folder named '{root.parts[0]}' in {Path.cwd()} — {tilde}"
+        )
+    # The folders this command makes, deepest first: removed again if it writes nothing.
+    made = [p for p in (root, *root.parents) if not p.exists()]
     path = root / LOCK_FILE
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -198,9 +246,13 @@ def workspace_lock(
         yield root
     finally:
         os.close(fd)  # releases the flock
-        if created and [p.name for p in root.iterdir()] == [LOCK_FILE]:
+        if made and [p.name for p in root.iterdir()] == [LOCK_FILE]:
             path.unlink()  # a command that failed before writing leaves no new folder
-            root.rmdir()
+            for d in made:  # nor the parents it made (`~/runs/mug` quoted: `~` and `~/runs`)
+                try:
+                    d.rmdir()
+                except OSError:  # something else was put there meanwhile: keep it
+                    break
 
 
 def _read_holder(fd: int) -> str:

@@ -131,3 +131,37 @@ def test_run_skips_stages_whose_output_exists(tmp_path, capsys):
     assert main(["run", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.count("exists: skipped") == 6
+
+
+def test_a_quoted_tilde_is_refused_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """Round-4 probe: `h2s2r eval '~/runs/mug'` (the shell leaves a quoted ~ alone) said
+    "~/runs/mug/task: folder does not exist" and left a folder named `~` behind."""
+    monkeypatch.chdir(tmp_path)
+    for verb in ("eval", "train", "track-hand", "export"):
+        assert main([verb, "~/runs/mug"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "~/runs/mug: workspace folder does not exist" in err, err
+        assert "did not expand '~'" in err and '"$HOME/runs/mug"' in err, err
+    # A verb that makes its workspace would make a folder named `~`: refused too.
+    assert main(["synth", "--task", "box_push", "--out", "~/runs/mug", "--frames", "30"]) == 1
+    assert "did not expand '~'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_workspace_is_refused_before_anything_is_made(tmp_path, capsys):
+    ws = tmp_path / "runs" / "mug"
+    assert main(["retarget", str(ws)]) == 1
+    err = capsys.readouterr().err
+    assert f"{ws}: workspace folder does not exist" in err and "h2s2r import" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_creating_verb_removes_the_parents_it_made(tmp_path, capsys):
+    out = tmp_path / "a" / "b" / "ws"
+    assert main(["synth", "--task", "mug_pour", "--out", str(out)]) == 1
+    assert "box_push" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # not even a/ or a/b/
+    (tmp_path / "a").mkdir()  # a folder that was there before stays
+    assert main(["synth", "--task", "mug_pour", "--out", str(out)]) == 1
+    assert [p.name for p in tmp_path.rglob("*")] == ["a"]

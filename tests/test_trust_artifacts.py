@@ -318,6 +318,7 @@ def test_checkpoints_are_written_through_a_temporary_file(trained_ws, tmp_path):
 )
 def test_out_of_range_options_fail_in_one_line_before_any_work(argv, flag, tmp_path, capsys):
     ws = tmp_path / "ws"
+    ws.mkdir()  # train and eval refuse a missing workspace before reading their options
     assert main([a.format(ws=ws) for a in argv]) == 1
     err = capsys.readouterr().err.strip()
     assert flag in err and "\n" not in err and "Traceback" not in err
@@ -338,6 +339,7 @@ def test_out_of_range_options_fail_in_one_line_before_any_work(argv, flag, tmp_p
 def test_wrong_yaml_values_fail_in_one_line(yaml_text, name, tmp_path, capsys):
     path = tmp_path / "train.yaml"
     path.write_text(yaml_text)
+    (tmp_path / "ws").mkdir()  # a missing workspace is refused before the options are read
     assert main(["train", str(tmp_path / "ws"), "--config", str(path)]) == 1
     err = capsys.readouterr().err.strip()
     assert name in err and str(path) in err and "\n" not in err
@@ -444,8 +446,10 @@ def test_a_file_or_unwritable_place_as_workspace_is_one_line(tmp_path, capsys):
     bag.write_bytes(b"x")
     assert main(["track-object", str(bag)]) == 1
     assert "is a file, not a workspace folder" in capsys.readouterr().err
-    assert main(["track-hand", "/proc/h2s2r-ws"]) == 1
+    assert main(["synth", "--out", "/proc/h2s2r-ws"]) == 1  # a verb that makes its workspace
     assert "cannot write here" in capsys.readouterr().err
+    assert main(["track-hand", "/proc/h2s2r-ws"]) == 1  # one that reads it: none there
+    assert "workspace folder does not exist" in capsys.readouterr().err
 
 
 def test_a_checkpoint_from_another_run_is_refused(trained_ws, tmp_path):

@@ -28,6 +28,13 @@ from h2s2r.core.geometry import project_points
 from h2s2r.perception.object_track.smooth import savgol_weights
 
 METHODS = ("mediapipe", "hamer", "ground-truth")
+# Plausible wrist-to-middle-knuckle length (MediaPipe keypoints 0 → 9). Anthropometric
+# surveys put an adult's palm length (wrist crease to the middle finger's knuckle) at about
+# 9–12 cm from small women to large men, and the real hand video in
+# shared/data/hand_keypoints measures 8.1–11.1 cm (median 9.7). The bounds are about twice
+# as wide either way, so noisy real tracks and small hands pass, while a unit error (×10
+# from a depth scale, ×100 centimetres, ×1000 millimetres read as metres) does not.
+HAND_SIZE_RANGE_M = (0.04, 0.20)
 # hamer_depth's per-frame JSON keys → MediaPipe keypoint index (front/back pairs averaged).
 HAMER_KEYS = {
     0: ("wrist_back", "wrist_front"),
@@ -170,6 +177,41 @@ def _hamer(cap: Capture, cfg: TrackHandConfig):
     return kp, px, valid, present, {}
 
 
+def check_hand_size(bone_m: np.ndarray, cfg: TrackHandConfig, ws: Path) -> None:
+    """Refuse a hand whose median wrist-to-middle-knuckle length (``bone_m``, metres, one
+    per valid frame) is far outside an adult's (:data:`HAND_SIZE_RANGE_M`): the keypoints
+    are in the wrong unit, and retarget would otherwise blame the calibration."""
+    if not len(bone_m):
+        return
+    size = float(np.median(bone_m))
+    lo, hi = HAND_SIZE_RANGE_M
+    if lo <= size <= hi:
+        return
+    what = "large" if size > hi else "small"
+    got = (
+        f"wrist to middle knuckle {size * 100:.1f} cm (median of {len(bone_m)} frames), "
+        f"not a human hand's {lo * 100:.0f}–{hi * 100:.0f} cm"
+    )
+    if cfg.method == "hamer":
+        unit = "millimetres or centimetres" if size > hi else "another unit"
+        raise H2S2RError(
+            f"{cfg.hamer_output}: the hamer_depth keypoints give a hand far too {what}: "
+            f"{got} — the JSON is likely in {unit}, not metres (hamer_depth writes metres): "
+            "convert it back to metres, or re-run hamer_depth with the right depth scale"
+        )
+    if cfg.method == "ground-truth":
+        raise H2S2RError(
+            f"--method ground-truth: {ws / 'ground_truth'} holds a hand far too {what}: "
+            f"{got} — its keypoints are likely not in metres; re-run `h2s2r synth`"
+        )
+    raise H2S2RError(
+        f"--method mediapipe on {ws / 'capture'}: the hand lifted with the depth is far too "
+        f"{what}: {got} — the depth is likely in the wrong unit (millimetres read as "
+        f"metres, or a wrong depth scale): check depth_scale_m in "
+        f"{ws / 'capture' / 'meta.json'} and re-import with the right --depth-scale"
+    )
+
+
 def run_track_hand(
     ws: str | Path, cfg: TrackHandConfig = TrackHandConfig(), progress=None
 ) -> HandTrack:
@@ -204,6 +246,7 @@ def run_track_hand(
     if cfg.smooth_half_window > 0 and cfg.method != "ground-truth":
         kp = smooth_keypoints(kp, valid, cfg.smooth_half_window)
     bone = np.linalg.norm(kp[valid, 9] - kp[valid, 0], axis=1)
+    check_hand_size(bone, cfg, ws)  # before hand_track/ is replaced
     metrics.update(
         valid_fraction=float(valid.mean()),
         num_frames=cap.num_frames,

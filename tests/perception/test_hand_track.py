@@ -159,3 +159,59 @@ def test_left_hand_only_is_reported(tmp_path):
             w.add(rgb, np.full(rgb.shape[:2], 0.6))
     with pytest.raises(H2S2RError, match="only a left hand was seen"):
         run_track_hand(tmp_path, TrackHandConfig(model=str(MODEL)))
+
+
+def _hamer_json(ws: Path, out: Path, frames, scale: float = 1.0) -> Path:
+    """hamer_depth-style per-frame JSON from a synthetic demo's true hand, times ``scale``."""
+    gt = GroundTruth.load(ws / "ground_truth")
+    out.mkdir()
+    for i in frames:
+        frame = {
+            key: (scale * gt.hand_keypoints_cam[i, k]).tolist()
+            for k, keys in HAMER_KEYS.items()
+            for key in keys
+        }
+        (out / f"{i:05d}.json").write_text(json.dumps(frame))
+    return out
+
+
+def test_hamer_keypoints_in_millimetres_are_refused(synth_box, tmp_path):
+    """Round-4 probe: hamer_depth JSON converted to millimetres gave a 94 m hand (exit 0);
+    retarget then blamed the calibration. track-hand refuses it, naming the folder and
+    the unit, and leaves the earlier hand_track/ in place."""
+    ws = _private(synth_box, tmp_path)
+    run_track_hand(ws, TrackHandConfig(method="ground-truth"))
+    before = (ws / "hand_track" / "keypoints.npz").read_bytes()
+    mm = _hamer_json(ws, tmp_path / "hamer_mm", range(10), scale=1000.0)
+    with pytest.raises(H2S2RError, match=r"hamer_mm: .*millimetres.*not metres") as e:
+        run_track_hand(ws, TrackHandConfig(method="hamer", hamer_output=str(mm)))
+    assert "\n" not in str(e.value)
+    assert (ws / "hand_track" / "keypoints.npz").read_bytes() == before
+    metres = _hamer_json(ws, tmp_path / "hamer_m", range(10))  # the same data in metres
+    art = run_track_hand(ws, TrackHandConfig(method="hamer", hamer_output=str(metres)))
+    assert 0.07 < art.metrics["wrist_to_middle_mcp_m"] < 0.11
+
+
+@pytest.mark.parametrize(
+    ("method", "names"),
+    [("ground-truth", r"ground_truth"), ("mediapipe", r"capture.*depth")],
+)
+def test_an_implausible_hand_size_is_refused_for_every_method(method, names, tmp_path):
+    from h2s2r.perception.hand_track.stage import HAND_SIZE_RANGE_M, check_hand_size
+
+    cfg = TrackHandConfig(method=method)
+    check_hand_size(np.array([0.09, 0.095, 0.1]), cfg, tmp_path)  # an adult's: passes
+    check_hand_size(np.array(HAND_SIZE_RANGE_M), cfg, tmp_path)  # the bounds pass
+    for wrong in (9.4, 0.0095):  # ×100 (centimetres), ÷10
+        with pytest.raises(H2S2RError, match=rf"{names}.*not a human hand's 4–20 cm"):
+            check_hand_size(np.full(5, wrong), cfg, tmp_path)
+
+
+def test_the_real_hand_video_has_a_plausible_hand_size():
+    """The bounds are generous: every frame of a real (MediaPipe-estimated) hand passes."""
+    from h2s2r.perception.hand_track.stage import HAND_SIZE_RANGE_M
+
+    joints = np.load(SHARED_DATA / "hand_keypoints" / "human_joint_right.npz")["joints"]
+    bone = np.linalg.norm(joints[:, 9] - joints[:, 0], axis=1)
+    lo, hi = HAND_SIZE_RANGE_M
+    assert lo < bone.min() and bone.max() < hi
