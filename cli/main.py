@@ -577,6 +577,18 @@ def check_mujoco_gl(environ=os.environ) -> None:
     )
 
 
+def check_torchrun(verb: str) -> None:
+    """Only ``train`` runs as a data-parallel ``torchrun`` job; another verb started by
+    torchrun would run once per process, each locking the workspace against the others."""
+    under_torchrun = "TORCHELASTIC_RUN_ID" in os.environ
+    if verb != "train" and under_torchrun and os.environ.get("WORLD_SIZE", "1") != "1":
+        raise H2S2RError(
+            f"`h2s2r {verb}` was started by torchrun with "
+            f"WORLD_SIZE={os.environ['WORLD_SIZE']}: only `h2s2r train` runs as a "
+            f"torchrun job — run `h2s2r {verb}` once, without torchrun"
+        )
+
+
 def _writes(verb: str) -> tuple[str, ...] | None:
     """The folders ``verb`` writes (``None``: any of them), for the workspace lock."""
     writes = _VERB_WRITES.get(verb, "all")
@@ -589,6 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if verb is not None:
             check_mujoco_gl()  # before a stage's setup imports mujoco
+            check_torchrun(verb)
         parser, runners = build_parser(verb)
         args = parser.parse_args(argv)
         if args.verb is None:

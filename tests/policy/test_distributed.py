@@ -27,6 +27,7 @@ def _rank_main(rank: int, port: int, out: str) -> None:
         LOCAL_RANK=str(rank),
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
+        TORCHELASTIC_RUN_ID="test",  # as torchrun sets it
     )
     import torch.distributed as dist
 
@@ -108,3 +109,28 @@ def test_torchrun_train_two_cpu_processes(tmp_path):
     assert state == {**state, "env_steps": 512, "iteration": 3}  # 4 iterations × 2 × 64
     assert (tmp_path / "train" / "meta.json").is_file()
     assert len(list((tmp_path / "train").glob("events.out.tfevents.*"))) == 1
+
+
+def test_world_size_left_in_the_environment_is_refused(monkeypatch):
+    """Round-4 probe: WORLD_SIZE=2 left from an earlier job made a plain `train` wait
+    forever for a second process."""
+    from h2s2r.core.errors import H2S2RError
+    from h2s2r.policy.distributed import current_rank
+
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(H2S2RError, match="not started by torchrun"):
+        current_rank()
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job")
+    assert current_rank().world_size == 2
+
+
+def test_only_train_runs_under_torchrun(monkeypatch, tmp_path, capsys):
+    """Round-4 probe: `torchrun … h2s2r eval` ran eval twice, each locking the other out."""
+    from h2s2r.cli.main import main
+
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["eval", str(tmp_path)]) == 1
+    assert "only `h2s2r train` runs as a torchrun job" in capsys.readouterr().err
