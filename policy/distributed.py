@@ -69,7 +69,7 @@ def current_rank() -> Rank:
     if TORCHRUN_MARK not in os.environ:
         raise H2S2RError(
             f"WORLD_SIZE={world} is set but this process was not started by torchrun — "
-            "unset WORLD_SIZE, RANK and LOCAL_RANK for one process, or start the job with "
+            "for one process run `unset WORLD_SIZE RANK LOCAL_RANK` first; for a job use "
             "`torchrun --nproc-per-node N h2s2r train …` (docs/gpu.md)"
         )
     return Rank(rank, local, world)

@@ -74,7 +74,7 @@ def warp_device(wp, device: str):
         names = ", ".join(d.alias for d in wp.get_devices())
         hint = "" if wp.is_cuda_available() else " (Warp finds no CUDA GPU or driver here)"
         raise H2S2RError(
-            f"--device {device}: not a device of this machine{hint}; available: {names} ({e})"
+            f"--device {device}: not a device of this machine{hint}; use one of: {names} ({e})"
         ) from e
 
 
