@@ -132,9 +132,7 @@ class Arrays:
 
     def numpy(self, x: Any) -> np.ndarray:
         """A host numpy copy (for logging, rendering and tests)."""
-        if is_torch(x):
-            return x.detach().cpu().numpy()
-        return np.asarray(x)
+        return to_numpy(x)
 
 
 def to_numpy(x: Any) -> np.ndarray:

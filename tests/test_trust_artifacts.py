@@ -221,29 +221,47 @@ def test_resume_falls_back_past_a_truncated_checkpoint(trained_ws, tmp_path):
     verify_trained(ws)
 
 
-def test_ctrl_c_in_training_saves_a_checkpoint_and_meta_json(tmp_path):
+def _push_ws(tmp_path) -> Path:
+    """A workspace with the straight-push task and its box (no demo)."""
     from tests.conftest import straight_push_task
 
     ws = tmp_path / "ws"
     task, mesh = straight_push_task()
     task.save(ws / "task")
     mesh.save(ws / "object")
+    return ws
+
+
+def _env_that_at_step(n: int, then, num_envs: int = 8):
+    """``make_env`` whose training env (``num_envs`` worlds) calls ``then()`` at its
+    ``n``-th step (raising, or sending a signal), then steps on."""
     steps = {"n": 0}
 
-    def interrupting_env(req):
+    def factory(req):
         env = make_env(req)
-        if req.num_envs != 8:
+        if req.num_envs != num_envs:
             return env
         step = env.step
 
-        def step_then_ctrl_c(*a, **k):
+        def step_then(*a, **k):
             steps["n"] += 1
-            if steps["n"] == 16 * 3 + 5:  # in the fourth rollout
-                raise KeyboardInterrupt
+            if steps["n"] == n:
+                then()
             return step(*a, **k)
 
-        env.step = step_then_ctrl_c
+        env.step = step_then
         return env
+
+    return factory
+
+
+def test_ctrl_c_in_training_saves_a_checkpoint_and_meta_json(tmp_path):
+    ws = _push_ws(tmp_path)
+
+    def ctrl_c():
+        raise KeyboardInterrupt
+
+    interrupting_env = _env_that_at_step(16 * 3 + 5, ctrl_c)  # in the fourth rollout
 
     cfg = TrainConfig(
         num_envs=8, total_steps=8 * 16 * 50, save_every=100, threads=2, validate_every=0
@@ -763,27 +781,10 @@ def test_sigterm_or_sighup_in_training_saves_like_ctrl_c(tmp_path, signame):
     import os
     import signal
 
-    from tests.conftest import straight_push_task
-
-    ws = tmp_path / "ws"
-    task, mesh = straight_push_task()
-    task.save(ws / "task")
-    mesh.save(ws / "object")
-    steps = {"n": 0}
-
-    def signalling_env(req):
-        env = make_env(req)
-        step = env.step
-
-        def step_then_signal(*a, **k):
-            steps["n"] += 1
-            if steps["n"] == 16 * 2 + 3:
-                os.kill(os.getpid(), getattr(signal, signame))
-            return step(*a, **k)
-
-        env.step = step_then_signal
-        return env
-
+    ws = _push_ws(tmp_path)
+    signalling_env = _env_that_at_step(
+        16 * 2 + 3, lambda: os.kill(os.getpid(), getattr(signal, signame))
+    )
     cfg = TrainConfig(num_envs=8, total_steps=8 * 16 * 50, threads=2, validate_every=0)
     with pytest.raises(TrainingInterruptedError, match="--resume"):
         run_train(ws, cfg, signalling_env, **QUIET)
