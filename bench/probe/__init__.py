@@ -1,0 +1,1 @@
+"""The bad-input probe of ``bench/bad_inputs.py``, one module per round."""
