@@ -32,14 +32,22 @@ PYTHONPATH; torchrun around eval, two torchrun jobs on one workspace, Ctrl-C of 
 torchrun job, a run resumed under torchrun, WORLD_SIZE left in the shell; MuJoCo's 2 ms
 step in task_config, train/ copied without config.json, --resume after retargeting to
 another robot, a hang-up during `run`, the workspace as ``.``, hamer output in
-millimetres, a quoted ``~``). Cases under ``torchrun`` run it with 2 CPU processes over
-gloo; torchrun's own log and failure report (a traceback of torchrun itself) are kept
-apart from what h2s2r printed. ``--round N`` runs one round
-(default: all). Prints a table (case, round, stage, verdict, exit status, first line of
+millimetres, a quoted ``~``), round 5 (new held-out cases: --depth-scale 1 on
+millimetre depth, color/ instead of rgb/, gaps in the frame numbers, RGBA frames, an
+``fx fy cx cy`` cam_K.txt, a very long path, the C locale, HOME unset; a board pose in
+Euler degrees, a --from-file that is not a rotation; task_config with a reversed range,
+degrees for radians, a negative density, a misspelt reward term; a 0.5 s deploy --sim; a
+workspace moved or stamped by a wrong clock after training; ``run`` over a trained
+workspace with another --robot or after track-object was re-run). Cases under
+``torchrun`` run it with 2 CPU processes over gloo; torchrun's own log and failure
+report (a traceback of torchrun itself) are kept apart from what h2s2r printed. The
+cases live in ``bench/probe/`` (``run.py``: running and verdicts; ``fixtures.py``;
+``round1.py`` … ``round5.py``; ``main.py``: this command line). ``--round N`` runs one
+round (default: all). Prints a table (case, round, stage, verdict, exit status, first line of
 stderr) and writes JSON with the round of each row and the counts per round (default
 ``bench/results/bad_inputs.json``; ``bench/results/bad_inputs_roundN.json`` for
 ``--round N`` > 1: ``bad_inputs_round2.json``, ``bad_inputs_round3.json``,
-``bad_inputs_round4.json``). Not a test: pytest does not collect it.
+``bad_inputs_round4.json``, ``bad_inputs_round5.json``). Not a test: pytest does not collect it.
 """
 
 import sys
