@@ -139,33 +139,43 @@ class HandTrack(ArtifactBase):
     present: np.ndarray = field(default_factory=lambda: np.ones(21, dtype=bool))
     metrics: Mapping[str, float] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
+    # name -> (N,) per-frame quality signals; ``gate`` holds the plausibility gate's bits
+    # (0: passed; names in meta.json ``gate_bits``). Workspaces written before the gate
+    # existed have none and load with an empty mapping.
+    quality: Mapping[str, np.ndarray] = field(default_factory=dict)
+    gate_bits: Mapping[str, int] = field(default_factory=dict)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.validate(folder / self.FILE)
-        save_npz(
-            folder / self.FILE,
-            {
-                "keypoints_cam": self.keypoints_cam,
-                "keypoints_px": self.keypoints_px,
-                "valid": self.valid,
-                "handedness": np.str_(self.handedness),
-                "present": np.asarray(self.present, dtype=bool),
-            },
-        )
+        arrays = {
+            "keypoints_cam": self.keypoints_cam,
+            "keypoints_px": self.keypoints_px,
+            "valid": self.valid,
+            "handedness": np.str_(self.handedness),
+            "present": np.asarray(self.present, dtype=bool),
+        }
+        arrays.update({f"quality_{k}": np.asarray(v) for k, v in self.quality.items()})
+        save_npz(folder / self.FILE, arrays)
         write_metrics(folder, self.metrics)
-        self.write_meta(
-            folder,
-            self.provenance,
-            files=[self.FILE, METRICS_FILE],
-            extra={
-                "method": self.method,
-                "handedness": self.handedness,
-                "keypoint_order": "mediapipe",
-                "num_frames": len(self.valid),
-            },
-        )
+        extra = {
+            "method": self.method,
+            "handedness": self.handedness,
+            "keypoint_order": "mediapipe",
+            "num_frames": len(self.valid),
+        }
+        if self.quality:
+            extra["quality_keys"] = sorted(self.quality)
+        if self.gate_bits:
+            extra["gate_bits"] = dict(self.gate_bits)
+        self.write_meta(folder, self.provenance, files=[self.FILE, METRICS_FILE], extra=extra)
+
+    def gate_reason(self, frame: int) -> str:
+        """Why frame ``frame`` failed the plausibility gate (``""`` when it passed or the
+        track has no gate)."""
+        code = int(np.asarray(self.quality.get("gate", np.zeros(len(self.valid))))[frame])
+        return "+".join(n for n, b in self.gate_bits.items() if code & int(b))
 
     @classmethod
     def load(cls, folder: str | Path) -> HandTrack:
@@ -190,12 +200,21 @@ class HandTrack(ArtifactBase):
             method=str(meta.get("method", "?")),
             metrics=read_metrics(folder, cls.PRODUCER),
             provenance=_prov(meta),
+            quality={k[len("quality_") :]: v for k, v in d.items() if k.startswith("quality_")},
+            gate_bits={str(k): int(v) for k, v in dict(meta.get("gate_bits", {})).items()},
         )
         tr.validate(folder / cls.FILE)
         return tr
 
     def validate(self, path: Path) -> None:
         valid = _check_valid_flags(path, self.valid, self.PRODUCER)
+        for k, v in self.quality.items():
+            if np.shape(v) != (len(valid),):
+                raise ArtifactError(
+                    path,
+                    f"quality_{k} {np.shape(v)} does not match valid ({len(valid)},)",
+                    self._rerun(),
+                )
         if self.handedness not in ("right", "left"):
             raise ArtifactError(
                 path,

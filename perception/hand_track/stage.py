@@ -25,6 +25,7 @@ from h2s2r.core.artifacts import Capture, GroundTruth, HandTrack, Provenance
 from h2s2r.core.artifacts.base import staged_folder, write_timing
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import project_points
+from h2s2r.perception.hand_track.skeleton import BONES, GATE_BITS
 from h2s2r.perception.object_track.smooth import savgol_weights
 
 METHODS = ("mediapipe", "hamer", "ground-truth")
@@ -57,6 +58,10 @@ class TrackHandConfig:
     hand: str = "right"  # which hand to track when several are seen: right | left
     hamer_output: str = ""  # folder of hamer_depth per-frame JSON files (00000.json …)
     min_detection: float = 0.3  # MediaPipe detection confidence
+    # A false detection, or wrong depth under the hand, wants another hand size:
+    frame_size_tolerance: float = 1.33  # flag a frame whose own hand size is off ×this
+    # A frame whose 2D keypoints the video's hand cannot explain is flagged:
+    max_reprojection_palm: float = 0.25  # max reprojection rms, as a fraction of palm px
     smooth_half_window: int = 2  # Savitzky–Golay half window over valid runs; 0 = off
 
     def __post_init__(self) -> None:
@@ -64,6 +69,15 @@ class TrackHandConfig:
             raise H2S2RError(f"--method {self.method!r} is unknown; valid: {', '.join(METHODS)}")
         if self.hand not in ("right", "left"):
             raise H2S2RError(f"--hand must be right or left, got {self.hand!r}")
+        if not self.frame_size_tolerance > 1.0:
+            raise H2S2RError(
+                f"--frame-size-tolerance must be > 1 (a factor, e.g. 1.33), got "
+                f"{self.frame_size_tolerance}"
+            )
+        if not self.max_reprojection_palm > 0:
+            raise H2S2RError(
+                f"--max-reprojection-palm must be > 0 (e.g. 0.25), got {self.max_reprojection_palm}"
+            )
 
 
 def smooth_keypoints(kp: np.ndarray, valid: np.ndarray, half_window: int) -> np.ndarray:
@@ -80,35 +94,55 @@ def smooth_keypoints(kp: np.ndarray, valid: np.ndarray, half_window: int) -> np.
 
 
 def _mediapipe(cap: Capture, cfg: TrackHandConfig, progress):
-    from h2s2r.perception.hand_track.lift import lift_hand
+    """MediaPipe per frame, the scale-free gate on its 3D shape, then one skeleton for the
+    whole video lifted with the depth (:func:`lift.lift_sequence`) and the gates that need
+    the depth. Returns the usual tuple plus the per-frame quality signals."""
+    from h2s2r.perception.hand_track.lift import keypoint_depths, lift_sequence
     from h2s2r.perception.hand_track.mediapipe_hand import HandDetector, resolve_model
+    from h2s2r.perception.hand_track.skeleton import (
+        GATE_BITS,
+        HAND_LENGTH_RANGE_M,
+        NOMINAL_RATIO,
+        PALM,
+        hand_length,
+        shape_gate,
+        size_gate,
+    )
 
     model = resolve_model(cfg.model or None)
     n = cap.num_frames
-    kp = np.full((n, 21, 3), np.nan)
     px = np.full((n, 21, 2), np.nan)
-    valid = np.zeros(n, dtype=bool)
+    world = np.full((n, 21, 3), np.nan)
+    score = np.full(n, np.nan)
+    gate = np.zeros(n, dtype=np.int64)
+    detected = np.zeros(n, dtype=bool)
     seen = {"right": 0, "left": 0}
-    stats = {"detected": 0, "no_depth": 0, "scale": []}
+    # The largest adult wrist-to-middle-knuckle length (the hand-length range's top over the
+    # palm's usual share of it), with 20 % for depth noise: a 2D hand whose wrist-to-knuckle
+    # span, back-projected at its measured depth, is longer cannot be a hand (projection
+    # only shortens).
+    max_palm_m = 1.2 * HAND_LENGTH_RANGE_M[1] / hand_length(NOMINAL_RATIO)
     with HandDetector(model, min_detection=cfg.min_detection) as det:
         for i in range(n):
             hands = det.detect(cap.read_rgb(i), round(i * 1000 / cap.fps))
             for h in hands:
                 seen[h.handedness] += 1
             pick = [h for h in hands if h.handedness == cfg.hand]
-            if pick:
+            if not pick:
+                gate[i] |= GATE_BITS["no_hand"]
+            else:
                 h = max(pick, key=lambda x: x.score)
-                stats["detected"] += 1
-                px[i] = h.px
-                lifted = lift_hand(h.px, h.world, cap.read_depth_m(i), cap.K)
-                if lifted is None:
-                    stats["no_depth"] += 1
-                else:
-                    kp[i], valid[i] = lifted.keypoints_cam, True
-                    stats["scale"].append(lifted.scale)
+                detected[i] = True
+                px[i], world[i], score[i] = h.px, h.world, h.score
+                gate[i] |= shape_gate(h.world, cfg.hand)[0]
+                d = keypoint_depths(cap.read_depth_m(i), h.px)
+                if (d > 0).any():
+                    z = float(np.median(d[d > 0]))
+                    if np.linalg.norm(h.px[9] - h.px[0]) * z / cap.K[0, 0] > max_palm_m:
+                        gate[i] |= GATE_BITS["size_2d"]
             if progress:
                 progress(i + 1, n)
-    if stats["detected"] == 0:
+    if not detected.any():
         other = "left" if cfg.hand == "right" else "right"
         if seen[other]:
             raise H2S2RError(
@@ -120,17 +154,46 @@ def _mediapipe(cap: Capture, cfg: TrackHandConfig, progress):
             f"no hand found in any of the {n} frames of {cap.root}: check that "
             "the hand is in view and lit, or lower --min-detection"
         )
-    if not valid.any():
+    shape_ok = detected & (gate == 0)
+    depths = [lambda i=i: cap.read_depth_m(i) for i in range(n)]
+    lifted = lift_sequence(px, world, depths, cap.K, shape_ok if shape_ok.any() else detected)
+    kp = lifted.keypoints_cam
+    bones = lifted.bone_lengths_m
+    gate[detected & ~lifted.lifted & (gate == 0)] |= GATE_BITS["no_depth"]
+    ratio = lifted.frame_scale_ratio
+    tol = cfg.frame_size_tolerance
+    gate[lifted.lifted & ~((ratio >= 1 / tol) & (ratio <= tol))] |= GATE_BITS["frame_size"]
+    gate[lifted.lifted & (lifted.depth_inliers < 3)] |= GATE_BITS["depth_outliers"]
+    # The fitted hand must explain the 2D keypoints: rms within a quarter of its palm's
+    # length in the image (MediaPipe's 2D and 3D landmarks disagree by a few pixels).
+    z_wrist = np.where(lifted.lifted, kp[:, 0, 2], np.nan)
+    palm_px = bones[PALM] * cap.K[0, 0] / z_wrist
+    with np.errstate(invalid="ignore"):
+        bad_fit = lifted.reproj_rms_px > cfg.max_reprojection_palm * palm_px
+    gate[lifted.lifted & bad_fit] |= GATE_BITS["reprojection"]
+    if lifted.lifted.any():
+        gate[lifted.lifted] |= size_gate(bones)[0]
+    valid = lifted.lifted & (gate == 0)
+    kp[~valid] = np.nan
+    if not valid.any() and not lifted.lifted.any():
         raise H2S2RError(
-            f"a hand was found in {stats['detected']} frames but none had depth "
+            f"a hand was found in {int(detected.sum())} frames but none had depth "
             "under it: check depth alignment and range (capture/depth)"
         )
     metrics = {
-        "detected_fraction": stats["detected"] / n,
-        "no_depth_frames": stats["no_depth"],
-        "mediapipe_scale_mean": float(np.mean(stats["scale"])),
+        "detected_fraction": float(detected.mean()),
+        "no_depth_frames": int(((gate & GATE_BITS["no_depth"]) > 0).sum()),
+        "hand_length_m": hand_length(bones),
+        "size_fit_frames": lifted.fit_frames,
     }
-    return kp, px, valid, np.ones(21, dtype=bool), metrics
+    quality = {
+        "gate": gate,
+        "mediapipe_score": score,
+        "reproj_rms_px": lifted.reproj_rms_px,
+        "depth_inliers": lifted.depth_inliers.astype(np.int64),
+        "frame_size_ratio": ratio,
+    }
+    return kp, px, valid, np.ones(21, dtype=bool), metrics, quality, bones, lifted.lifted
 
 
 def _hamer(cap: Capture, cfg: TrackHandConfig):
@@ -212,6 +275,74 @@ def check_hand_size(bone_m: np.ndarray, cfg: TrackHandConfig, ws: Path) -> None:
     )
 
 
+def _gate_keypoints(kp, valid, handedness, present) -> np.ndarray:
+    """The gate on keypoints given in metres (ground truth, hamer_depth): shape and size."""
+    from h2s2r.perception.hand_track.skeleton import GATE_BITS, keypoint_gate
+
+    gate = np.where(valid, 0, GATE_BITS["no_hand"]).astype(np.int64)
+    for i in np.nonzero(valid)[0]:
+        gate[i] |= keypoint_gate(kp[i], handedness, present)[0]
+    return gate
+
+
+def _refuse_all_gated(valid, gate, palm_m, cfg, ws: Path, bones) -> None:
+    """Every frame with a hand failed the gate: one line with the reasons and the fix.
+    ``palm_m``: the gated hands' wrist-to-middle-knuckle lengths (or None)."""
+    from h2s2r.perception.hand_track.skeleton import GATE_BITS, hand_length
+
+    if valid.any():
+        return
+    found = (gate & GATE_BITS["no_hand"]) == 0
+    if palm_m is not None and len(palm_m):
+        # A size far off (a unit error) gets check_hand_size's message naming the unit.
+        check_hand_size(palm_m, cfg, ws)
+    counts = {
+        name: int(((gate[found] & bit) > 0).sum())
+        for name, bit in GATE_BITS.items()
+        if ((gate[found] & bit) > 0).any()
+    }
+    size = (
+        f"; the fitted hand length is {hand_length(bones) * 100:.1f} cm"
+        if bones is not None
+        else ""
+    )
+    raise H2S2RError(
+        f"--method {cfg.method} on {ws / 'capture'}: a hand was found in {int(found.sum())} "
+        f"frames but none is a plausible human hand (frames per reason: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+        + f"{size}): "
+        + (
+            "check the depth's unit and alignment (capture/meta.json), record the whole "
+            "hand in view, or loosen --frame-size-tolerance / --max-reprojection-palm"
+            if cfg.method == "mediapipe"
+            else "check the keypoints' unit (metres) and joint order (MediaPipe's)"
+        )
+    )
+
+
+def _gate_metrics(kp, valid, quality, bones) -> dict[str, float]:
+    """metrics.json: the gate's counts, the video's bones, and each frame's signals
+    (``frame_NNNNN_<signal>``; ``gate`` is the bit code, 0 = passed, names in meta.json)."""
+    from h2s2r.perception.hand_track.skeleton import BONES, GATE_BITS, bone_lengths
+
+    gate = np.asarray(quality["gate"])
+    out: dict[str, float] = {
+        f"gate_{name}_frames": int(((gate & bit) > 0).sum()) for name, bit in GATE_BITS.items()
+    }
+    if valid.any():
+        measured = bone_lengths(kp[valid])
+        out["bone_length_spread_m"] = float((measured.max(axis=0) - measured.min(axis=0)).max())
+    if bones is not None:
+        for (p, c), ell in zip(BONES, bones, strict=True):
+            out[f"bone_{p}_{c}_m"] = float(ell)
+    for i in range(len(gate)):
+        out[f"frame_{i:05d}_gate"] = int(gate[i])
+        for k, v in quality.items():
+            if k != "gate" and np.isfinite(v[i]):
+                out[f"frame_{i:05d}_{k}"] = float(v[i])
+    return out
+
+
 def run_track_hand(
     ws: str | Path, cfg: TrackHandConfig = TrackHandConfig(), progress=None
 ) -> HandTrack:
@@ -239,14 +370,30 @@ def run_track_hand(
             )
         kp, px, valid, present, metrics = _hamer(cap, cfg)
         handedness = "right"  # hamer_depth fits the right MANO hand
-    else:
-        kp, px, valid, present, metrics = _mediapipe(cap, cfg, progress)
+    bones = None
+    if cfg.method == "mediapipe":
+        kp, px, valid, present, metrics, quality, bones, lifted = _mediapipe(cap, cfg, progress)
         handedness = cfg.hand
+        # The one size of the video (every lifted frame has it), for the unit check.
+        palm_m = np.array([bones[BONES.index((0, 9))]]) if lifted.any() else None
+    else:
+        quality, lifted = {"gate": _gate_keypoints(kp, valid, handedness, present)}, valid.copy()
+        palm_m = np.linalg.norm(kp[valid, 9] - kp[valid, 0], axis=1)
+        gated = valid & (quality["gate"] != 0)
+        kp[gated], px[gated] = np.nan, np.nan
+        valid = valid & ~gated
     elapsed = time.perf_counter() - t0
     if cfg.smooth_half_window > 0 and cfg.method != "ground-truth":
         kp = smooth_keypoints(kp, valid, cfg.smooth_half_window)
+    if bones is not None:  # smoothing moves joints: back onto the video's one skeleton
+        from h2s2r.perception.hand_track.skeleton import rebuild
+
+        for i in np.nonzero(valid)[0]:
+            kp[i] = rebuild(kp[i], bones)
+    _refuse_all_gated(valid, quality["gate"], palm_m, cfg, ws, bones)
     bone = np.linalg.norm(kp[valid, 9] - kp[valid, 0], axis=1)
     check_hand_size(bone, cfg, ws)  # before hand_track/ is replaced
+    metrics.update(_gate_metrics(kp, valid, quality, bones))
     metrics.update(
         valid_fraction=float(valid.mean()),
         num_frames=cap.num_frames,
@@ -272,6 +419,8 @@ def run_track_hand(
         present=present,
         metrics=metrics,
         provenance=Provenance.of_files(ws, upstream, config=asdict(cfg)),
+        quality=quality,
+        gate_bits=GATE_BITS,
     )
     with staged_folder(ws / "hand_track") as out:
         art.save(out)
