@@ -135,6 +135,30 @@ def table_height(cap: Capture, frame: int, T_base_cam: np.ndarray, below_z: floa
     return float(-plane[3] / plane[2])
 
 
+def _no_hand_message(htrack: HandTrack, pre: int, start: int, gap: int) -> str:
+    """Why no hand near the pre-manipulation frame can be used: each frame and its reason
+    (the plausibility gate's, from hand_track/), and the fix."""
+    frames = range(pre, max(pre - gap, -1), -1)
+    why = []
+    for i in frames:
+        reason = htrack.gate_reason(i) or "not valid"
+        why.append(f"frame {i}: {reason}")
+    earlier = [i for i in range(pre - gap, -1, -1) if htrack.valid[i]]
+    fix = (
+        f"the nearest valid hand is frame {earlier[0]}: pass --max-hand-gap-frames "
+        f"{pre - earlier[0] + 1} to take it, or re-track the hand"
+        if earlier
+        else "no earlier frame has a valid hand either: re-track the hand"
+    )
+    return (
+        f"the hand before the start of manipulation (frame {start}) is not usable: "
+        + "; ".join(why)
+        + f" (hand_track/metrics.json has each frame's signals) — {fix} "
+        "(h2s2r track-hand: e.g. --method ground-truth on a synthetic demo, another "
+        "--min-detection, or a recording with the hand in view)"
+    )
+
+
 def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progress=None) -> Task:
     ws = Path(ws)
     robot = get_robot(cfg.robot)
@@ -158,10 +182,7 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
     pre = seg.pre_manip_idx
     cands = [i for i in range(pre, max(pre - cfg.max_hand_gap_frames, -1), -1) if htrack.valid[i]]
     if not cands:
-        raise H2S2RError(
-            f"no tracked hand within {cfg.max_hand_gap_frames} frames before the start of "
-            f"manipulation (frame {seg.start_idx}): check hand_track/ (valid flags)"
-        )
+        raise H2S2RError(_no_hand_message(htrack, pre, seg.start_idx, cfg.max_hand_gap_frames))
     hand_frame = cands[0]
 
     if plane is not None:
@@ -293,6 +314,7 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
     metrics = {
         "start_idx": seg.start_idx,
         "pre_manip_idx": pre,
+        "hand_frame": hand_frame,  # the hand used: the nearest valid one at or before pre
         "end_idx": seg.end_idx,
         "reach_palm_err_m": reach.palm_pos_err_m,
         "pre_palm_err_m": pre_res.palm_pos_err_m,

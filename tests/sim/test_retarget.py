@@ -117,8 +117,48 @@ def test_no_hand_near_the_start(tracked, tmp_path):
     HandTrack(keypoints_cam=kp, keypoints_px=h.keypoints_px, valid=valid, method="test").save(
         ws / "hand_track"
     )
-    with pytest.raises(H2S2RError, match="no tracked hand within 5 frames"):
+    with pytest.raises(H2S2RError, match=r"is not usable: frame \d+: not valid; .*no earlier"):
         run_retarget(ws)
+
+
+def _flag_hands(ws: Path, frames: np.ndarray, reason: str) -> None:
+    """hand_track/ with ``frames`` flagged by the plausibility gate for ``reason``."""
+    from h2s2r.perception.hand_track.skeleton import GATE_BITS
+
+    h = HandTrack.load(ws / "hand_track")
+    valid = h.valid.copy()
+    valid[frames] = False
+    gate = np.where(valid, 0, GATE_BITS[reason]).astype(np.int64)
+    shutil.rmtree(ws / "hand_track")
+    HandTrack(
+        keypoints_cam=np.where(valid[:, None, None], h.keypoints_cam, np.nan),
+        keypoints_px=h.keypoints_px,
+        valid=valid,
+        method="test",
+        quality={"gate": gate},
+        gate_bits=GATE_BITS,
+    ).save(ws / "hand_track")
+
+
+def test_a_flagged_pre_grasp_hand_is_refused_with_frame_and_reason(tracked, tmp_path):
+    """The hands before the start of manipulation failed track-hand's plausibility gate
+    (a finger bent backwards): retarget names each frame and the reason, and the fix — the
+    option that reaches the nearest valid hand, which then works."""
+    import re
+
+    ws = _copy(tracked, tmp_path / "ws")
+    start = GroundTruth.load(ws / "ground_truth").start_idx
+    _flag_hands(ws, np.arange(start - 10, start + 5), "joint_angle")
+    with pytest.raises(H2S2RError) as e:
+        run_retarget(ws)
+    msg = str(e.value)
+    assert re.search(r"is not usable: frame (\d+): joint_angle; frame \d+: joint_angle", msg)
+    assert "\n" not in msg and "hand_track/metrics.json" in msg
+    gap = int(re.search(r"--max-hand-gap-frames (\d+)", msg).group(1))
+    assert gap > 5
+    task = run_retarget(ws, RetargetConfig(max_hand_gap_frames=gap))
+    m = json.loads((ws / "task" / "metrics.json").read_text())
+    assert m["hand_frame"] == start - 11 and task.start_idx >= start - 3
 
 
 def test_unreachable_target_reports_the_residual(tracked, tmp_path):
