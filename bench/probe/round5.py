@@ -50,7 +50,8 @@ def _frames(ws, sub: str = "rgb") -> list:
 
 
 def _said(r: Run, pattern: str) -> bool:
-    return bool(re.search(pattern, r.err + r.out, re.I))
+    """Whether the output says ``pattern`` outside of paths (the case folders' names)."""
+    return bool(re.search(pattern, re.sub(r"/[^\s:'\"`]+", "PATH", r.err + r.out), re.I))
 
 
 def _task_text(ws) -> str:
