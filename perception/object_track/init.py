@@ -35,7 +35,12 @@ from scipy.spatial import ConvexHull
 
 from h2s2r.core.geometry import backproject_depth, project_points, so3_exp
 from h2s2r.perception.object_track.icp import ModelTarget, icp
-from h2s2r.perception.object_track.model import boundary_support, score_poses, texture_agreement
+from h2s2r.perception.object_track.model import (
+    boundary_support,
+    colour_agreement,
+    score_poses,
+    texture_agreement,
+)
 
 _REG = o3d.pipelines.registration
 
@@ -153,17 +158,21 @@ def stable_down_directions(vertices: np.ndarray, max_faces: int = 6) -> list[np.
     for k, s in enumerate(hull.simplices):
         a, b, c = vertices[s]
         areas[k] = 0.5 * np.linalg.norm(np.cross(b - a, c - a))
-    groups: list[tuple[np.ndarray, float]] = []
-    for n, a in zip(normals, areas, strict=True):
-        for g, (gn, ga) in enumerate(groups):
+    # Group faces whose normals lie within about 10° of a group's first (largest) face;
+    # a group's direction is its area-weighted mean normal: a scanned box's bottom is not
+    # one flat face, and its largest facet can lean by 10°.
+    groups: list[tuple[np.ndarray, float, np.ndarray]] = []
+    for k in np.argsort(-areas, kind="stable"):
+        n, a = normals[k], areas[k]
+        for g, (gn, ga, gs) in enumerate(groups):
             if gn @ n > 0.985:
-                groups[g] = (gn, ga + a)
+                groups[g] = (gn, ga + a, gs + a * n)
                 break
         else:
-            groups.append((n, a))
+            groups.append((n, a, a * n))
     groups.sort(key=lambda t: -t[1])
-    total = sum(a for _, a in groups)
-    return [n for n, a in groups[:max_faces] if a > 0.03 * total]
+    total = sum(a for _, a, _ in groups)
+    return [s / np.linalg.norm(s) for _, a, s in groups[:max_faces] if a > 0.03 * total]
 
 
 def _rotation_taking(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -215,6 +224,88 @@ def propose_regions(
         ] = True
         boxes.append(box)
     return boxes
+
+
+def _depth_edges(depth_m: np.ndarray, rel: float = 0.02, min_m: float = 0.02) -> np.ndarray:
+    """Pixels next to a depth jump (larger than ``min_m`` and ``rel`` of the depth within
+    a 3×3 neighbourhood): the outlines that separate objects touching in the image."""
+    import cv2
+
+    valid = depth_m > 0
+    d = np.where(valid, depth_m, 0).astype(np.float32)
+    k = np.ones((3, 3), np.uint8)
+    hi = cv2.dilate(d, k)
+    lo = -cv2.dilate(-np.where(valid, d, 1e3).astype(np.float32), k)
+    return (hi - lo) > np.maximum(min_m, rel * d)
+
+
+def colour_likelihood(
+    rgb: np.ndarray, colours: np.ndarray, bins: tuple[int, int] = (24, 2), min_sat: int = 60
+) -> np.ndarray:
+    """Per-pixel likelihood (0..1) that a pixel shows the object, from the colours of its
+    texture: histogram back-projection (Swain & Ballard, 1991) of hue and saturation, the
+    model's histogram against the image's, ``M / (M + I)``. Only coloured pixels
+    count (saturation ≥ ``min_sat`` of 255): the hue of grey, white and black is noise."""
+    import cv2
+
+    hsv = _hsv(rgb)
+    mhsv = cv2.cvtColor(np.ascontiguousarray(colours[None, :, :3]), cv2.COLOR_RGB2HSV)[0]
+
+    def binned(x):
+        hb = np.minimum(x[..., 0].astype(np.int64) * bins[0] // 180, bins[0] - 1)
+        s = (x[..., 1].astype(np.int64) - min_sat) * bins[1] // (256 - min_sat)
+        return np.where(x[..., 1] >= min_sat, hb * bins[1] + np.minimum(s, bins[1] - 1), -1)
+
+    def hist(idx):
+        out = np.bincount(idx[idx >= 0].ravel(), minlength=bins[0] * bins[1]).astype(float)
+        return out / max(len(idx.ravel()), 1)
+
+    mi, ii = binned(mhsv), binned(hsv)
+    m, i = hist(mi), hist(ii)
+    ratio = m / np.maximum(m + i, 1e-9)
+    return np.where(ii >= 0, ratio[np.maximum(ii, 0)], 0.0)
+
+
+def colour_regions(
+    rgb: np.ndarray,
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    colours: np.ndarray,
+    diameter_m: float,
+    max_regions: int = 3,
+    min_pixels: int = 300,
+    margin_px: int = 10,
+) -> list[np.ndarray]:
+    """Boxes around the image's blobs of the object's colours (its texture), split at
+    depth jumps, whose extent could be the object's: up to ``max_regions``, most
+    object-coloured first. Independent of support planes: found on a small desk or in a
+    crowd of touching objects as well."""
+    import cv2
+
+    like = cv2.GaussianBlur(colour_likelihood(rgb, colours).astype(np.float32), (0, 0), 4.0)
+    valid = depth_m > 0
+    if not valid.any() or like.max() <= 0:
+        return []
+    blob = (like >= 0.5) & valid & ~_depth_edges(depth_m)
+    blob = cv2.morphologyEx(blob.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(blob, connectivity=4)
+    h, w = depth_m.shape
+    found = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(s) for s in stats[i])
+        if area < min_pixels:
+            continue
+        on = labels == i
+        extent_m = max(bw, bh) * float(np.median(depth_m[on])) / K[0, 0]
+        if not 0.2 * diameter_m <= extent_m <= 1.5 * diameter_m:
+            continue
+        box = np.zeros((h, w), dtype=bool)
+        box[
+            max(0, y - margin_px) : y + bh + margin_px, max(0, x - margin_px) : x + bw + margin_px
+        ] = True
+        found.append((float(like[on].sum()), i, box))
+    found.sort(key=lambda t: (-t[0], t[1]))
+    return [b for _, _, b in found[:max_regions]]
 
 
 def resting_hypotheses(
@@ -366,6 +457,8 @@ def initialize(
     if mask is None and regions:
         planes = fit_support_planes(all_pts, seed)
         boxes = propose_regions(depth_m, K, planes, model.diameter_m)
+        if rgb is not None and model.colour is not None:
+            boxes = colour_regions(rgb, depth_m, K, model.colour, model.diameter_m) + boxes
         search = partial(
             initialize,
             depth_m,
@@ -431,8 +524,9 @@ def initialize(
     if not hyps:
         return InitResult(np.eye(4), -1.0, 0.0, 0, 0, plane)
     H = np.concatenate(hyps, axis=0)
-    order = _rank(H, depth_m, K, model, refine_top)
     grey = _grey_for_texture(rgb, model, K) if rgb is not None and model.grey is not None else None
+    hsv = _hsv(rgb) if grey is not None and model.colour is not None else None
+    order = _rank(H, depth_m, K, model, refine_top, hsv=hsv, colour_weight=texture_weight)
 
     def evaluate(Tv: np.ndarray) -> InitResult:
         s = score_poses(
@@ -443,6 +537,8 @@ def initialize(
         total = float(s.score[0]) + boundary_weight * boundary_support(Tv, model.points, depth_m, K)
         if grey is not None:
             total += texture_weight * max(texture_agreement(Tv, model, grey, depth_m, K), 0.0)
+        if hsv is not None:
+            total += texture_weight * colour_agreement(Tv, model, hsv, depth_m, K)
         # The demo starts with the object in view: a pose partly outside the image (where
         # a few samples at the border agree easily) is a last resort.
         if in_view_fraction(Tv, model.points[::4], K, depth_m.shape) < 0.9:
@@ -493,17 +589,34 @@ def _grey_for_texture(rgb: np.ndarray, model, K: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(grey.astype(np.float32) / 255, (0, 0), sigma)
 
 
+def _hsv(rgb: np.ndarray) -> np.ndarray:
+    """The colour image, lightly blurred (sensor noise), in OpenCV's HSV."""
+    import cv2
+
+    img = cv2.GaussianBlur(np.ascontiguousarray(rgb[..., :3]), (0, 0), 1.5)
+    return cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+
+
 def _surface_area(model) -> float:
     e = model.extents_m
     return float(2 * (e[0] * e[1] + e[1] * e[2] + e[0] * e[2]))  # bounding box: an upper bound
 
 
 def _rank(
-    H: np.ndarray, depth_m: np.ndarray, K: np.ndarray, model, k: int, tol_m: float = 0.02
+    H: np.ndarray,
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    model,
+    k: int,
+    tol_m: float = 0.02,
+    hsv: np.ndarray | None = None,
+    colour_weight: float = 0.5,
 ) -> list[int]:
     """Two-stage depth scoring (few samples for all, more for the best 300), then the
     ``k`` best diverse hypotheses. The tolerance is loose: grid hypotheses are a few cm
-    and degrees off until ICP refines them."""
+    and degrees off until ICP refines them. With ``hsv`` (the colour image; a textured
+    model) the second stage adds how well the object's colours match the image: a box
+    half hidden behind another object shows few samples, but they have its colours."""
     few = max(len(model.coarse_points) // 4, 50)
     pts, nrm = model.coarse_points, model.coarse_normals
     s1 = np.concatenate(
@@ -515,6 +628,14 @@ def _rank(
     top = np.argsort(-s1)[:300]
     s2 = np.full(len(H), -np.inf)
     s2[top] = score_poses(H[top], pts, nrm, depth_m, K, tol_m=tol_m).score
+    if hsv is not None:
+        step = max(len(model.points) // len(pts), 1)
+        s2[top] += colour_weight * np.concatenate(
+            [
+                colour_agreement(c, model, hsv, depth_m, K, tol_m=tol_m, step=step)
+                for c in np.array_split(H[top], max(1, len(top) // 50))
+            ]
+        )
     return _diverse_top(H, s2, k, min_dist_m=model.diameter_m / 8)
 
 

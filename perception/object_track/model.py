@@ -46,6 +46,27 @@ def sample_texture(
     return grey[row, col]
 
 
+def sample_texture_rgb(
+    faces: np.ndarray,
+    uv: np.ndarray,
+    texture: np.ndarray,
+    face_idx: np.ndarray,
+    bary: np.ndarray,
+    size: int = 256,
+) -> np.ndarray:
+    """RGB (uint8, ``(n, 3)``) of the texture at surface samples, like
+    :func:`sample_texture`."""
+    import cv2
+
+    small = cv2.resize(
+        np.ascontiguousarray(texture[..., :3]), (size, size), interpolation=cv2.INTER_AREA
+    )
+    t = np.einsum("nk,nkj->nj", bary, uv[faces[face_idx]])
+    col = np.clip(((t[:, 0] % 1.0) * size).astype(int), 0, size - 1)
+    row = np.clip(((t[:, 1] % 1.0) * size).astype(int), 0, size - 1)
+    return np.asarray(small[row, col], dtype=np.uint8)
+
+
 def _sample_surface(vertices, faces, n, seed):
     v = np.asarray(vertices, dtype=np.float64)
     tri = v[faces]
@@ -93,6 +114,7 @@ class ObjectModel:
     center_obj: np.ndarray  # (3,) bounding-box centre
     diameter_m: float
     grey: np.ndarray | None = None  # (P,) texture grey level of ``points`` (textured meshes)
+    colour: np.ndarray | None = None  # (P, 3) uint8 texture RGB of ``points`` (textured meshes)
 
     @staticmethod
     def from_mesh(
@@ -106,9 +128,10 @@ class ObjectModel:
         pts, nrm, idx, bary = _sample_surface(vertices, faces, n_dense, seed=0)
         cpts, cnrm = sample_surface(vertices, faces, n_coarse, seed=1)
         lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-        grey = None
+        grey = colour = None
         if uv is not None and texture is not None:
             grey = sample_texture(faces, uv, texture, idx, bary)
+            colour = sample_texture_rgb(faces, uv, texture, idx, bary)
         return ObjectModel(
             points=pts,
             normals=nrm,
@@ -118,6 +141,7 @@ class ObjectModel:
             center_obj=(lo + hi) / 2,
             diameter_m=float(np.linalg.norm(hi - lo)),
             grey=grey,
+            colour=colour,
         )
 
 
@@ -251,3 +275,54 @@ def texture_agreement(
     a, b = a - a.mean(), b - b.mean()
     denom = np.sqrt((a * a).sum() * (b * b).sum())
     return float((a * b).sum() / denom) if denom > 1e-9 else 0.0
+
+
+def colour_agreement(
+    T_cam_obj: np.ndarray,
+    model: ObjectModel,
+    hsv_image: np.ndarray,
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    tol_m: float = 0.01,
+    min_sat: int = 60,
+    max_hue_diff: int = 12,
+    min_samples: int = 30,
+    step: int = 1,
+) -> np.ndarray | float:
+    """Fraction of the model's coloured samples (texture saturation ≥ ``min_sat``) that,
+    visible and agreeing with the depth, see a coloured pixel of about their hue (within
+    ``max_hue_diff`` of OpenCV's 0..180 hue; 0 without texture or samples).
+
+    The grey print's correlation (:func:`texture_agreement`) ignores colour: a look-alike
+    box in other colours, or a plain surface, can still correlate; the hue of a red box
+    against a blue one cannot. Hue survives the camera's gain and most of its white
+    balance. ``hsv_image``: the colour image in OpenCV's HSV (uint8). ``T_cam_obj``: one
+    pose (returns a float) or ``(H, 4, 4)`` (returns ``(H,)``); ``step``: every
+    ``step``-th surface sample."""
+    single = np.ndim(T_cam_obj) == 2
+    T = np.asarray(T_cam_obj, dtype=np.float64).reshape(-1, 4, 4)
+    if model.colour is None:
+        return 0.0 if single else np.zeros(len(T))
+    import cv2
+
+    mhsv = cv2.cvtColor(np.ascontiguousarray(model.colour[None, ::step]), cv2.COLOR_RGB2HSV)[0]
+    coloured = mhsv[:, 1] >= min_sat
+    h, w = depth_m.shape
+    p = transform_points(T, model.points[::step])  # (H, P, 3)
+    n = model.normals[::step] @ np.swapaxes(T[:, :3, :3], -1, -2)
+    z = p[..., 2]
+    facing = -(n * p).sum(-1) > 0.3 * np.linalg.norm(p, axis=-1)
+    zs = np.where(z > 1e-3, z, 1.0)
+    u = np.rint(K[0, 0] * p[..., 0] / zs + K[0, 2]).astype(np.int64)
+    v = np.rint(K[1, 1] * p[..., 1] / zs + K[1, 2]).astype(np.int64)
+    ok = coloured & facing & (z > 1e-3) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    uc, vc = np.clip(u, 0, w - 1), np.clip(v, 0, h - 1)
+    d = depth_m[vc, uc]
+    ok &= (d > 0) & (np.abs(d - z) < tol_m)
+    img = hsv_image[vc, uc].astype(np.int64)  # (H, P, 3)
+    dh = np.abs(img[..., 0] - mhsv[:, 0].astype(np.int64))
+    dh = np.minimum(dh, 180 - dh)
+    match = ok & (dh <= max_hue_diff) & (img[..., 1] >= min_sat // 2)
+    n_ok = ok.sum(-1)
+    out = np.where(n_ok >= min_samples, match.sum(-1) / np.maximum(n_ok, 1), 0.0)
+    return float(out[0]) if single else out
