@@ -175,7 +175,8 @@ class HandTrack(ArtifactBase):
         """Why frame ``frame`` failed the plausibility gate (``""`` when it passed or the
         track has no gate)."""
         code = int(np.asarray(self.quality.get("gate", np.zeros(len(self.valid))))[frame])
-        return "+".join(n for n, b in self.gate_bits.items() if code & int(b))
+        bits = sorted(self.gate_bits.items(), key=lambda nb: int(nb[1]))
+        return "+".join(n for n, b in bits if code & int(b))
 
     @classmethod
     def load(cls, folder: str | Path) -> HandTrack:

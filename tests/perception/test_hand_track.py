@@ -235,3 +235,35 @@ def test_the_real_hand_video_has_a_plausible_hand_size():
     bone = np.linalg.norm(joints[:, 9] - joints[:, 0], axis=1)
     lo, hi = HAND_SIZE_RANGE_M
     assert lo < bone.min() and bone.max() < hi
+
+
+def test_a_hand_track_from_before_the_gate_still_loads(tmp_path):
+    """Workspaces written before the gate have no quality arrays: they load, with no gate
+    reason; a quality array of the wrong length is refused naming the file."""
+    from h2s2r.core.errors import ArtifactError
+    from h2s2r.perception.hand_track.skeleton import GATE_BITS
+
+    n = 4
+    kp = np.zeros((n, 21, 3)) + np.arange(21)[None, :, None] * 0.01
+    old = HandTrack(keypoints_cam=kp, keypoints_px=kp[..., :2], valid=np.ones(n, bool))
+    old.save(tmp_path / "old")
+    loaded = HandTrack.load(tmp_path / "old")
+    assert loaded.quality == {} and loaded.gate_reason(2) == ""
+    valid = np.array([True, False, True, True])
+    gate = np.where(valid, 0, GATE_BITS["joint_angle"] | GATE_BITS["frame_size"])
+    kp_new = np.where(valid[:, None, None], kp, np.nan)
+    HandTrack(
+        keypoints_cam=kp_new,
+        keypoints_px=kp[..., :2],
+        valid=valid,
+        quality={"gate": gate},
+        gate_bits=GATE_BITS,
+    ).save(tmp_path / "new")
+    assert HandTrack.load(tmp_path / "new").gate_reason(1) == "joint_angle+frame_size"
+    with pytest.raises(ArtifactError, match=r"keypoints\.npz.*quality_gate"):
+        HandTrack(
+            keypoints_cam=kp,
+            keypoints_px=kp[..., :2],
+            valid=np.ones(n, bool),
+            quality={"gate": np.zeros(n + 1)},
+        ).save(tmp_path / "bad")
