@@ -20,10 +20,12 @@ deploy command node rate-limits them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from h2s2r.core.ranges import check_number
 from h2s2r.core.robots import RobotSpec, build_robot_model
 from h2s2r.core.robots.kinematics import SiteChain
 from h2s2r.core.robots.synergies import load_synergies
@@ -46,6 +48,27 @@ class ControllerConfig:
     def __post_init__(self) -> None:
         if self.mode not in ACTION_MODES:
             raise ValueError(f"action mode {self.mode!r}: one of {list(ACTION_MODES)}")
+        degrees = "in radians: degrees? 0.1 rad = 5.7°"
+        check_number(
+            "max_step_m", self.max_step_m, 0.0, 0.1, lo_open=True, unit="m",
+            hint="palm translation per policy step at |a| = 1, in metres: centimetres? 2 cm = 0.02",
+        )  # fmt: skip
+        check_number(
+            "max_step_rad", self.max_step_rad, 0.0, math.pi, lo_open=True, unit="rad",
+            hint=f"palm rotation per policy step at |a| = 1, {degrees}",
+        )  # fmt: skip
+        check_number(
+            "synergy_scale", self.synergy_scale, 0.0, lo_open=True,
+            hint="× the synergies' ± 2σ span at |a| = 1",
+        )  # fmt: skip
+        check_number(
+            "max_joint_step_rad", self.max_joint_step_rad, 0.0, math.pi, lo_open=True,
+            unit="rad", hint=f"joint step per policy step at |a| = 1, {degrees}",
+        )  # fmt: skip
+        check_number(
+            "damping", self.damping, 0.0, 1.0, lo_open=True,
+            hint="differential-IK damping λ; 0 makes it singular near the arm's limits",
+        )  # fmt: skip
 
 
 @dataclass

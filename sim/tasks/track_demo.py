@@ -26,6 +26,7 @@ observations and terminations. Shapes: ``B`` worlds.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field, replace
 
 import mujoco
@@ -47,6 +48,7 @@ from h2s2r.core.observation import (
     robot_policy_layout,
     rot6d,
 )
+from h2s2r.core.ranges import check_interval, check_number
 from h2s2r.core.robots import RobotModelInfo, get_robot
 from h2s2r.core.xp import Random, is_torch, namespace
 from h2s2r.sim.backends import interpolate_targets, keep_divergence, make_sim
@@ -70,6 +72,20 @@ class Randomization:
     reset_pos_noise_m: float = 0.01  # object start position noise (uniform ±)
     reset_yaw_noise_rad: float = 0.05
     reset_joint_noise_rad: float = 0.02
+
+    def __post_init__(self) -> None:
+        for key in ("friction", "object_mass_scale", "gain_scale"):
+            check_interval(key, getattr(self, key), 0.0, lo_open=True, hint="× the model's")
+        check_number("obs_pos_noise_m", self.obs_pos_noise_m, 0.0, 0.1, unit="m")
+        check_number("obs_rot_noise_rad", self.obs_rot_noise_rad, 0.0, math.pi, unit="rad")
+        check_number("action_noise", self.action_noise, 0.0, 1.0, hint="σ on actions in [-1, 1]")
+        check_interval(
+            "action_latency_steps", self.action_latency_steps, 0, 15, integer=True,
+            unit="policy steps",
+        )  # fmt: skip
+        check_number("reset_pos_noise_m", self.reset_pos_noise_m, 0.0, 0.2, unit="m")
+        check_number("reset_yaw_noise_rad", self.reset_yaw_noise_rad, 0.0, math.pi, unit="rad")
+        check_number("reset_joint_noise_rad", self.reset_joint_noise_rad, 0.0, 1.0, unit="rad")
 
 
 DR_PRESETS: dict[str, Randomization] = {
@@ -119,6 +135,14 @@ class RewardWeights:
     action_rate: float = -0.01
     fingertip_reach: float = 0.1
 
+    def __post_init__(self) -> None:
+        for key in ("keypoint_tracking", "keypoint_precision", "fingertip_reach"):
+            check_number(key, getattr(self, key), 0.0, hint="a reward: 0 turns the term off")
+        check_number(
+            "action_rate", self.action_rate, hi=0.0,
+            hint="a penalty on jerky actions: a positive weight rewards them",
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class TaskConfig:
@@ -145,11 +169,49 @@ class TaskConfig:
     object_density: float = 500.0  # kg/m³
 
     def __post_init__(self) -> None:
+        """Every option checked against its range (``ValueError`` naming the key, the value
+        and the range; :func:`h2s2r.sim.tasks.task_config` prefixes where it came from)."""
         if self.randomization not in DR_PRESETS:
             raise ValueError(f"randomization {self.randomization!r}: one of {list(DR_PRESETS)}")
+        check_number(
+            "physics_dt_s", self.physics_dt_s, 0.0, 0.02, lo_open=True, unit="s",
+            hint="the physics step: 1/120 by default; seconds, not Hz",
+        )  # fmt: skip
+        check_number(
+            "ctrl_dt_s", self.ctrl_dt_s, self.physics_dt_s, 1.0, unit="s",
+            hint="the policy period, a multiple of physics_dt_s; seconds, not Hz",
+        )  # fmt: skip
         steps = self.ctrl_dt_s / self.physics_dt_s
         if abs(steps - round(steps)) > 1e-6:
-            raise ValueError("ctrl_dt_s must be a multiple of physics_dt_s")
+            raise ValueError(
+                f"ctrl_dt_s: {self.ctrl_dt_s:g} is not a multiple of physics_dt_s "
+                f"{self.physics_dt_s:g} (the policy acts every whole number of physics steps)"
+            )
+        check_interval(
+            "goal_speed", self.goal_speed, 0.0, 10.0, lo_open=True, unit="× demo speed",
+            hint="drawn per episode",
+        )  # fmt: skip
+        for key, hi, what in (
+            ("pause_distance_m", 1.0, "the goal pauses beyond this keypoint distance"),
+            ("gate_distance_m", 2.0, "no tracking reward while the fingertips are this far"),
+            ("far_hand_m", 2.0, "an episode ends when the palm is this far from the object"),
+            ("success_pos_m", 0.5, "final position error counted a success"),
+        ):
+            check_number(
+                key, getattr(self, key), 0.0, hi, lo_open=True, unit="m",
+                hint=f"{what}; metres: centimetres? 3 cm = 0.03",
+            )  # fmt: skip
+        check_number("episode_slack_s", self.episode_slack_s, 0.0, 600.0, unit="s")
+        check_number(
+            "success_rot_deg", self.success_rot_deg, 0.0, 180.0, lo_open=True, unit="°",
+            hint="final orientation error counted a success, in degrees",
+        )  # fmt: skip
+        check_number("model_variants", self.model_variants, 1, 1024, integer=True)
+        check_number("start_states", self.start_states, 1, 1_000_000, integer=True)
+        check_number(
+            "object_density", self.object_density, 10.0, 25_000.0, unit="kg/m³",
+            hint="water is 1000, wood about 500, steel 7850; g/cm³? multiply by 1000",
+        )  # fmt: skip
 
     @property
     def substeps(self) -> int:
