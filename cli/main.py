@@ -283,12 +283,27 @@ def _setup_eval(p: argparse.ArgumentParser):
         from h2s2r.policy.evaluate import run_eval
 
         make_env = env_factory(saved_train_config(args.workspace).backend)
-        cfg = config_from_args(EvalConfig, args)
+        cfg = check_presets(config_from_args(EvalConfig, args))
         with progress_bar(f"eval ({cfg.episodes} episodes × 3 methods, steps)") as update:
             run_eval(args.workspace, cfg, make_env, progress=update)
         return 0
 
     return run
+
+
+def check_presets(cfg):
+    """``EvalConfig.presets``: ``all`` expanded, each name checked before any work."""
+    from h2s2r.sim.tasks.track_demo import DR_PRESETS
+
+    if cfg.presets.strip() == "all":
+        cfg = dataclasses.replace(cfg, presets=",".join(DR_PRESETS))
+    for name in [cfg.randomization, *cfg.preset_list()]:
+        if name not in DR_PRESETS:
+            raise H2S2RError(
+                f"--presets/--randomization: unknown randomization preset {name!r} — use "
+                f"one of {', '.join(DR_PRESETS)} (or --presets all)"
+            )
+    return cfg
 
 
 def _setup_export(p: argparse.ArgumentParser):
@@ -335,8 +350,9 @@ def _setup_run(p: argparse.ArgumentParser):
     def run(args: argparse.Namespace) -> int:
         from h2s2r.cli.run import run_all
 
-        run_all(args.workspace, config_from_args(RunConfig, args))
+        page = run_all(args.workspace, config_from_args(RunConfig, args), report=True)
         print(f"done: {args.workspace.resolve()} (policy/ is ready for `h2s2r deploy`)")
+        print(f"report: {page.resolve()}")
         return 0
 
     return run
@@ -345,16 +361,36 @@ def _setup_run(p: argparse.ArgumentParser):
 def _setup_demo(p: argparse.ArgumentParser):
     from h2s2r.cli.run import RunConfig
 
-    p.add_argument("workspace", type=Path, help="new workspace for the embedded demo")
+    p.add_argument("workspace", type=Path, help="workspace for the embedded demo")
     p.add_argument("--task", default="box_push", help="synthetic task: box_push | can_lift")
+    p.add_argument(
+        "--deploy-s",
+        type=float,
+        default=0.0,
+        help="seconds of the closing `deploy --sim` (0: one demo episode) (default: 0)",
+    )
     add_dataclass_args(p, RunConfig)
 
     def run(args: argparse.Namespace) -> int:
-        from h2s2r.cli.run import run_all
+        from h2s2r.cli.run import run_all, run_stages
+        from h2s2r.core.runinfo import record_stage_run
         from h2s2r.sim.synth import SynthConfig, run_synth
 
-        with progress_bar(f"synth {args.task}") as update:
-            run_synth(SynthConfig(task=args.task, noise=True), args.workspace, progress=update)
+        if args.deploy_s < 0:
+            raise H2S2RError(f"--deploy-s must be >= 0 (0: one demo episode); got {args.deploy_s}")
+        ws = args.workspace
+        synth = SynthConfig(task=args.task, noise=True)
+        made = []
+
+        def make_demo() -> None:
+            t0 = time.perf_counter()
+            with progress_bar(f"synth {args.task}") as update:
+                run_synth(synth, ws, progress=update)
+            made.append(time.perf_counter() - t0)
+
+        run_stages(ws, [("capture", dataclasses.asdict(synth), make_demo)])
+        for folder in ("object", "ground_truth") if made else ():  # synth wrote them too
+            record_stage_run(ws / folder, made[0], "h2s2r demo: synth")
         cfg = config_from_args(RunConfig, args)
         if args.hand_method is None:  # MediaPipe does not see the capsule hand reliably
             cfg = dataclasses.replace(cfg, hand_method="ground-truth")
@@ -362,8 +398,21 @@ def _setup_demo(p: argparse.ArgumentParser):
                 "track-hand uses the synthetic demo's ground-truth hand (MediaPipe does not "
                 "reliably see the capsule hand); --hand-method mediapipe tries it"
             )
-        run_all(args.workspace, cfg)
-        print(f"done: {args.workspace.resolve()}")
+        page = run_all(ws, cfg, deploy_s=args.deploy_s, report=True)
+        print(f"done: {ws.resolve()}")
+        print(f"report: {page.resolve()}")
+        return 0
+
+    return run
+
+
+def _setup_report(p: argparse.ArgumentParser):
+    p.add_argument("workspace", type=Path, help="demo workspace folder")
+
+    def run(args: argparse.Namespace) -> int:
+        from h2s2r.report.page import build_report
+
+        build_report(args.workspace)
         return 0
 
     return run
@@ -396,7 +445,6 @@ def _setup_validate(p: argparse.ArgumentParser):
     return run
 
 
-_LATER = "arrives with a later issue"
 VERBS: tuple[Verb, ...] = (
     Verb(
         "capture",
@@ -493,8 +541,8 @@ VERBS: tuple[Verb, ...] = (
         "report",
         "HTML report of every artifact present",
         "all artifacts",
-        "report/index.html",
-        missing=f"the HTML report {_LATER}",
+        "report/",
+        setup=_setup_report,
     ),
     Verb(
         "validate",
@@ -595,6 +643,18 @@ def _writes(verb: str) -> tuple[str, ...] | None:
     return None if writes == "all" else tuple(re.findall(r"(\w+)/", writes))
 
 
+def _record_run(ws: Path, args, started: float, wall_s: float, argv: list[str]) -> None:
+    """Each folder this verb wrote now (its ``meta.json`` is newer than the start) gets the
+    verb's wall time and ``machine.json`` (:mod:`h2s2r.core.runinfo`); ``run``/``demo``
+    record each stage themselves."""
+    from h2s2r.core.runinfo import record_stage_run
+
+    for folder in [ws / f for f in _writes(args.verb) or ()]:
+        meta = folder / "meta.json"
+        if meta.is_file() and meta.stat().st_mtime >= started - 1.0:
+            record_stage_run(folder, wall_s, "h2s2r " + " ".join(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verb = next((a for a in argv if not a.startswith("-")), None)
@@ -622,7 +682,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             writes=_writes(args.verb),
             create=args.verb in _VERB_CREATES,
         ):
-            return runners[args.verb](args)
+            started, t0 = time.time(), time.perf_counter()
+            rc = runners[args.verb](args)
+            if rc == 0:
+                _record_run(Path(target), args, started, time.perf_counter() - t0, argv)
+            return rc
     except H2S2RError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

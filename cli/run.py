@@ -7,18 +7,27 @@ Examples::
 
 ``run`` needs ``capture/``, the object mesh (``object/``, which ``track-object --mesh``
 writes) and a camera pose (``calibration/``, or a synthetic demo's ``ground_truth/``).
-Each stage writes its folder as if run alone; a stage whose output exists is skipped
-(delete the folder to redo it).
+Each stage writes its folder as if run alone. A re-run skips each stage whose folder
+loads with every check (its inputs unchanged) and was made with the options given here;
+it re-makes the others (a trained ``train/`` is kept, see :func:`run_stages`). ``demo``
+ends with a short ``deploy --sim`` and ``report``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from h2s2r.core.artifacts.base import to_jsonable
 from h2s2r.core.config import check_options, option
+from h2s2r.core.errors import H2S2RError
 from h2s2r.core.robots import ROBOTS
 from h2s2r.perception.hand_track.stage import METHODS as HAND_METHODS
+from h2s2r.sim.tasks.track_demo import DR_PRESETS
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,6 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_options(self)
-        from h2s2r.sim.tasks.track_demo import DR_PRESETS
-
         if self.randomization not in DR_PRESETS:
             raise ValueError(
                 f"--randomization (randomization) must be one of {', '.join(DR_PRESETS)}; "
@@ -45,7 +52,70 @@ class RunConfig:
             )
 
 
-def run_all(ws: str | Path, cfg: RunConfig = RunConfig(), log=print) -> None:
+OTHER_OPTIONS = "made with other options: "
+
+
+def stage_state(ws: Path, folder: str, config: Mapping[str, Any]) -> str | None:
+    """Why ``folder`` must be (re)made, or None when it is there, loads with every check
+    (its upstream files unchanged) and was made with ``config`` (the keys it names)."""
+    from h2s2r.core.artifacts import ARTIFACTS
+
+    path = ws / folder
+    if not path.is_dir():
+        return "not made yet"
+    try:
+        ARTIFACTS[folder].load(path)
+    except H2S2RError as e:
+        return f"does not load: {str(e).splitlines()[0]}"
+    try:
+        made = json.loads((path / "meta.json").read_text()).get("config", {})
+    except (OSError, ValueError):
+        return "meta.json unreadable"
+    want = to_jsonable(dict(config))
+    changed = sorted(k for k, v in want.items() if made.get(k) != v)
+    if changed:
+        return OTHER_OPTIONS + ", ".join(f"{k} {made.get(k)!r} → {want[k]!r}" for k in changed)
+    return None
+
+
+def run_stages(ws: Path, stages: list[tuple[str, Mapping[str, Any], Callable]], log=print):
+    """Run each ``(folder, config, run)`` whose folder is missing, stale or made with
+    other values of ``config``'s keys (the options ``run`` sets; a stage run alone with
+    more options is kept); skip the others. Each stage run gets its wall time and
+    ``machine.json``. A trained ``train/`` is never replaced: made with other options it
+    is kept (and said so); on changed inputs (stale) it is an error that says what to do —
+    training is the expensive part."""
+    from h2s2r.core.runinfo import record_stage_run
+
+    for folder, config, run in stages:
+        why = stage_state(ws, folder, config)
+        if why is None:
+            log(f"{folder}/ unchanged: skipped")
+            continue
+        if folder == "train" and why.startswith(OTHER_OPTIONS):
+            log(f"{folder}/ kept: {why} (delete {ws / 'train'} to train with these options)")
+            continue
+        if folder == "train" and (ws / "train").exists():
+            raise H2S2RError(
+                f"{ws / 'train'}: {why} — this run would train again; delete (or move) "
+                f"{ws / 'train'} to train with the new inputs, or run the other stages alone"
+            )
+        log(f"── {folder}/ ({why})")
+        t0 = time.perf_counter()
+        run()
+        record_stage_run(ws / folder, time.perf_counter() - t0, f"h2s2r run/demo: {folder}")
+
+
+def run_all(
+    ws: str | Path,
+    cfg: RunConfig = RunConfig(),
+    log=print,
+    deploy_s: float | None = None,
+    report: bool = False,
+) -> Path | None:
+    """Every stage after capture in order (each only if needed: :func:`run_stages`);
+    with ``deploy_s`` a ``deploy --sim`` of that many seconds, and with ``report`` the
+    report, whose path is returned."""
     from h2s2r.cli.backends import env_factory
     from h2s2r.perception.hand_track.stage import TrackHandConfig, run_track_hand
     from h2s2r.perception.object_track.stage import TrackObjectConfig, run_track_object
@@ -57,35 +127,42 @@ def run_all(ws: str | Path, cfg: RunConfig = RunConfig(), log=print) -> None:
 
     ws = Path(ws)
     if not (ws / "object").is_dir() and not (ws / "object_track").is_dir():
-        from h2s2r.core.errors import H2S2RError
-
         raise H2S2RError(
             f"{ws / 'object'}: no object mesh — run `h2s2r track-object {ws} --mesh PATH "
             f"[--mesh-scale S]` first (it writes object/ and object_track/), then `h2s2r run {ws}`"
         )
     make_env = env_factory("mujoco")
+    track_object = TrackObjectConfig()
+    track_hand = TrackHandConfig(method=cfg.hand_method)
+    retarget = RetargetConfig(robot=cfg.robot)
+    train = TrainConfig(
+        num_envs=cfg.num_envs, budget_min=cfg.budget_min, randomization=cfg.randomization
+    )
+    evaluate = EvalConfig(episodes=cfg.episodes, presets=",".join(DR_PRESETS))
+    # Compared with each folder's meta.json: the options this command sets.
+    trained = {k: asdict(train)[k] for k in ("num_envs", "budget_min", "randomization")}
     stages = [
-        ("object_track", lambda: run_track_object(ws, TrackObjectConfig())),
-        ("hand_track", lambda: run_track_hand(ws, TrackHandConfig(method=cfg.hand_method))),
-        ("task", lambda: run_retarget(ws, RetargetConfig(robot=cfg.robot))),
+        ("object_track", {}, lambda: run_track_object(ws, track_object)),
+        ("hand_track", {"method": cfg.hand_method}, lambda: run_track_hand(ws, track_hand)),
+        ("task", {"robot": cfg.robot}, lambda: run_retarget(ws, retarget)),
+        ("train", trained, lambda: run_train(ws, train, make_env)),
         (
-            "train",
-            lambda: run_train(
-                ws,
-                TrainConfig(
-                    num_envs=cfg.num_envs,
-                    budget_min=cfg.budget_min,
-                    randomization=cfg.randomization,
-                ),
-                make_env,
-            ),
+            "eval",
+            {"episodes": cfg.episodes, "presets": evaluate.presets},
+            lambda: run_eval(ws, evaluate, make_env),
         ),
-        ("eval", lambda: run_eval(ws, EvalConfig(episodes=cfg.episodes), make_env)),
-        ("policy", lambda: run_export(ws, make_env)),
+        ("policy", {}, lambda: run_export(ws, make_env)),
     ]
-    for folder, stage in stages:
-        if (ws / folder).is_dir():
-            log(f"{folder}/ exists: skipped")
-            continue
-        log(f"── {folder}/")
-        stage()
+    if deploy_s is not None:
+        from h2s2r.cli.deploy import DeployConfig, run_deploy
+
+        deploy = DeployConfig(sim=True, duration=deploy_s)
+        stages.append(
+            ("deploy_log", {"duration_s": deploy_s}, lambda: run_deploy(ws, deploy, log=log))
+        )
+    run_stages(ws, stages, log)
+    if not report:
+        return None
+    from h2s2r.report.page import build_report
+
+    return build_report(ws, log=log)

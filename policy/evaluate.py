@@ -14,8 +14,11 @@ Each of ``episodes`` worlds runs one episode under the chosen randomization for:
 Success: at the end the object is within 3 cm and 20° of the demo's final pose and never
 left the table. Path success: success, and the mean keypoint error along the demo's path
 below ``path_tol_m`` (5 cm) — an object pushed to its final spot instead of carried
-along the path is not a path success. Writes ``eval/metrics.json``, ``eval/success.png`` and
-``eval/rollout.mp4`` (the policy's first episode from the demo camera, if known).
+along the path is not a path success. ``presets`` evaluates the same episodes under more
+randomization presets (``<preset>/<method>_success_rate`` in the metrics; the report's
+table). Writes ``eval/metrics.json``, ``eval/success.png``, ``eval/rollout.npz`` (the
+policy's first episode: time, object pose and joint positions) and ``eval/rollout.mp4``
+(that episode from the demo camera, VP9 in MP4: it plays in a browser).
 """
 
 from __future__ import annotations
@@ -57,9 +60,16 @@ class EvalConfig:
     # path success: success and a mean keypoint error along the path below this (m), so an
     # object slid to its final spot instead of carried along the demo does not count
     path_tol_m: float = option(0.05, above=0.0)
+    # more randomization presets to evaluate: comma-separated (none,small,large) or all
+    presets: str = ""
 
     def __post_init__(self) -> None:
         check_options(self)
+
+    def preset_list(self) -> list[str]:
+        """``randomization`` first, then the other ``presets``, each once."""
+        extra = [p.strip() for p in self.presets.split(",") if p.strip()]
+        return list(dict.fromkeys([self.randomization, *extra]))
 
 
 def onnx_policy(ws: Path) -> Callable[[dict, int], np.ndarray]:
@@ -107,24 +117,34 @@ def run_eval(
         act, source = actor(load_runner(env, train_cfg, ck), env.num_envs), ck.name
     else:
         act, source = onnx_policy(ws), "policy/policy.onnx"
-    task = env.task
-    runs = {}
 
     def counter(k: int):
         return None if progress is None else lambda i, n: progress(k * n + i, 3 * n)
 
-    env.seed(cfg.seed)  # the same start poses for all three methods
-    runs["policy"] = run_episodes(
-        env, act, record_world=0 if cfg.video else None, progress=counter(0)
-    )
+    runs = _three_methods(env, act, cfg.seed, counter)
     frames = runs["policy"].frames
-    env.seed(cfg.seed)
-    runs["replay"] = run_episodes(env, None, replay_targets(env, task), progress=counter(1))
-    env.seed(cfg.seed)
-    runs["object_aware_replay"] = run_episodes(
-        env, None, object_aware_targets(env, task), progress=counter(2)
-    )
     metrics = {"episodes": cfg.episodes}
+    presets = cfg.preset_list()
+    by_preset = {presets[0]: runs}
+    for p in presets[1:]:  # the same episodes (seed) under another randomization
+        log(f"  {p} randomization …")
+        other = make_env(
+            train_cfg.env_request(
+                ws,
+                randomization=p,
+                num_envs=cfg.episodes,
+                seed=cfg.seed,
+                physics_seed=EVAL_PHYSICS_SEED + cfg.seed,
+            )
+        )
+        try:
+            by_preset[p] = _three_methods(other, act, cfg.seed, lambda k: None)
+        finally:
+            other.close()
+    for p, rs in by_preset.items():
+        for name, r in rs.items():
+            metrics[f"{p}/{name}_success_rate"] = float(r.success.mean())
+            metrics[f"{p}/{name}_tracking_err_mean_m"] = float(r.tracking_err.mean())
     for name, r in runs.items():
         prefix = "" if name == "policy" else f"{name}_"
         metrics[f"{prefix}success_rate"] = float(r.success.mean())
@@ -144,6 +164,8 @@ def run_eval(
             ),
         ).save(out)
         _plot(out / "success.png", runs, cfg)
+        if frames:
+            _save_rollout(out / "rollout.npz", env, frames)
         if cfg.video and frames:
             _video(out / "rollout.mp4", env, frames)
     env.close()
@@ -163,6 +185,39 @@ def run_eval(
             + ", ".join(f"{k.removesuffix('_rate')} {v:.0%}" for k, v in diverged.items())
         )
     return EvalResult.load(out)
+
+
+def _three_methods(env: BatchedEnv, act, seed: int, counter) -> dict[str, Episodes]:
+    """The policy and both replays from the same start poses; world 0 of the policy's
+    episodes recorded."""
+    task = env.task
+    runs = {}
+    env.seed(seed)
+    runs["policy"] = run_episodes(env, act, record_world=0, progress=counter(0))
+    env.seed(seed)
+    runs["replay"] = run_episodes(env, None, replay_targets(env, task), progress=counter(1))
+    env.seed(seed)
+    runs["object_aware_replay"] = run_episodes(
+        env, None, object_aware_targets(env, task), progress=counter(2)
+    )
+    return runs
+
+
+def _save_rollout(path: Path, env: BatchedEnv, frames: list[np.ndarray]) -> None:
+    """World 0's episode: ``t`` (s), ``object_pos``/``object_quat_wxyz`` (base frame) from
+    the object's free joint, ``qpos``."""
+    import mujoco
+
+    free = [j for j in range(env.model.njnt) if env.model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
+    q = np.asarray(frames, dtype=np.float64)
+    a = int(env.model.jnt_qposadr[free[0]]) if free else None
+    np.savez(
+        path,
+        t=np.arange(len(q)) * env.cfg.ctrl_dt_s,
+        qpos=q,
+        object_pos=q[:, a : a + 3] if a is not None else np.zeros((len(q), 3)),
+        object_quat_wxyz=q[:, a + 3 : a + 7] if a is not None else np.zeros((len(q), 4)),
+    )
 
 
 def _plot(path: Path, runs: dict[str, Episodes], cfg: EvalConfig) -> None:
@@ -204,9 +259,12 @@ def _video(path: Path, env: BatchedEnv, frames: list[np.ndarray]) -> None:
     # The free camera looks along (cos el cos az, cos el sin az, sin el).
     cam.azimuth = float(np.degrees(np.arctan2(v[1], v[0])))
     cam.elevation = float(np.degrees(np.arcsin(v[2] / np.linalg.norm(v))))
-    writer = cv2.VideoWriter(
-        str(path), cv2.VideoWriter_fourcc(*"mp4v"), 1.0 / env.cfg.ctrl_dt_s, (640, 480)
-    )
+    fps = 1.0 / env.cfg.ctrl_dt_s
+    # VP9 in MP4 plays in browsers (the report embeds it); OpenCV builds without it fall
+    # back to MPEG-4 part 2, which desktop players still play.
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"vp09"), fps, (640, 480))
+    if not writer.isOpened():
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 480))
     with offscreen_renderer(model, 480, 640) as r:
         for qpos in frames:
             data.qpos[:] = qpos

@@ -7,8 +7,9 @@ Example::
     h2s2r train runs/box --config configs/train/large_network.yaml
 
 Writes ``train/``: checkpoints ``model_<iteration>.pt``, TensorBoard logs, ``config.json``
-(this run's options, the resolved task config and the PPO settings) and ``run.json``
-(the ``TrainRun`` artifact). Resume picks the newest checkpoint. The simulation comes
+(this run's options, the resolved task config and the PPO settings), ``run.json``
+(the ``TrainRun`` artifact) and ``progress.jsonl`` (one line per iteration: wall clock,
+env-steps, mean episode return and each reward term; the report plots it). Resume picks the newest checkpoint. The simulation comes
 from the environment factory the caller passes (the command line passes the ``sim``
 stage's), so this stage imports no simulator.
 
@@ -85,6 +86,39 @@ def use_fused_adam(alg) -> None:
         alg.optimizer = torch.optim.Adam(
             group["params"], lr=group["lr"], betas=group["betas"], eps=group["eps"], fused=True
         )
+
+
+PROGRESS = "progress.jsonl"  # one line per iteration: wall clock, return, reward terms
+
+
+def _reward_terms(logger) -> dict[str, float]:
+    """Mean episode return and the mean of each reward term (``/reward/<name>``) over the
+    iteration's steps, from rsl-rl's logger buffers."""
+    import statistics
+
+    import torch
+
+    rows = getattr(logger, "ep_extras", None) or []
+    terms: dict[str, float] = {}
+    for key in dict.fromkeys(k for row in rows for k in row):
+        if key.startswith("/reward/"):
+            vals = [
+                torch.as_tensor(row[key], dtype=torch.float32).reshape(())
+                for row in rows
+                if key in row
+            ]
+            terms[key.removeprefix("/reward/")] = float(torch.stack(vals).mean())
+    returns = list(getattr(logger, "rewbuffer", []))
+    if returns:
+        terms["episode_return"] = statistics.mean(returns)
+    return terms
+
+
+def _append_progress(path: Path, it: int, env_steps: int, wall: float, terms: dict) -> None:
+    row = {"iteration": it, "env_steps": env_steps, "wall_time_s": round(wall, 2)}
+    row["terms"] = {k: round(v, 6) for k, v in terms.items()}
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
 
 
 class Validator:
@@ -230,11 +264,13 @@ def run_train(
     def log_and_check(*args, **kwargs):
         # rsl-rl prints a table every iteration: keep it in train/console.log, show a bar.
         nonlocal env_steps, wall
+        terms = _reward_terms(runner.logger)  # before the logger clears its buffers
         with open(out / "console.log", "a") as f, contextlib.redirect_stdout(f):
             original_log(*args, **kwargs)
         env_steps += per_it
         wall = time.perf_counter() - t_start
         it = runner.current_learning_iteration
+        _append_progress(out / PROGRESS, it, env_steps, wall, terms)
         if validator is not None and (it + 1) % cfg.validate_every == 0:
             validator(runner, it, env_steps, wall)
             wall = time.perf_counter() - t_start  # validation is part of the budget

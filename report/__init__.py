@@ -1,0 +1,1 @@
+"""The report stage: one HTML page for a workspace (:mod:`h2s2r.report.page`)."""
