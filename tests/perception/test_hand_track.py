@@ -267,3 +267,24 @@ def test_a_hand_track_from_before_the_gate_still_loads(tmp_path):
             valid=np.ones(n, bool),
             quality={"gate": np.zeros(n + 1)},
         ).save(tmp_path / "bad")
+
+
+def test_every_hand_implausible_is_one_line_with_the_reasons(tmp_path):
+    """A video whose every detection fails the gate stops track-hand in one line with the
+    frames per reason; a size far off keeps the unit message of check_hand_size."""
+    from h2s2r.perception.hand_track.skeleton import GATE_BITS
+    from h2s2r.perception.hand_track.stage import _refuse_all_gated
+
+    cfg = TrackHandConfig()
+    gate = np.array([GATE_BITS["no_hand"], GATE_BITS["joint_angle"], GATE_BITS["frame_size"]])
+    valid = np.zeros(3, bool)
+    bones = np.full(20, 0.03)
+    bones[[8, 9, 10, 11]] = [0.094, 0.045, 0.028, 0.021]
+    with pytest.raises(H2S2RError) as e:
+        _refuse_all_gated(valid, gate, np.array([0.094]), cfg, tmp_path, bones)
+    msg = str(e.value)
+    assert "\n" not in msg and "found in 2 frames" in msg
+    assert "joint_angle 1, frame_size 1" in msg and "--frame-size-tolerance" in msg
+    with pytest.raises(H2S2RError, match=r"capture.*far too large.*depth_scale_m"):
+        _refuse_all_gated(valid, gate, np.array([0.94]), cfg, tmp_path, bones * 10)
+    _refuse_all_gated(np.array([False, True, False]), gate, None, cfg, tmp_path, bones)
