@@ -16,17 +16,32 @@ from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import T_from_pos_quat, quat_xyzw_to_wxyz
 
 
-def parse_pose(text: str) -> np.ndarray:
-    """``x,y,z,qw,qx,qy,qz`` (wxyz) or a YAML file (see :func:`read_pose_yaml`)."""
+def parse_pose(text: str, where: str = "pose") -> np.ndarray:
+    """``x,y,z,qw,qx,qy,qz`` (wxyz) or a pose file (see :func:`read_pose_file`); errors
+    name ``where`` (the option, e.g. ``--board-pose``) and what to write instead."""
     if Path(text).is_file():
         return read_pose_file(Path(text))
+    expected = "expected 7 numbers x,y,z,qw,qx,qy,qz (wxyz) or a pose file"
     try:
         v = np.array([float(x) for x in text.split(",")])
     except ValueError:
-        raise H2S2RError(f"pose {text!r}: expected x,y,z,qw,qx,qy,qz or a YAML file") from None
+        if Path(text).suffix.lower() in (".yaml", ".yml", ".txt") or "/" in text:
+            raise H2S2RError(f"{where} {text}: no such file ({expected})") from None
+        raise H2S2RError(f"{where} {text!r}: {expected}") from None
+    hints = {
+        6: "; Euler angles? convert to a quaternion w,x,y,z (scipy's Rotation.from_euler"
+        "('xyz', angles, degrees=True).as_quat() gives x,y,z,w: put w first)",
+        3: "; a position only? add the orientation qw,qx,qy,qz (identity: 1,0,0,0)",
+        16: "; a 4×4 matrix? save it as a text file and give its path",
+    }
     if v.shape != (7,):
-        raise H2S2RError(f"pose {text!r}: expected 7 numbers x,y,z,qw,qx,qy,qz (wxyz)")
-    return T_from_pos_quat(v[:3], unit_quaternion(v[3:], f"pose {text!r}"))
+        raise H2S2RError(
+            f"{where}: expected 7 numbers x,y,z,qw,qx,qy,qz (wxyz), got {v.size} "
+            f"({text!r}){hints.get(v.size, '')}"
+        )
+    if not np.all(np.isfinite(v[:3])):
+        raise H2S2RError(f"{where} {text!r}: the position x,y,z must be finite numbers (metres)")
+    return T_from_pos_quat(v[:3], unit_quaternion(v[3:], f"{where} {text!r}"))
 
 
 QUAT_NORM_TOL = 0.02  # a quaternion rounded to 3 decimals is within 0.005 of unit norm

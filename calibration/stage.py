@@ -100,8 +100,89 @@ def _read_depth(path: Path, scale: float) -> np.ndarray:
     return raw.astype(np.float64) * scale
 
 
+@dataclass
+class _Parsed:
+    """The options of a run, parsed and checked before any image is read."""
+
+    spec: BoardSpec | None = None
+    files: list[Path] | None = None
+    T_base_board: np.ndarray | None = None
+    robot_poses: list[np.ndarray] | None = None
+    T_base_cam: np.ndarray | None = None  # --from-file
+
+
+def _existing_file(option: str, path: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        what = "a folder, not a file" if p.is_dir() else "no such file"
+        raise H2S2RError(f"{option} {path}: {what}")
+    return p
+
+
+def _parse_options(cfg: CalibrateConfig) -> _Parsed:
+    """Every option parsed and checked, each error naming its option, before any image is
+    read (a pose typo must not wait for a scan of every image)."""
+    from h2s2r.core.robots import get_robot
+
+    robot = get_robot(cfg.robot)
+    if cfg.joints:
+        try:
+            q = [float(x) for x in cfg.joints.split(",")]
+        except ValueError:
+            raise H2S2RError(
+                f"--joints {cfg.joints!r}: expected comma-separated joint angles in radians"
+            ) from None
+        if not 0 < len(q) <= len(robot.joint_names) or not np.all(np.isfinite(q)):
+            raise H2S2RError(
+                f"--joints: expected 1 to {len(robot.joint_names)} finite joint angles "
+                f"(radians) of {robot.name}, got {len(q)} ({cfg.joints!r})"
+            )
+    if not (np.isfinite(cfg.depth_scale) and cfg.depth_scale > 0):
+        raise H2S2RError(
+            f"--depth-scale {cfg.depth_scale}: must be > 0 metres per depth unit "
+            "(0.001 for millimetre PNGs)"
+        )
+    for option, path in (("--depth", cfg.depth), ("--board-depth", cfg.board_depth)):
+        if path:
+            _existing_file(option, path)
+    if cfg.pose_kind not in ("joints", "ee"):
+        raise H2S2RError(f"--pose-kind must be joints or ee, got {cfg.pose_kind!r}")
+    parsed = _Parsed()
+    if cfg.check:
+        return parsed
+    if cfg.from_file:
+        parsed.T_base_cam = read_pose_file(_existing_file("--from-file", cfg.from_file))
+        return parsed
+    if cfg.board_pose and cfg.robot_poses:
+        raise H2S2RError(
+            "--board-pose and --robot-poses: give one (the board lying at a known pose, or "
+            "held by the robot)"
+        )
+    if not (cfg.board_pose or cfg.robot_poses):
+        raise H2S2RError(
+            "say where the board is: --board-pose (lying at a known pose in "
+            "the base frame) or --robot-poses (held by the robot), or import "
+            "a result with --from-file"
+        )
+    parsed.spec = BoardSpec.parse(cfg.board)
+    if cfg.board_pose:
+        parsed.T_base_board = parse_pose(cfg.board_pose, "--board-pose")
+    else:
+        parsed.robot_poses = read_robot_poses(
+            cfg.robot_poses, cfg.pose_kind, cfg.robot, cfg.ee_site
+        )
+    parsed.files = _images(cfg.images)
+    if parsed.robot_poses is not None and len(parsed.robot_poses) != len(parsed.files):
+        raise H2S2RError(
+            f"{len(parsed.files)} images but {len(parsed.robot_poses)} robot poses: one image "
+            "per pose, in the same (sorted) order"
+        )
+    return parsed
+
+
 def run_calibrate(out: str | Path, cfg: CalibrateConfig = CalibrateConfig()) -> Calibration:
     out = Path(out)
+    parsed = _parse_options(cfg)
     cap = Capture.load(out / "capture") if (out / "capture").is_dir() else None
     if cfg.check:
         cal = Calibration.load(out / "calibration")
@@ -125,14 +206,13 @@ def run_calibrate(out: str | Path, cfg: CalibrateConfig = CalibrateConfig()) -> 
         inputs.append(Path(cfg.intrinsics))
 
     if cfg.from_file:
-        T_base_cam = read_pose_file(Path(cfg.from_file))
+        T_base_cam = parsed.T_base_cam
         inputs.append(Path(cfg.from_file))
         method, rms, per = "from_file", float("nan"), ()
         if K is None:
             raise H2S2RError("--from-file needs intrinsics: a capture/ or --intrinsics PATH")
     else:
-        spec = BoardSpec.parse(cfg.board)
-        files = _images(cfg.images)
+        spec, files = parsed.spec, parsed.files
         inputs += files
         dets, used, skipped = [], [], []
         for f in files:
@@ -147,27 +227,16 @@ def run_calibrate(out: str | Path, cfg: CalibrateConfig = CalibrateConfig()) -> 
             size = Image.open(files[0]).size
             K, krms = estimate_intrinsics(spec, dets, size)
             notes["intrinsics_rms_px"] = krms
-        if cfg.board_pose:
-            res = board_in_base(spec, dets, K, parse_pose(cfg.board_pose))
+        if parsed.T_base_board is not None:
+            res = board_in_base(spec, dets, K, parsed.T_base_board)
             method = "board_in_base"
-        elif cfg.robot_poses:
-            poses = read_robot_poses(cfg.robot_poses, cfg.pose_kind, cfg.robot, cfg.ee_site)
+        else:
+            poses = parsed.robot_poses
             inputs.append(Path(cfg.robot_poses))
-            if len(poses) != len(files):
-                raise H2S2RError(
-                    f"{len(files)} images but {len(poses)} robot poses: one image "
-                    "per pose, in the same (sorted) order"
-                )
             keep = [i for i, f in enumerate(files) if f in used]
             res = eye_to_hand(spec, dets, [poses[i] for i in keep], K)
             method = "eye_to_hand"
             notes["T_ee_board"] = res.T_ee_board
-        else:
-            raise H2S2RError(
-                "say where the board is: --board-pose (lying at a known pose in "
-                "the base frame) or --robot-poses (held by the robot), or import "
-                "a result with --from-file"
-            )
         T_base_cam, rms, per = res.T_base_cam, res.rms_px, res.per_image_rms_px
         if cfg.board_depth and dets:
             ratio = board_scale_from_depth(

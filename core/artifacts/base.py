@@ -433,22 +433,45 @@ class ArtifactBase:
 
 
 def require_pose_in_metres(T: np.ndarray, where: str | Path) -> np.ndarray:
-    """A 4×4 rigid transform whose translation is plausibly in metres, else a clear error."""
+    """A 4×4 rigid transform whose translation is plausibly in metres, else a one-line
+    error saying what is wrong with it (shape, last row, scale, reflection, shear) and how
+    to write it instead."""
     from h2s2r.core.errors import H2S2RError
     from h2s2r.core.geometry import is_rotation_matrix
 
+    fix = (
+        "re-export it as a rigid 4×4 in metres: rotation part orthonormal (no scale, no "
+        "mirroring, det +1), translation in the last column, last row 0 0 0 1"
+    )
     T = np.asarray(T, dtype=np.float64)
-    if (
-        T.shape != (4, 4)
-        or not is_rotation_matrix(T[:3, :3], tol=1e-3)
-        or not np.allclose(T[3], [0, 0, 0, 1])
-    ):
-        raise H2S2RError(
-            f"{where}: not a rigid transform (rotation not orthonormal or last row not 0 0 0 1)"
+    if T.shape != (4, 4):
+        raise H2S2RError(f"{where}: expected a 4×4 transform, got shape {T.shape}; {fix}")
+    if not np.all(np.isfinite(T)):
+        raise H2S2RError(f"{where}: the transform holds NaN or infinite values; {fix}")
+    if not np.allclose(T[3], [0, 0, 0, 1]):
+        row = " ".join(f"{v:g}" for v in T[3])
+        hint = (
+            " (translation in the last row: transposed? write the transpose)"
+            if np.allclose(T[:3, 3], 0) and np.allclose(T[3, 3], 1)
+            else ""
         )
+        raise H2S2RError(
+            f"{where}: not a rigid transform: last row is {row}, not 0 0 0 1{hint}; {fix}"
+        )
+    R = T[:3, :3]
+    if not is_rotation_matrix(R, tol=1e-3):
+        sv = np.linalg.svd(R, compute_uv=False)
+        det = float(np.linalg.det(R))
+        if det < 0:
+            what = f"a reflection (det {det:.3g}: a left-handed frame)"
+        elif np.allclose(sv, sv.mean(), rtol=1e-3):
+            what = f"scaled ×{sv.mean():.4g} (det {det:.3g})"
+        else:
+            what = f"not orthonormal (singular values {', '.join(f'{v:.4g}' for v in sv)})"
+        raise H2S2RError(f"{where}: not a rigid transform: the rotation part is {what}; {fix}")
     if np.linalg.norm(T[:3, 3]) > 10:
         raise H2S2RError(
             f"{where}: translation {np.linalg.norm(T[:3, 3]):.0f} looks like "
-            "millimetres; poses must be in metres"
+            "millimetres; poses must be in metres (divide the translation by 1000)"
         )
     return T

@@ -362,3 +362,101 @@ def test_a_board_pose_quaternion_must_be_unit(quat, match):
         parse_pose(f"0.4,-0.2,0.0,{quat}")
     T = parse_pose("0.4,-0.2,0.0,0.7071,0.7071,0,0")  # rounded: normalized
     assert np.allclose(T[:3, :3] @ T[:3, :3].T, np.eye(3))
+
+
+# ---------------------------------------------------------------- options before images
+@pytest.fixture
+def no_image_reads(tmp_path, monkeypatch):
+    """A folder of two board images and a run that fails if any image is opened."""
+    import h2s2r.calibration.stage as stage
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(images / f"{i:03d}.png")
+
+    def boom(*a, **k):
+        raise AssertionError("an image was read before the options were checked")
+
+    monkeypatch.setattr(stage.Image, "open", boom)
+    monkeypatch.setattr(stage, "detect", boom)
+    return tmp_path, images
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        # The probe: x,y,z + roll,pitch,yaw in degrees scanned every image, then failed
+        # without naming the option.
+        (
+            {"board_pose": "0.5,0,0,180,0,30"},
+            r"^--board-pose: expected 7 numbers x,y,z,qw,qx,qy,qz \(wxyz\), got 6 .*Euler "
+            r"angles\? convert to a quaternion",
+        ),
+        ({"board_pose": "0.5,0,0"}, r"^--board-pose: .*got 3 .*identity: 1,0,0,0"),
+        ({"board_pose": "0.5,0,0,1,0,0,zero"}, r"^--board-pose '0.5,0,0,1,0,0,zero': expected"),
+        ({"board_pose": "board.yaml"}, r"^--board-pose board.yaml: no such file"),
+        ({"board_pose": "0.5,0,0,0,0,0,0"}, r"^--board-pose .*all zero"),
+        ({"board_pose": "nan,0,0,1,0,0,0"}, r"^--board-pose .*position x,y,z must be finite"),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "robot_poses": "q.csv"}, r"give one"),
+        ({}, r"say where the board is: --board-pose"),
+        ({"robot_poses": "missing.csv"}, r"--robot-poses missing.csv: file does not exist"),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "pose_kind": "euler"}, r"--pose-kind"),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "depth_scale": 0.0}, r"--depth-scale 0.0: must be > 0"),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "depth": "nope.png"}, r"--depth nope.png: no such"),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "board_depth": "x.png"}, r"--board-depth x.png"),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "joints": "0,a"}, r"--joints '0,a': expected"),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "joints": ",".join(["0"] * 40)}, r"--joints: .*23"),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "robot": "ur5"}, r"ur5"),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "board": "charuco:7x5"}, r"charuco:COLSxROWS"),
+        ({"from_file": "T.txt"}, r"--from-file T.txt: no such file"),
+    ],
+)
+def test_every_option_is_checked_before_any_image_is_read(no_image_reads, options, match):
+    ws, images = no_image_reads
+    cfg = CalibrateConfig(images=str(images), intrinsics=str(_write_K(ws / "K.txt")), **options)
+    with pytest.raises(H2S2RError, match=match):
+        run_calibrate(ws, cfg)
+    assert not (ws / "calibration").exists()
+
+
+def test_a_euler_board_pose_is_one_line_on_the_command_line(no_image_reads, capsys):
+    from h2s2r.cli.main import main
+
+    ws, images = no_image_reads
+    argv = ["calibrate", str(ws), "--images", str(images), "--board-pose", "0.5,0,0,180,0,30"]
+    assert main([*argv, "--intrinsics", str(_write_K(ws / "K.txt"))]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("error: --board-pose: ") and "Euler" in err and "\n" not in err
+    assert "board not found" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    "fault, match",
+    [
+        ("scale", r"the rotation part is scaled ×1\.1"),
+        ("mirror", r"the rotation part is a reflection"),
+        ("shear", r"the rotation part is not orthonormal \(singular values"),
+        ("transposed", r"last row is .* not 0 0 0 1 \(translation in the last row: transposed"),
+        ("nan", r"NaN"),
+    ],
+)
+def test_a_from_file_that_is_not_rigid_says_what_is_wrong_and_what_to_do(tmp_path, fault, match):
+    T = make_T(rot_z(0.5) @ rot_x(2.0), [1.1, 0.2, 0.7])
+    if fault == "scale":  # the probe's case: said what was wrong, not what to do
+        T[:3, :3] *= 1.1
+    elif fault == "mirror":
+        T[:3, 0] *= -1
+    elif fault == "shear":
+        T[:3, :3] = T[:3, :3] @ np.array([[1, 0.2, 0], [0, 1, 0], [0, 0, 1]])
+    elif fault == "transposed":
+        T = T.T
+    else:
+        T[0, 0] = np.nan
+    np.savetxt(tmp_path / "T_base_cam.txt", T)
+    with pytest.raises(H2S2RError, match=match) as e:
+        run_calibrate(tmp_path, CalibrateConfig(from_file=str(tmp_path / "T_base_cam.txt")))
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path / 'T_base_cam.txt'}: ") and "\n" not in msg
+    assert "re-export it as a rigid 4×4 in metres" in msg and "last row 0 0 0 1" in msg
