@@ -10,7 +10,9 @@ Reads ``bench/results/``: ``sim_throughput[_warp].json`` (``bench/sim_throughput
 ``bad_inputs_round3.json``, ``bad_inputs_round4.json`` and ``bad_inputs_round5.json``
 (``bench/bad_inputs.py``) and
 ``train_eval_*.json`` (``bench/train_eval.py``); a missing file leaves its table out.
-``--write`` replaces what lies between the ``bench-tables`` markers of ``docs/results.md``.
+``--write`` replaces what lies between the ``bench-tables`` markers of ``docs/results.md``
+and the README's results table (``results-summary`` markers; one row per benchmark with
+the machine it ran on; ``demo_run.json`` from ``bench/demo_run.py`` too).
 """
 
 from __future__ import annotations
@@ -203,20 +205,130 @@ def tables() -> str:
     return "\n".join(out)
 
 
+README = REPO / "README.md"
+SUMMARY_BEGIN, SUMMARY_END = "<!-- results-summary:begin -->", "<!-- results-summary:end -->"
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{100 * x:.0f} %"
+
+
+def summary() -> str:
+    """The README's results table: one row per benchmark, each with its machine."""
+    rows = ["| what | result | machine | from |", "| --- | --- | --- | --- |"]
+    if d := _load("demo_run.json"):
+        med = d["success"].get("medium", {})
+        rows.append(
+            f"| `h2s2r demo` (box_push, {d['budget_min']:.0f}-min budget) | "
+            f"{d['first_run_min']:.1f} min end to end incl. `deploy --sim` and the report; "
+            f"`medium`: policy {_pct(med.get('policy'))}, open-loop replay "
+            f"{_pct(med.get('replay'))}, object-aware replay "
+            f"{_pct(med.get('object_aware_replay'))}; deploy loop "
+            f"{_pct(d.get('deploy_success'))}; re-run {d['rerun_s']:.0f} s (all skipped) | "
+            f"{_machine(d['machine'])} | `bench/demo_run.py` |"
+        )
+    for p in sorted(RESULTS.glob("train_eval_*.json")):
+        d = json.loads(p.read_text())
+        ev = d.get("eval", {})
+        reached = d.get("target_reached_min")
+        when = f"{reached:.1f} min" if reached is not None else "not reached"
+        rows.append(
+            f"| {d['task']} seed {d['seed']}, `train --budget-min {d['budget_min']:.0f}` | "
+            f"validation ≥ {_pct(d.get('target_success'))} after {when}; `eval` "
+            + ", ".join(f"{k} {_pct(v.get('success'))}" for k, v in ev.items())
+            + f"; {d['env_steps_per_s']:,.0f} env-steps/s | {_machine(d['machine'])} | "
+            "`bench/train_eval.py` |"
+        )
+    for name in ("train_throughput.json", "train_throughput_warp.json"):
+        if d := _load(name):
+            best = max(d["rows"], key=lambda r: r["env_steps_per_s"])
+            rows.append(
+                f"| training throughput, `{d.get('backend', 'mujoco')}` (incl. PPO) | "
+                f"{best['env_steps_per_s']:,.0f} env-steps/s at {best['worlds']} worlds | "
+                f"{d['machine'].get('device') or _machine(d['machine'])} | "
+                "`bench/train_throughput.py` |"
+            )
+    for name in ("sim_throughput.json", "sim_throughput_warp.json"):
+        if d := _load(name):
+            top = {}
+            for r in d["rows"]:
+                lvl = r.get("level", "physics")
+                if lvl not in top or r["env_steps_per_s"] > top[lvl]["env_steps_per_s"]:
+                    top[lvl] = r
+            res = "; ".join(
+                f"{lvl} {r['env_steps_per_s']:,.0f} env-steps/s ({r['worlds']} worlds)"
+                for lvl, r in top.items()
+            )
+            rows.append(
+                f"| simulation throughput, `{d.get('backend', 'mujoco')}` | {res} | "
+                f"{d['machine'].get('device') or _machine(d['machine'])} | "
+                "`bench/sim_throughput.py` |"
+            )
+    if d := _load("track_object.json"):
+        m = d["synthetic_mean"]
+        real = d.get("real", [])
+        ok = sum(r.get("depth_agreement_1cm", 0) >= 0.95 for r in real)
+        rows.append(
+            f"| object tracking | synthetic: {m['trans_err_mean_m'] * 1e3:.1f} mm mean / "
+            f"{m['trans_err_p95_m'] * 1e3:.1f} mm p95, {m['rot_err_mean_deg']:.2f}°, "
+            f"{m['fps']:.0f} frames/s; real YCB frames: {ok} of {len(real)} runs with depth "
+            f"agreement ≥ 0.95 | {_machine(d['machine'])} | `bench/track_object.py` |"
+        )
+    for name in ("deploy_loop.json", "deploy_loop_camera.json"):
+        if d := _load(name):
+            what = "deploy --sim --camera" if d.get("camera") else "deploy --sim"
+            rows.append(
+                f"| `{what}` through ROS 2 | {_pct(d['deploy_success_rate'])} of "
+                f"{d['runs']} runs; p99 jitter policy "
+                f"{d['policy_period_jitter_p99_ms']['median']:.1f} ms, command "
+                f"{d['command_period_jitter_p99_ms']['median']:.1f} ms; latency p99 "
+                f"{d['latency_p99_ms']['median']:.1f} ms | {_machine(d['machine'])} | "
+                "`bench/deploy_loop.py` |"
+            )
+    probes = []
+    for n, name in enumerate(
+        ("bad_inputs.json", *(f"bad_inputs_round{k}.json" for k in range(2, 10))), 1
+    ):
+        if d := _load(name):
+            c = d["counts"]
+            probes.append(f"round {n}: {c['GOOD']}/{c['WEAK']}/{c['BAD']}")
+    if probes:
+        rows.append(
+            "| bad inputs, each held-out round as recorded (round 1 after its fixes, later "
+            "rounds their first run; good/weak/bad) | "
+            + "; ".join(probes)
+            + " | 2 cores | `bench/bad_inputs.py` |"
+        )
+    return "\n".join(rows)
+
+
+def _replace(path: Path, begin: str, end: str, text: str) -> None:
+    doc = path.read_text()
+    if begin not in doc or end not in doc:
+        raise SystemExit(f"{path}: no {begin} … {end} markers")
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
+    print(f"wrote the tables into {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--write", action="store_true", help=f"replace the tables in {DOC}")
+    ap.add_argument(
+        "--write", action="store_true", help=f"replace the tables in {DOC} and {README}"
+    )
     args = ap.parse_args()
     text = tables()
     print(text)
+    print(summary())
     if args.write:
-        doc = DOC.read_text()
-        if BEGIN not in doc or END not in doc:
-            raise SystemExit(f"{DOC}: no {BEGIN} … {END} markers")
-        head, rest = doc.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-        print(f"wrote the tables into {DOC}")
+        _replace(DOC, BEGIN, END, text)
+        _replace(README, SUMMARY_BEGIN, SUMMARY_END, summary())
 
 
 if __name__ == "__main__":

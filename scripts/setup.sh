@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libusb-1.0-0 libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libosmesa6)
+# chromium: the report's test opens the page in headless Chromium.
+APT_PACKAGES=(libusb-1.0-0 libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libosmesa6 chromium)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
