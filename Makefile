@@ -14,7 +14,8 @@ setup:
 	@bash scripts/setup.sh
 
 # The embedded default: synthetic box push → track → retarget → train (DEMO_BUDGET_MIN
-# minutes) → eval → export.
+# minutes) → eval → export → deploy --sim → report (it prints the page's path). A re-run
+# skips the stages whose inputs and options are unchanged.
 DEMO_BUDGET_MIN ?= 20
 demo: setup
 	$(VENV)/h2s2r demo $(DEMO_DIR) --budget-min $(DEMO_BUDGET_MIN)
