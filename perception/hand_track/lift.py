@@ -26,6 +26,7 @@ PX_SIGMA = 3.0
 DEPTH_SIGMA_M = 0.01
 OCCLUDED_SIGMA_M = 0.04
 SCALE_SIGMA = 0.15
+PALM_KEYPOINTS = np.isin(np.arange(21), (0, 1, 5, 9, 13, 17))  # wrist and knuckles
 
 
 @dataclass(frozen=True)
@@ -202,12 +203,17 @@ def lift_sequence(
         z0 = float(np.median(d[use])) + SKIN_OFFSET_M
         c = px[i].mean(axis=0)
         t0 = np.array([(c[0] - K[0, 2]) * z0 / K[0, 0], (c[1] - K[1, 2]) * z0 / K[1, 1], z0])
-        s_i, t_i, _ = _fit_translation(px[i], shape, d, use, K, None, np.r_[1.0, t0])
+        # First the palm's keypoints: a thin finger's keypoint often sees past the finger
+        # (the background reads far behind it, which the asymmetric residual would take
+        # for a hand floating in free space and push the hand back, larger); then every
+        # keypoint whose depth agrees within 3 cm.
+        first = use & PALM_KEYPOINTS if (use & PALM_KEYPOINTS).sum() >= min_depth_points else use
+        s_i, t_i, _ = _fit_translation(px[i], shape, d, first, K, None, np.r_[1.0, t0])
         P = s_i * shape + t_i
         inliers = use & (np.abs(P[:, 2] - (d + SKIN_OFFSET_M)) < 0.03)
         if inliers.sum() < min_depth_points:
             inliers = use
-        elif inliers.sum() < use.sum():
+        if not np.array_equal(inliers, first):
             s_i, t_i, _ = _fit_translation(px[i], shape, d, inliers, K, None, np.r_[s_i, t_i])
         data[i] = dict(d=d, use=use, inliers=inliers, shape=shape, s=s_i, t=t_i)
     if not data:
