@@ -15,7 +15,9 @@ Formats are recognised by their content. uint16 depth keeps its units (recorded 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -56,6 +58,70 @@ def _frame_key(name: str) -> int:
 def _sorted_files(d: Path, suffixes) -> list[Path]:
     files = [p for p in d.iterdir() if p.suffix.lower() in suffixes]
     return sorted(files, key=lambda p: (_frame_key(p.stem), p.name))
+
+
+def _frame_numbers(files: list[Path]) -> list[int] | None:
+    """The frame counter in ``files``' names (sorted), or None where the names are not a
+    counter: a name without digits, two files with one number, or numbers that step by
+    more than 1 as a rule (timestamps, every n-th frame kept on purpose)."""
+    keys = [_frame_key(p.stem) for p in files]
+    if len(keys) < 2 or min(keys) < 0 or len(set(keys)) != len(keys):
+        return None
+    if float(np.median(np.diff(keys))) != 1.0:
+        return None
+    return keys
+
+
+def _span(a: int, b: int, width: int) -> str:
+    return f"{a:0{width}d}" if a == b else f"{a:0{width}d}–{b:0{width}d}"
+
+
+def frame_gaps(files: list[Path]) -> list[tuple[int, int]]:
+    """``(first, last)`` missing frame numbers wherever the counter in the (sorted) file
+    names skips (``000009.png`` then ``000015.png``: ``(10, 14)``); empty where the names
+    are not a frame counter (see :func:`_frame_numbers`)."""
+    keys = _frame_numbers(files)
+    if keys is None:
+        return []
+    return [(a + 1, b - 1) for a, b in itertools.pairwise(keys) if b - a > 1]
+
+
+def _warn_gaps(files: list[Path], fps: float, where: str) -> list[list[int]]:
+    """Warn (stderr) about gaps in the frame numbering: the capture is written frame after
+    frame at one rate, so a gap becomes a jump in time. Returns the gaps (for meta.json)."""
+    gaps = frame_gaps(files)
+    if not gaps:
+        return []
+    width = max(len(m[-1]) for m in (re.findall(r"\d+", p.stem) for p in files))
+    missing = sum(b - a + 1 for a, b in gaps)
+    shown = ", ".join(_span(a, b, width) for a, b in gaps[:5])
+    more = f" and {len(gaps) - 5} more gap(s)" if len(gaps) > 5 else ""
+    print(
+        f"warning: {where}: {missing} frame(s) missing from the numbering ({shown}{more}): "
+        f"{missing / fps:.2f} s at {fps:g} fps that the import closes up, so time jumps "
+        "there (the object moves that far in one frame; tracking and the demo's speed "
+        f"suffer) — re-export the missing frames, or import only the frames on one side "
+        "of the gap",
+        file=sys.stderr,
+    )
+    return [[a, b] for a, b in gaps]
+
+
+def _check_numbers_pair(rgb: list[Path], depth: list[Path]) -> None:
+    """Colour and depth pair up by their order: where both are numbered, the numbers
+    must agree, or frames would pair with the wrong partner from the first difference on."""
+    a, b = _frame_numbers(rgb), _frame_numbers(depth)
+    if a is None or b is None or a == b:
+        return
+    only_rgb = sorted(set(a) - set(b))
+    only_depth = sorted(set(b) - set(a))
+    i = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    raise H2S2RError(
+        f"{rgb[0].parent} and {depth[0].parent} are numbered differently (from "
+        f"{rgb[min(i, len(rgb) - 1)].name} vs {depth[min(i, len(depth) - 1)].name}): "
+        f"colour without depth {only_rgb[:10]}, depth without colour {only_depth[:10]} — "
+        "remove the frames that have no partner"
+    )
 
 
 def _depth_scale(cfg: ImportConfig, folder: Path) -> float:
@@ -182,6 +248,8 @@ def import_folder(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Cap
     if (src / "rgb").is_dir() and (src / "depth").is_dir():
         rgb = _sorted_files(src / "rgb", IMAGE_SUFFIXES)
         depth = _sorted_files(src / "depth", (".png", *FLOAT_DEPTH_SUFFIXES))
+        if rgb and depth:
+            _check_numbers_pair(rgb, depth)
     else:
         rgb = _sorted_files(src, IMAGE_SUFFIXES)
         rgb = [p for p in rgb if re.search(r"(color|rgb)", p.stem, re.I)]
@@ -201,9 +269,11 @@ def import_folder(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Cap
                 f"{src}: not a folder this importer knows: expected rgb/ and "
                 "depth/ subfolders, or *-color.png with *-depth.png pairs"
             )
-    return import_pairs(
-        rgb, depth, out, K, fps, _depth_scale(cfg, src), f"folder:{src}", config, progress
-    )
+    scale = _depth_scale(cfg, src)
+    gaps = _warn_gaps(rgb, fps, str(src))
+    if gaps:
+        config["frame_gaps"] = gaps  # missing frame numbers (first, last), in meta.json
+    return import_pairs(rgb, depth, out, K, fps, scale, f"folder:{src}", config, progress)
 
 
 def import_realsense(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Capture:
@@ -306,6 +376,18 @@ def import_rosbag(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Cap
             pairs.append((i, j) if ref_is_color else (j, i))
     if not pairs:
         raise H2S2RError(f"{src}: colour and depth timestamps never come within half a frame")
+    kept = np.array([ref[i if ref_is_color else j] for i, j in pairs])
+    jumps = _time_jumps(kept, 1.0 / fps)
+    if jumps:
+        lost = sum(d for _, d in jumps)
+        shown = ", ".join(f"{d:.2f} s after frame {k}" for k, d in jumps[:5])
+        print(
+            f"warning: {src}: {len(jumps)} gap(s) in time between the imported frames "
+            f"({shown}{' …' if len(jumps) > 5 else ''}; {lost:.2f} s in all): dropped or "
+            "unpaired frames that the import closes up, so time jumps there (the object "
+            "moves that far in one frame) — record again, or import the part without gaps",
+            file=sys.stderr,
+        )
     scale = cfg.depth_scale or 0.001
     writer = CaptureWriter(
         out,
@@ -314,13 +396,22 @@ def import_rosbag(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Cap
         depth_scale_m=scale,
         source=f"rosbag2:{src.name}",
         config=asdict(cfg)
-        | {"paired_frames": len(pairs), "colour_frames": len(ct), "depth_frames": len(dt_)},
+        | {"paired_frames": len(pairs), "colour_frames": len(ct), "depth_frames": len(dt_)}
+        | ({"time_gaps_s": [[k, round(d, 4)] for k, d in jumps]} if jumps else {}),
     )
     for k, (ci, di) in enumerate(pairs):
         writer.add(_ros_image(color[ci][1], color=True), _ros_depth(depth[di][1], scale))
         if progress:
             progress(k + 1, len(pairs))
     return writer.close()
+
+
+def _time_jumps(t: np.ndarray, period: float) -> list[tuple[int, float]]:
+    """``(k, missing_s)`` where the gap between imported frames ``k`` and ``k + 1`` is
+    more than 1.5 periods: ``missing_s`` is the time the capture loses there (the gap less
+    the one period it keeps)."""
+    d = np.diff(np.asarray(t, dtype=np.float64))
+    return [(int(k), float(d[k] - period)) for k in np.flatnonzero(d > 1.5 * period)]
 
 
 def _ros_image(msg, color: bool) -> np.ndarray:

@@ -107,7 +107,9 @@ def test_record_playback_import_round_trip_is_exact(tmp_path):
         assert imported.read_rgb(i).tobytes() in pushed_rgb
 
 
-def test_ros2_bag_import(tmp_path):
+def _write_bag(bag: Path, frames, drop=(), cam_K=K) -> None:
+    """A ROS 2 bag of ``frames`` at 30 Hz (colour, depth 2 ms later, one CameraInfo);
+    the frames in ``drop`` are left out (a recorder that dropped them)."""
     from rosbags.rosbag2 import Writer
     from rosbags.typesys import Stores, get_typestore
 
@@ -117,13 +119,14 @@ def test_ros2_bag_import(tmp_path):
     Header = ts.types["std_msgs/msg/Header"]
     Time = ts.types["builtin_interfaces/msg/Time"]
     Roi = ts.types["sensor_msgs/msg/RegionOfInterest"]
-    frames = list(_frames(6))
-    bag = tmp_path / "bag"
+    hh, ww = frames[0][0].shape[:2]
     with Writer(bag, version=8) as w:
         cc = w.add_connection("/camera/color/image_raw", Img.__msgtype__, typestore=ts)
         dc = w.add_connection("/camera/depth/image_rect_raw", Img.__msgtype__, typestore=ts)
         ic = w.add_connection("/camera/color/camera_info", Info.__msgtype__, typestore=ts)
         for i, (rgb, depth) in enumerate(frames):
+            if i in drop:
+                continue
             t = 1_000_000_000 + i * 33_333_333
             hdr = Header(stamp=Time(sec=t // 10**9, nanosec=t % 10**9), frame_id="cam")
             bgr = np.ascontiguousarray(rgb[..., ::-1])
@@ -133,11 +136,11 @@ def test_ros2_bag_import(tmp_path):
                 ts.serialize_cdr(
                     Img(
                         header=hdr,
-                        height=480,
-                        width=640,
+                        height=hh,
+                        width=ww,
                         encoding="bgr8",
                         is_bigendian=0,
-                        step=640 * 3,
+                        step=ww * 3,
                         data=bgr.ravel(),
                     ),
                     Img.__msgtype__,
@@ -153,11 +156,11 @@ def test_ros2_bag_import(tmp_path):
                 ts.serialize_cdr(
                     Img(
                         header=dhdr,
-                        height=480,
-                        width=640,
+                        height=hh,
+                        width=ww,
                         encoding="16UC1",
                         is_bigendian=0,
-                        step=640 * 2,
+                        step=ww * 2,
                         data=depth.view(np.uint8).ravel(),
                     ),
                     Img.__msgtype__,
@@ -166,19 +169,26 @@ def test_ros2_bag_import(tmp_path):
             if i == 0:
                 info = Info(
                     header=hdr,
-                    height=480,
-                    width=640,
+                    height=hh,
+                    width=ww,
                     distortion_model="plumb_bob",
                     d=np.zeros(5),
-                    k=K.ravel(),
+                    k=cam_K.ravel(),
                     r=np.eye(3).ravel(),
-                    p=np.c_[K, np.zeros(3)].ravel(),
+                    p=np.c_[cam_K, np.zeros(3)].ravel(),
                     binning_x=0,
                     binning_y=0,
                     roi=Roi(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
                 )
                 w.write(ic, t, ts.serialize_cdr(info, Info.__msgtype__))
+
+
+def test_ros2_bag_import(tmp_path, capsys):
+    frames = list(_frames(6))
+    bag = tmp_path / "bag"
+    _write_bag(bag, frames)
     cap = run_import(tmp_path / "ws", ImportConfig(source=str(bag)))
+    assert "gap" not in capsys.readouterr().err
     assert cap.num_frames == 6 and abs(cap.fps - 30.0) < 0.1
     np.testing.assert_allclose(cap.K, K)
     np.testing.assert_array_equal(cap.read_depth_raw(4), frames[4][1])
@@ -233,3 +243,75 @@ def test_import_bad_inputs(tmp_path):
 def test_no_camera_connected():
     with pytest.raises(H2S2RError, match="no RealSense camera connected"):
         LiveCamera(640, 480, 30)
+
+
+# ---------------------------------------------------------------- gaps in the numbering
+K_SMALL = np.array([[61.5, 0, 31.5], [0, 61.5, 23.5], [0, 0, 1]])  # 64×48 frames
+
+
+def _numbered_folder(src: Path, numbers, depth_numbers=None) -> Path:
+    (src / "rgb").mkdir(parents=True)
+    (src / "depth").mkdir()
+    np.savetxt(src / "cam_K.txt", K_SMALL)
+    frames = list(_frames(1, 48, 64)) * 2
+    rgb, depth = frames[0]
+    for i in numbers:
+        Image.fromarray(rgb).save(src / "rgb" / f"{i:06d}.png")
+    for i in numbers if depth_numbers is None else depth_numbers:
+        Image.fromarray(depth).save(src / "depth" / f"{i:06d}.png")
+    return src
+
+
+def test_a_gap_in_the_frame_numbers_is_named_with_its_duration(tmp_path, capsys):
+    """The probe (round 5): frames 000010-000014 dropped by the recorder were imported as
+    25 frames at 30 fps without a word: a 0.17 s jump in time, the object teleporting."""
+    numbers = [i for i in range(30) if not 10 <= i <= 14]
+    src = _numbered_folder(tmp_path / "src", numbers)
+    cap = run_import(tmp_path / "ws", ImportConfig(source=str(src)))
+    assert cap.num_frames == 25
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"warning: {src}: 5 frame(s) missing from the numbering (000010–000014)")
+    assert "0.17 s at 30 fps" in err and "time jumps" in err and "\n" not in err
+    assert Capture.load(tmp_path / "ws" / "capture").provenance.config["frame_gaps"] == [[10, 14]]
+    # Several gaps, a single missing frame, and the time at another --fps.
+    src2 = _numbered_folder(tmp_path / "src2", [0, 1, 2, 4, 5, 9, 10, 11])
+    run_import(tmp_path / "ws2", ImportConfig(source=str(src2), fps=10.0))
+    err = capsys.readouterr().err
+    assert "4 frame(s) missing from the numbering (000003, 000006–000008)" in err
+    assert "0.40 s at 10 fps" in err
+
+
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        list(range(5, 12)),  # starting past 0: no gap
+        list(range(0, 40, 4)),  # every 4th frame kept on purpose: a steady step, no gap
+        [1305031102 + 33 * i for i in range(6)],  # timestamps as names
+    ],
+)
+def test_numbering_without_a_gap_is_quiet(numbers, tmp_path, capsys):
+    src = _numbered_folder(tmp_path / "src", numbers)
+    cap = run_import(tmp_path / "ws", ImportConfig(source=str(src)))
+    assert cap.num_frames == len(numbers)
+    assert "missing" not in capsys.readouterr().err
+    assert "frame_gaps" not in cap.provenance.config
+
+
+def test_colour_and_depth_numbered_differently_are_refused(tmp_path):
+    """Same count, different gaps: pairing by order would put colour 10 with depth 15."""
+    rgb = [i for i in range(20) if not 10 <= i <= 14]
+    depth = [i for i in range(20) if not 15 <= i <= 19]
+    src = _numbered_folder(tmp_path / "src", rgb, depth)
+    with pytest.raises(H2S2RError, match=r"numbered differently \(from 000015.png vs 000010.png"):
+        run_import(tmp_path / "ws", ImportConfig(source=str(src)))
+    assert not (tmp_path / "ws" / "capture").exists()
+
+
+def test_a_ros2_bag_with_dropped_frames_warns_of_the_time_jump(tmp_path, capsys):
+    frames = list(_frames(8, 48, 64))
+    _write_bag(tmp_path / "bag", frames, drop={3, 4}, cam_K=K_SMALL)
+    cap = run_import(tmp_path / "ws", ImportConfig(source=str(tmp_path / "bag")))
+    assert cap.num_frames == 6
+    err = capsys.readouterr().err
+    assert "1 gap(s) in time between the imported frames (0.07 s after frame 2" in err
+    assert cap.provenance.config["time_gaps_s"] == [[2, pytest.approx(0.0667, abs=1e-3)]]
