@@ -100,7 +100,7 @@ def test_mediapipe_track_on_synthetic_demo(synth_can, tmp_path):
     assert loaded.handedness == "right" and loaded.present.all()
     assert np.isnan(loaded.keypoints_cam[~loaded.valid]).all()
     # One hand for the whole video: every valid frame has the same bones, and the size is
-    # the capsule hand's within 5 % (measured: 18.35 cm against 18.83 cm).
+    # the capsule hand's within 5 % (measured: 18.34 cm against 18.83 cm).
     from h2s2r.perception.hand_track.skeleton import bone_lengths, hand_length
 
     true_len = hand_length(
