@@ -87,6 +87,18 @@ def run_stages(ws: Path, stages: list[tuple[str, Mapping[str, Any], Callable]], 
     training is the expensive part."""
     from h2s2r.core.runinfo import record_stage_run
 
+    folders = [f for f, _, _ in stages]
+    if "train" in folders and (ws / "train").exists():
+        # Before any work: a stage upstream of train/ that would be re-made makes the
+        # trained policy stale; say so now instead of after re-making it.
+        for folder, config, _ in stages[: folders.index("train")]:
+            why = stage_state(ws, folder, config)
+            if why is not None:
+                raise H2S2RError(
+                    f"{ws / folder}: {why} — re-making it would leave {ws / 'train'} "
+                    f"trained on the old one: delete (or move) {ws / 'train'} to train "
+                    "again, or run with the options it was made with"
+                )
     for folder, config, run in stages:
         why = stage_state(ws, folder, config)
         if why is None:

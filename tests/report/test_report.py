@@ -186,3 +186,18 @@ def test_silhouette_of_a_known_square():
     assert abs(int(m.sum()) - 2500) < 150
     ys, xs = np.nonzero(m)
     assert abs(xs.mean() - 320) < 1 and abs(ys.mean() - 240) < 1
+
+
+def test_run_with_another_robot_refuses_before_remaking_task(demo_ws, tmp_path, capsys):
+    """Round-5 probe: `run --robot iiwa_leap` on a workspace trained for iiwa_allegro
+    skipped every stage silently. Now it stops before any work, naming task/ and train/."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(demo_ws[0], ws, ignore=shutil.ignore_patterns(".h2s2r.lock"))
+    before = (ws / "task" / "task.npz").read_bytes()
+    argv = ["run", str(ws), "--robot", "iiwa_leap", "--hand-method", "ground-truth"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "robot 'iiwa_allegro' → 'iiwa_leap'" in err and f"{ws / 'train'}" in err
+    assert (ws / "task" / "task.npz").read_bytes() == before
