@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 from h2s2r.core.artifacts.base import read_timing  # noqa: E402
 from h2s2r.perception.capture.registration import depth_color_registration, shift_depth  # noqa: E402
-from h2s2r.perception.object_track.icp import ModelTarget  # noqa: E402
+from h2s2r.perception.object_track.icp import ModelTarget, open3d_threads  # noqa: E402
 from h2s2r.perception.object_track.init import initialize  # noqa: E402
 from h2s2r.perception.object_track.mesh_io import read_mesh, read_texture  # noqa: E402
 from h2s2r.perception.object_track.model import ObjectModel, score_poses  # noqa: E402
@@ -90,7 +90,8 @@ def real() -> list[dict]:
             target = ModelTarget(model)
             mask = TrackerConfig(roi=roi).roi_mask(depth.shape) if "roi" in hint else None
             t0 = time.perf_counter()
-            res = initialize(depth, K, target, v, mask=mask, rgb=rgb if textured else None)
+            with open3d_threads(1):  # as track-object runs it (--deterministic, the default)
+                res = initialize(depth, K, target, v, mask=mask, rgb=rgb if textured else None)
             dt = time.perf_counter() - t0
             s = score_poses(
                 res.T_cam_obj[None], model.points, model.normals, depth, K, tol_m=0.01, zbuffer=True

@@ -6,8 +6,10 @@ Example::
     h2s2r track-object runs/mug --mesh mug.ply --mesh-scale 0.001 --masks runs/mug/masks
     h2s2r track-object runs/mug --method foundationpose --fp-output fp_out/
 
-Writes ``object_track/``: ``poses.npz`` (``T_cam_obj``, ``valid``, per-frame fit quality),
-``metrics.json`` (valid fraction; errors against ``ground_truth/`` if present),
+Writes ``object_track/``: ``poses.npz`` (``T_cam_obj``, ``valid``, per-frame fit quality
+and ``quality_gate``, the failed checks' bit code), ``metrics.json`` (valid fraction;
+frames per failed check; each frame's gate code and signals, ``frame_NNNNN_*``; errors
+against ``ground_truth/`` if present),
 ``timing.json`` (frames/s, first-frame search time; not hashed), ``overlay.mp4`` and
 ``overlay_strip.png``.
 """
@@ -33,7 +35,7 @@ from h2s2r.perception.object_track.metrics import pose_metrics, rotation_error_d
 from h2s2r.perception.object_track.model import ObjectModel, sample_surface
 from h2s2r.perception.object_track.overlay import write_overlay
 from h2s2r.perception.object_track.plausibility import check_object_scale, measure_track_scale
-from h2s2r.perception.object_track.tracker import TrackerConfig, track
+from h2s2r.perception.object_track.tracker import GATE_BITS, TrackerConfig, track
 
 METHODS = ("icp", "foundationpose")
 
@@ -129,6 +131,26 @@ def _mesh(ws: Path, cfg: TrackObjectConfig) -> ObjectMesh:
     return mesh
 
 
+def _gate_metrics(quality: dict[str, np.ndarray]) -> dict[str, float]:
+    """metrics.json: frames per failed check (``gate_<check>_frames``) and each frame's
+    signals, ``frame_NNNNN_<signal>``: ``gate`` (bit code of the failed checks, 0 =
+    valid; ``GATE_BITS`` in :mod:`~h2s2r.perception.object_track.tracker`),
+    ``agreement`` (depth agreement of the visible surface), ``seen_fraction`` (measured
+    fraction of it), ``rmse_m`` (ICP inlier RMS), ``jump_m`` (distance from the
+    prediction); a signal a frame never reached is left out."""
+    gate = np.nan_to_num(quality["gate"]).astype(np.int64)
+    out: dict[str, float] = {
+        f"gate_{name}_frames": int(((gate & bit) > 0).sum()) for name, bit in GATE_BITS.items()
+    }
+    for i in range(len(gate)):
+        out[f"frame_{i:05d}_gate"] = int(gate[i])
+        for k in ("agreement", "seen_fraction", "rmse_m", "jump_m"):
+            v = quality[k][i]
+            if np.isfinite(v):
+                out[f"frame_{i:05d}_{k}"] = float(v)
+    return out
+
+
 def _mask_reader(folder: Path, n: int, shape: tuple[int, int]):
     if not folder.is_dir():
         raise H2S2RError(f"{folder}: masks folder does not exist")
@@ -207,6 +229,7 @@ def run_track_object(
             init_hypotheses=res.init.n_hypotheses,
             reinit_count=len(res.reinit_frames),
         )
+        metrics.update(_gate_metrics(quality))
     timing.setdefault("fps", cap.num_frames / max(time.perf_counter() - t0, 1e-9))
     metrics.update(
         depth_colour_offset_u_px=reg.offset_px[0],

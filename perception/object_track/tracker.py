@@ -118,9 +118,24 @@ def learn_appearance(
     return AppearanceGate.learn(rgb, on_surface, ctx)
 
 
+# Why a frame is invalid: the checks its last attempt failed, one bit each (0: valid).
+# Written per frame to object_track/ (quality_gate in poses.npz, frame_NNNNN_gate in
+# metrics.json) with the signals they test.
+GATE_BITS = {
+    "no_depth": 1,  # the frame has no depth (or its mask is empty)
+    "few_points": 2,  # under 30 measured points near the predicted object
+    "low_agreement": 4,  # depth agreement < --min-agreement
+    "low_seen": 8,  # measured fraction of the visible surface < --min-seen-fraction
+    "high_rmse": 16,  # ICP inlier RMS > --max-rmse-m
+    "jump": 32,  # moved more than --max-jump-m from the prediction
+    "no_prior": 64,  # no earlier good pose to predict from or re-initialize around
+}
+
+
 @dataclass
 class FrameResult:
-    """One frame's outcome in :class:`StreamTracker`."""
+    """One frame's outcome in :class:`StreamTracker`. The signals are those of the last
+    attempt (ICP, or the re-initialization after it), also for a rejected frame."""
 
     ok: bool
     T_cam_obj: np.ndarray | None  # the object's pose, None when not found
@@ -129,6 +144,8 @@ class FrameResult:
     rmse_m: float = np.nan  # ICP inlier RMS (NaN after a re-initialization)
     fitness: float = np.nan
     reinitialized: bool = False
+    jump_m: float = np.nan  # ICP pose's distance from the prediction
+    gate: int = 0  # GATE_BITS of the failed checks; 0 when ok
 
 
 class StreamTracker:
@@ -208,8 +225,12 @@ class StreamTracker:
         rgb = rgb if self.use_rgb else None
         T_pred = self.init.T_cam_obj if first else _predict(self.poses, cfg.velocity_gain)
         ok, T_new, rmse, fit, agree, seen = False, None, np.nan, np.nan, np.nan, np.nan
-        reinit = False
+        reinit, jump, gate = False, np.nan, 0
         usable = (mask is None or mask.any()) and bool(np.any(depth > 0))
+        if not usable:
+            gate = GATE_BITS["no_depth"]
+        elif T_pred is None:
+            gate = GATE_BITS["no_prior"]
         if T_pred is not None and usable:
             pts = crop_points(
                 depth,
@@ -224,23 +245,22 @@ class StreamTracker:
                 rgb=rgb,
                 gate=self.gate,
             )
+            gate = GATE_BITS["few_points"]
             if len(pts) >= 30:
                 r = icp(target, pts, T_pred, radii_m=cfg.icp_radii_m)
                 agree, seen = self._evaluate(r.T_cam_obj, depth)
-                jump = np.linalg.norm(r.T_cam_obj[:3, 3] - T_pred[:3, 3])
-                ok = (
-                    agree >= cfg.min_agreement
-                    and seen >= cfg.min_seen_fraction
-                    and r.rmse_m <= cfg.max_rmse_m
-                    and jump <= cfg.max_jump_m
-                )
+                jump = float(np.linalg.norm(r.T_cam_obj[:3, 3] - T_pred[:3, 3]))
+                gate = self._gate(agree, seen, r.rmse_m, jump)
+                ok = gate == 0
                 T_new, rmse, fit = r.T_cam_obj, r.rmse_m, r.fitness
             if not ok and first:  # the initializer's pose passed its stricter check
-                ok, T_new = True, self.init.T_cam_obj
+                ok, T_new, gate = True, self.init.T_cam_obj, 0
                 agree, seen = self._evaluate(T_new, depth)
             if not ok and not first:  # lost: re-initialize around the last good pose
                 prior = next((T for T in reversed(self.poses) if T is not None), None)
-                if prior is not None:
+                if prior is None:
+                    gate |= GATE_BITS["no_prior"]
+                else:
                     near = crop_points(
                         depth,
                         K,
@@ -257,13 +277,25 @@ class StreamTracker:
                     )
                     T_r, _ = relocalize(depth, K, target, prior, near, rng)
                     agree, seen = self._evaluate(T_r, depth)
-                    ok = agree >= cfg.min_agreement and seen >= cfg.min_seen_fraction
+                    rmse, fit, jump = np.nan, np.nan, np.nan
+                    gate = self._gate(agree, seen)
+                    ok = gate == 0
                     if ok:
-                        T_new, rmse, fit, reinit = T_r, np.nan, np.nan, True
+                        T_new, reinit = T_r, True
         self.poses.append(T_new if ok else None)
         if ok:
-            return FrameResult(True, T_new, agree, seen, rmse, fit, reinit)
-        return FrameResult(False, None)
+            return FrameResult(True, T_new, agree, seen, rmse, fit, reinit, jump, 0)
+        return FrameResult(False, None, agree, seen, rmse, fit, False, jump, gate)
+
+    def _gate(self, agree: float, seen: float, rmse: float = 0.0, jump: float = 0.0) -> int:
+        """GATE_BITS of the checks a fitted pose fails (0: it passes)."""
+        cfg = self.cfg
+        return (
+            (GATE_BITS["low_agreement"] if not agree >= cfg.min_agreement else 0)
+            | (GATE_BITS["low_seen"] if not seen >= cfg.min_seen_fraction else 0)
+            | (GATE_BITS["high_rmse"] if not rmse <= cfg.max_rmse_m else 0)
+            | (GATE_BITS["jump"] if not jump <= cfg.max_jump_m else 0)
+        )
 
     def lost_for(self) -> int:
         """How many frames in a row the object has not been found."""
@@ -321,7 +353,10 @@ def track(
     n = n_frames
     T_out = np.full((n, 4, 4), np.nan)
     valid = np.zeros(n, dtype=bool)
-    q = {k: np.full(n, np.nan) for k in ("agreement", "seen_fraction", "rmse_m", "fitness")}
+    q = {
+        k: np.full(n, np.nan)
+        for k in ("agreement", "seen_fraction", "rmse_m", "fitness", "jump_m", "gate")
+    }
     reinit: list[int] = []
     t_track = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:  # decode frames ahead of tracking
@@ -334,10 +369,12 @@ def track(
                 if i + 3 < n:
                     ahead[i + 3] = pool.submit(load, i + 3)
             r = tracker.update(depth, rgb, mask)
+            # Every frame's signals, valid or not: they say why a frame was rejected.
+            q["agreement"][i], q["seen_fraction"][i] = r.agreement, r.seen_fraction
+            q["rmse_m"][i], q["fitness"][i] = r.rmse_m, r.fitness
+            q["jump_m"][i], q["gate"][i] = r.jump_m, r.gate
             if r.ok:
                 T_out[i], valid[i] = r.T_cam_obj, True
-                q["agreement"][i], q["seen_fraction"][i] = r.agreement, r.seen_fraction
-                q["rmse_m"][i], q["fitness"][i] = r.rmse_m, r.fitness
                 if r.reinitialized:
                     reinit.append(i)
             if i == 0:
