@@ -12,6 +12,10 @@ and only a scale ``s`` and an offset ``t`` are fitted, ``P_i = s·W_i + t``, to
   space); keypoints whose depth disagrees by more than 3 cm after a first fit are dropped
   and the fit repeated;
 - a weak prior on the scale (MediaPipe's hand size is already metric).
+
+:func:`lift_hand` does this for one frame (one scale per frame: the hand's size drifts
+between frames). ``track-hand`` uses :func:`lift_sequence`: one skeleton and one scale for
+the whole video, each frame's first fit on the palm's keypoints (docs/hand_size.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,11 @@ Example::
 Writes ``hand_track/``: ``keypoints.npz`` (``keypoints_cam (N,21,3)``, ``keypoints_px
 (N,21,2)``, ``valid (N,)``, ``handedness``, ``present (21,)``), ``metrics.json``,
 ``timing.json`` (frames/s; not hashed) and ``meta.json``. Frames without a hand, or
-without depth under it, are flagged invalid.
+without depth under it, are flagged invalid, and so is every hand that fails the
+plausibility gate (:mod:`.skeleton`): ``keypoints.npz`` ``quality_gate`` (bits, named in
+meta.json ``gate_bits``) with the signals that decided it (``quality_*``, and per frame in
+metrics.json as ``frame_NNNNN_*``). MediaPipe's hand is lifted with one skeleton for the
+whole video (:func:`.lift.lift_sequence`; docs/hand_size.md).
 """
 
 from __future__ import annotations
