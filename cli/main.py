@@ -129,6 +129,19 @@ def _setup_track_hand(p: argparse.ArgumentParser):
             f"{m['valid_fraction']:.0%} of {int(m['num_frames'])} frames valid, wrist to "
             f"middle knuckle {m['wrist_to_middle_mcp_m'] * 100:.1f} cm"
         )
+        if "hand_length_m" in m:
+            print(f"  hand length {m['hand_length_m'] * 100:.1f} cm (one size for the video)")
+        flagged = {
+            k.removeprefix("gate_").removesuffix("_frames").replace("_", " "): int(v)
+            for k, v in m.items()
+            if k.startswith("gate_") and k.endswith("_frames") and v
+        }
+        if flagged:
+            print(
+                "  flagged invalid: "
+                + ", ".join(f"{k} {n}" for k, n in flagged.items())
+                + f" (per frame in {args.workspace / 'hand_track' / 'metrics.json'})"
+            )
         if "keypoint_err_mean_m" in m:
             print(f"  vs ground truth: keypoints {m['keypoint_err_mean_m'] * 1e3:.1f} mm mean")
         return 0
