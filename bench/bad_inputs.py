@@ -38,16 +38,26 @@ millimetre depth, color/ instead of rgb/, gaps in the frame numbers, RGBA frames
 Euler degrees, a --from-file that is not a rotation; task_config with a reversed range,
 degrees for radians, a negative density, a misspelt reward term; a 0.5 s deploy --sim; a
 workspace moved or stamped by a wrong clock after training; ``run`` over a trained
-workspace with another --robot or after track-object was re-run). Cases under
+workspace with another --robot or after track-object was re-run), round 6 (new held-out
+cases: import over a trained workspace, a take one folder down, float32 TIFF depth,
+48-bit colour; a T_cam_base --from-file, calibrate --depth-scale 1000; a mesh in
+millimetres; track-hand re-run under a trained task/; task_config with ctrl_dt_s not a
+multiple of the physics step, a scalar goal_speed, success_pos_m in centimetres, an empty
+rewards:; eval --presets with a typo and with spaces; a deploy robot YAML of another
+robot and velocity_scale in percent; report on a misspelt path, a capture-only
+workspace, a broken object_track/, a user's file named report, a killed re-report; run
+re-run and with another --randomization; demo over an imported take, demo --deploy-s
+-5; TMPDIR missing). Cases under
 ``torchrun`` run it with 2 CPU processes over gloo; torchrun's own log and failure
 report (a traceback of torchrun itself) are kept apart from what h2s2r printed. The
 cases live in ``bench/probe/`` (``run.py``: running and verdicts; ``fixtures.py``;
-``round1.py`` … ``round5.py``; ``main.py``: this command line). ``--round N`` runs one
+``round1.py`` … ``round6.py``; ``main.py``: this command line). ``--round N`` runs one
 round (default: all). Prints a table (case, round, stage, verdict, exit status, first line of
 stderr) and writes JSON with the round of each row and the counts per round (default
 ``bench/results/bad_inputs.json``; ``bench/results/bad_inputs_roundN.json`` for
 ``--round N`` > 1: ``bad_inputs_round2.json``, ``bad_inputs_round3.json``,
-``bad_inputs_round4.json``, ``bad_inputs_round5.json``). Not a test: pytest does not collect it.
+``bad_inputs_round4.json``, ``bad_inputs_round5.json``,
+``bad_inputs_round6.json``). Not a test: pytest does not collect it.
 """
 
 import sys

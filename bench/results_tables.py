@@ -7,7 +7,8 @@ Reads ``bench/results/``: ``sim_throughput[_warp].json`` (``bench/sim_throughput
 ``train_throughput[_warp].json`` (``bench/train_throughput.py``),
 ``track_object.json`` (``bench/track_object.py``), ``deploy_loop.json``
 (``bench/deploy_loop.py``), ``bad_inputs.json``, ``bad_inputs_round2.json``,
-``bad_inputs_round3.json``, ``bad_inputs_round4.json`` and ``bad_inputs_round5.json``
+``bad_inputs_round3.json``, ``bad_inputs_round4.json``, ``bad_inputs_round5.json`` and
+``bad_inputs_round6.json``
 (``bench/bad_inputs.py``) and
 ``train_eval_*.json`` (``bench/train_eval.py``); a missing file leaves its table out.
 ``--write`` replaces what lies between the ``bench-tables`` markers of ``docs/results.md``
@@ -195,6 +196,7 @@ def tables() -> str:
         ("bad_inputs_round3.json", bad_inputs),
         ("bad_inputs_round4.json", bad_inputs),
         ("bad_inputs_round5.json", bad_inputs),
+        ("bad_inputs_round6.json", bad_inputs),
     ):
         path = RESULTS / name
         if path.is_file():
