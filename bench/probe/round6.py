@@ -68,7 +68,10 @@ def import_over_trained_workspace(fx: Fixtures) -> Outcome:
     kept = digest(ws / "capture") == cap0 and digest(ws / "train") == train0
     if r.rc != 0 or r.traceback or r.timed_out:
         return refused(
-            r, r"capture|exists|not empty|workspace", checks=[(kept, "capture/ or train/ changed")]
+            r,
+            r"capture|exists|not empty|workspace",
+            fix=r"new workspace|another workspace|delete|remove|--out",
+            checks=[(kept, "capture/ or train/ changed")],
         )
     v = h2s2r("validate", ws)
     if v.rc != 0 and not v.traceback:
@@ -160,6 +163,18 @@ def calibrate_depth_scale_inverse(fx: Fixtures) -> Outcome:
     f = ws.parent / "T_base_cam.txt"
     np.savetxt(f, T)
     r = h2s2r("calibrate", ws, "--from-file", f, "--depth-scale", "1000")
+    cal = ws / "calibration" / "calibration.json"
+    if r.rc == 0 and not r.traceback and cal.is_file():
+        c = json.loads(cal.read_text())
+        plane = np.asarray(c.get("table_plane_base") or [0, 0, 0, 1e9], float)
+        right = np.allclose(c["T_base_cam"], T, atol=1e-6) and abs(plane[2]) > 0.99
+        right = right and abs(plane[3]) < 0.01  # the synthetic table at z = 0
+        if right:  # the rules: success where a refusal was due, the result still right
+            return Outcome(
+                "WEAK",
+                "exit 0: --depth-scale 1000 silently ignored (the table plane is right)",
+                [r],
+            )
     return refused(
         r,
         r"--depth-scale|depth.scale",
