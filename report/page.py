@@ -54,7 +54,12 @@ KEY_METRICS = {
         "rot_err_mean_deg",
         "reinit_count",
     ),
-    "hand_track": ("valid_fraction", "wrist_to_middle_mcp_m", "hand_scale", "invalid_reasons"),
+    "hand_track": (
+        "valid_fraction",
+        "hand_length_m",
+        "wrist_to_middle_mcp_m",
+        "bone_length_spread_m",
+    ),
     "task": (
         "start_idx",
         "pre_fingertip_err_mean_m",
@@ -165,7 +170,9 @@ def _key_metrics(folder: str, art: Any, path: Path) -> dict[str, Any]:
     metrics = getattr(art, "metrics", None)
     if metrics is None:
         metrics = _json(path / "metrics.json") or {}
-    m = {k: v for k, v in dict(metrics).items() if "/" not in k}
+    # Per-preset rows go to the success table; per-frame signals (frame_NNNNN_*) stay in
+    # the stage's metrics.json.
+    m = {k: v for k, v in dict(metrics).items() if "/" not in k and not k.startswith("frame_")}
     first = [k for k in KEY_METRICS.get(folder, ()) if k in m]
     return {k: m[k] for k in first} | {k: v for k, v in m.items() if k not in first}
 
@@ -353,6 +360,29 @@ def _versions_table() -> str:
     return f"<table>{cells}</table>"
 
 
+REPORT_FILES = frozenset({"index.html", "rollout.mp4"})
+
+
+def _check_report_folder(out: Path) -> None:
+    """The report replaces ``out`` whole: refuse when something there is not a report (a
+    file of the user's, a folder holding other files) instead of deleting it."""
+    if out.is_symlink() and not out.is_dir():
+        raise H2S2RError(f"{out}: is a link to a file, not a report folder — move or remove it")
+    if out.exists() and not out.is_dir():
+        raise H2S2RError(
+            f"{out}: is a file, not the report folder — move or rename it, then run "
+            f"`h2s2r report {out.parent}` again"
+        )
+    if out.is_dir():
+        other = sorted(p.name for p in out.iterdir() if p.name not in REPORT_FILES)
+        if other:
+            shown = ", ".join(other[:5]) + (" …" if len(other) > 5 else "")
+            raise H2S2RError(
+                f"{out}: holds files the report did not write ({shown}) — move them "
+                f"elsewhere (the report replaces {out.name}/ whole), then run again"
+            )
+
+
 def build_report(ws: str | Path, log=print) -> Path:
     """Write ``ws/report/`` (``index.html``, ``rollout.mp4``); return the page's path."""
     ws = Path(ws)
@@ -361,6 +391,7 @@ def build_report(ws: str | Path, log=print) -> Path:
             f"{ws}: workspace folder does not exist — give the folder a stage wrote "
             "(e.g. `h2s2r report runs/demo`)"
         )
+    _check_report_folder(ws / "report")
     stages = collect(ws)
     if all(st.status == "not run" for st in stages.values()):
         raise H2S2RError(

@@ -201,3 +201,23 @@ def test_run_with_another_robot_refuses_before_remaking_task(demo_ws, tmp_path, 
     err = capsys.readouterr().err
     assert "robot 'iiwa_allegro' → 'iiwa_leap'" in err and f"{ws / 'train'}" in err
     assert (ws / "task" / "task.npz").read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_report_path_holding_the_users_files_is_refused(kind, synth_box, tmp_path, capsys):
+    """Probe round 6: `report` replaced a file named report (the user's notes) silently."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(synth_box, ws, ignore=shutil.ignore_patterns("report", ".h2s2r.lock"))
+    notes = ws / "report" if kind == "file" else ws / "report" / "notes.txt"
+    notes.parent.mkdir(exist_ok=True)
+    notes.write_text("my notes\n")
+    assert main(["report", str(ws)]) == 1
+    err = capsys.readouterr().err
+    assert str(ws / "report") in err and ("move" in err) and "Traceback" not in err
+    assert notes.read_text() == "my notes\n"
+    if kind == "folder":  # its own output is replaced freely
+        notes.unlink()
+        assert main(["report", str(ws)]) == 0
+        assert main(["report", str(ws)]) == 0
