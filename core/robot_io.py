@@ -19,16 +19,32 @@ them for the driver (same order). Every registry joint must go to exactly one ou
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from h2s2r.core.config import apply_overrides
+from h2s2r.core.config import apply_overrides, load_yaml
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.robots import get_robot
 
 OUTPUT_TYPES = ("forward_position", "joint_trajectory", "joint_state")
+# Sane ranges of the command limits (a value outside is a unit slip, not a robot setup).
+RATE_HZ = (1.0, 10000.0)  # robot drivers take 10 Hz to a few kHz
+WATCHDOG_MAX_S = 2.0  # longer, and stale inputs would steer the robot for seconds
+TABLE_MARGIN_MAX_M = 0.1  # below the table top (negative: stay that far above it)
+WORKSPACE_MAX_M = 5.0  # a box corner farther from the base than any arm reaches
+# The shipped robot configs (a source checkout; absent from a plain install).
+DEPLOY_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "deploy"
+
+
+def _check(key: str, v: float, ok: bool, rng: str, hint: str) -> None:
+    """Raise ``ValueError`` for a command limit ``key`` outside its range ``rng``."""
+    if not math.isfinite(v):
+        raise ValueError(f"{key}: must be a number ({rng}), got {v!r}")
+    if not ok:
+        raise ValueError(f"{key}: {v:g} is out of range — must be {rng} ({hint})")
 
 
 @dataclass(frozen=True)
@@ -45,10 +61,68 @@ class CommandConfig:
     workspace_max: tuple[float, float, float] = (1.3, 0.9, 1.5)
 
     def __post_init__(self) -> None:
-        if min(self.rate_hz, self.watchdog_s, self.velocity_scale, self.acceleration_scale) <= 0:
-            raise ValueError("rate_hz, watchdog_s and the limit scales must be > 0")
+        # Each message names the key, the value, the range and what the key means (with
+        # the value a likely unit slip meant); a YAML file's loader prefixes its path and
+        # ``command:``.
+        v = self.velocity_scale
+        _check(
+            "velocity_scale",
+            v,
+            0 < v <= 1,
+            "0 < scale <= 1",
+            "0.5 = half the registry's joint speed limits"
+            + (f"; percent? divide by 100: {v / 100:g}" if v > 1 else ""),
+        )
+        v = self.acceleration_scale
+        _check(
+            "acceleration_scale",
+            v,
+            0 < v <= 1,
+            "0 < scale <= 1",
+            "0.5 = half the registry's joint acceleration limits"
+            + (f"; percent? divide by 100: {v / 100:g}" if v > 1 else ""),
+        )
+        v = self.rate_hz
+        _check(
+            "rate_hz",
+            v,
+            RATE_HZ[0] <= v <= RATE_HZ[1],
+            f"{RATE_HZ[0]:g} <= rate_hz <= {RATE_HZ[1]:g}",
+            "the drivers' command rate in Hz, e.g. 200"
+            + (f"; a period in s? give 1/period: {1 / v:g}" if 0 < v < 1 else ""),
+        )
+        v = self.watchdog_s
+        _check(
+            "watchdog_s",
+            v,
+            0 < v <= WATCHDOG_MAX_S,
+            f"0 < watchdog_s <= {WATCHDOG_MAX_S:g}",
+            "seconds, e.g. 0.2"
+            + (f"; milliseconds? divide by 1000: {v / 1000:g}" if v > WATCHDOG_MAX_S else ""),
+        )
+        v = self.table_margin_m
+        _check(
+            "table_margin_m",
+            v,
+            abs(v) <= TABLE_MARGIN_MAX_M,
+            f"-{TABLE_MARGIN_MAX_M:g} <= table_margin_m <= {TABLE_MARGIN_MAX_M:g}",
+            "metres below the table top, e.g. 0.01"
+            + (f"; centimetres? divide by 100: {v / 100:g}" if abs(v) / 100 <= 0.1 else ""),
+        )
+        for key in ("workspace_min", "workspace_max"):
+            v = np.asarray(getattr(self, key), dtype=float)
+            if v.shape != (3,) or not np.all(np.isfinite(v)):
+                raise ValueError(f"{key}: {getattr(self, key)!r} must be 3 numbers [x, y, z] (m)")
+            if np.any(np.abs(v) > WORKSPACE_MAX_M):
+                raise ValueError(
+                    f"{key}: {list(getattr(self, key))} is outside ±{WORKSPACE_MAX_M:g} m per "
+                    "axis (metres in the robot's base frame; millimetres? divide by 1000)"
+                )
         if np.any(np.asarray(self.workspace_min) >= np.asarray(self.workspace_max)):
-            raise ValueError("workspace_min must be below workspace_max on every axis")
+            raise ValueError(
+                f"workspace_min {list(self.workspace_min)} must be below workspace_max "
+                f"{list(self.workspace_max)} on every axis (x, y, z in m)"
+            )
 
 
 @dataclass(frozen=True)
@@ -127,7 +201,7 @@ def load_robot_io(path: str | Path | None, robot: str) -> RobotIO:
         if not path.is_file():
             raise H2S2RError(f"{path}: robot config does not exist — see configs/deploy/")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = load_yaml(path.read_text()) or {}  # YAML 1.2 numbers (1.0e6)
         except yaml.YAMLError as e:
             raise H2S2RError(f"{path}: not valid YAML ({e})") from e
         outputs = data.pop("outputs", None)
@@ -145,9 +219,49 @@ def load_robot_io(path: str | Path | None, robot: str) -> RobotIO:
                 io.command,
             )
         if io.robot != robot:
-            raise H2S2RError(f"{path}: is for {io.robot!r}, but the policy drives {robot!r}")
+            raise H2S2RError(_other_robot(path, io.robot, robot))
     io.resolved_outputs()
     return io
 
 
-__all__ = ["OUTPUT_TYPES", "CommandConfig", "Output", "RobotIO", "Topics", "load_robot_io"]
+def shipped_configs(robot: str) -> list[Path]:
+    """The shipped robot configs (``configs/deploy/*.yaml``) whose ``robot:`` is
+    ``robot``."""
+    import yaml
+
+    found = []
+    for f in sorted(DEPLOY_CONFIGS.glob("*.yaml")) if DEPLOY_CONFIGS.is_dir() else []:
+        try:
+            data = load_yaml(f.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and data.get("robot") == robot:
+            found.append(f)
+    return found
+
+
+def _other_robot(path: Path, theirs: str, ours: str) -> str:
+    """The error for a robot config written for another robot than the policy's, with the
+    two ways on: a config for the policy's robot, or a policy for the config's."""
+    have = shipped_configs(ours)
+    if have:
+        rel = [str(f.relative_to(DEPLOY_CONFIGS.parents[1])) for f in have]
+        use = f"use a config for {ours} ({' or '.join(rel)}, with your drivers' topics)"
+    else:
+        use = f"use a config for {ours} (robot: {ours}, its joints in outputs:)"
+    return (
+        f"{path}: is for {theirs!r}, but the policy drives {ours!r} — {use}, or retarget "
+        f"and train for {theirs} (h2s2r retarget DIR --robot {theirs}, then h2s2r train DIR)"
+    )
+
+
+__all__ = [
+    "DEPLOY_CONFIGS",
+    "OUTPUT_TYPES",
+    "CommandConfig",
+    "Output",
+    "RobotIO",
+    "Topics",
+    "load_robot_io",
+    "shipped_configs",
+]

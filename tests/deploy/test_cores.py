@@ -189,3 +189,91 @@ def test_watchdog_holds_then_resumes_without_a_jump():
     steps = np.abs(np.diff(np.vstack([held[-1], more]), axis=0))
     assert np.all(steps <= core.v_max * core.dt + 1e-9)
     np.testing.assert_allclose(more[-1], target, atol=1e-9)
+
+
+# --- the robot config's command limits and robot (core/robot_io.py) ------------------
+SHIPPED = "iiwa_allegro_ros2_control.yaml"
+
+
+def _robot_yaml(tmp_path, old: str, new: str):
+    from h2s2r.core.robot_io import DEPLOY_CONFIGS
+
+    text = (DEPLOY_CONFIGS / SHIPPED).read_text()
+    assert old in text, old
+    f = tmp_path / "my_robot.yaml"
+    f.write_text(text.replace(old, new))
+    return f
+
+
+def test_robot_config_shipped_loads():
+    from h2s2r.core.robot_io import DEPLOY_CONFIGS, load_robot_io
+
+    io = load_robot_io(DEPLOY_CONFIGS / SHIPPED, "iiwa_allegro")
+    assert io.command.velocity_scale == 0.5 and io.command.rate_hz == 200.0
+
+
+@pytest.mark.parametrize(
+    "old, new, says",
+    [
+        # percent meant: the range, what 0.5 means and the value divided by 100
+        ("velocity_scale: 0.5", "velocity_scale: 50", ["velocity_scale: 50 ", "0 < scale <= 1",
+                                                       "0.5 = half", "divide by 100: 0.5"]),
+        ("velocity_scale: 0.5", "velocity_scale: 0", ["velocity_scale: 0 ", "0 < scale <= 1"]),
+        ("velocity_scale: 0.5", "velocity_scale: 1.5", ["velocity_scale: 1.5 ", "<= 1"]),
+        ("velocity_scale: 0.5", "velocity_scale: 0.5\n  acceleration_scale: 80",
+         ["acceleration_scale: 80 ", "0 < scale <= 1", "divide by 100: 0.8"]),
+        ("watchdog_s: 0.2", "watchdog_s: 200", ["watchdog_s: 200 ", "divide by 1000: 0.2"]),
+        ("rate_hz: 200.0", "rate_hz: 0.005", ["rate_hz: 0.005 ", "1/period: 200"]),
+        ("rate_hz: 200.0", "rate_hz: 1.0e6", ["rate_hz: 1e+06 ", "<= 10000"]),
+        ("velocity_scale: 0.5", "velocity_scale: 0.5\n  table_margin_m: 1",
+         ["table_margin_m: 1 ", "divide by 100: 0.01"]),
+        ("velocity_scale: 0.5", "velocity_scale: 0.5\n  workspace_max: [1300, 900, 1500]",
+         ["workspace_max: [1300.0, 900.0, 1500.0]", "millimetres? divide by 1000"]),
+        ("velocity_scale: 0.5", "velocity_scale: 0.5\n  workspace_min: [1.0, 0.0, 0.0]\n"
+         "  workspace_max: [0.5, 1.0, 1.0]", ["workspace_min [1.0, 0.0, 0.0] must be below"]),
+    ],
+)  # fmt: skip
+def test_robot_config_command_limits_in_range(tmp_path, old, new, says):
+    """A command limit outside its range (a unit slip: percent, ms, cm, mm) is refused in
+    one line naming the file, ``command:`` and the key, the value and the range."""
+    from h2s2r.core.errors import H2S2RError
+    from h2s2r.core.robot_io import load_robot_io
+
+    f = _robot_yaml(tmp_path, old, new)
+    with pytest.raises(H2S2RError) as e:
+        load_robot_io(f, "iiwa_allegro")
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(f"{f}: command: "), msg
+    for s in says:
+        assert s in msg, (s, msg)
+
+
+def test_robot_config_command_limits_edges():
+    """The ranges' edges: a scale of exactly 1 (the registry's limits), a negative table
+    margin (stay above the table) are fine."""
+    cfg = CommandConfig(velocity_scale=1.0, acceleration_scale=1.0, table_margin_m=-0.02)
+    assert cfg.velocity_scale == 1.0
+    for kw in ({"velocity_scale": float("nan")}, {"watchdog_s": float("inf")}):
+        with pytest.raises(ValueError, match="must be a number"):
+            CommandConfig(**kw)
+
+
+def test_robot_config_of_another_robot_says_what_to_use(tmp_path):
+    """A config for another robot names both robots, the shipped config(s) for the
+    policy's robot and the other way on (retarget and train for the config's robot)."""
+    from h2s2r.core.errors import H2S2RError
+    from h2s2r.core.robot_io import DEPLOY_CONFIGS, load_robot_io, shipped_configs
+
+    assert [p.name for p in shipped_configs("iiwa_allegro")] == [SHIPPED]
+    assert shipped_configs("iiwa_leap") == []
+    f = _robot_yaml(tmp_path, "robot: iiwa_allegro", "robot: iiwa_leap")
+    with pytest.raises(H2S2RError) as e:
+        load_robot_io(f, "iiwa_allegro")
+    msg = str(e.value)
+    assert msg.startswith(f"{f}: is for 'iiwa_leap', but the policy drives 'iiwa_allegro'")
+    assert f"use a config for iiwa_allegro (configs/deploy/{SHIPPED}" in msg, msg
+    assert "retarget DIR --robot iiwa_leap, then h2s2r train DIR" in msg, msg
+    # No shipped config for the policy's robot: the message says what such a config holds.
+    with pytest.raises(H2S2RError) as e:
+        load_robot_io(DEPLOY_CONFIGS / SHIPPED, "iiwa_leap")
+    assert "use a config for iiwa_leap (robot: iiwa_leap" in str(e.value), str(e.value)
