@@ -56,7 +56,7 @@ class CalibrateConfig:
     ee_site: str = "attachment_site"  # the end-effector frame the board is fixed to
     intrinsics: str = "capture"  # capture (OUT/capture/cam_K.txt) | estimate | a cam_K.txt
     depth: str = ""  # depth PNG for the table plane (default: OUT/capture frame 0)
-    depth_scale: float = 0.001  # metres per unit of --depth
+    depth_scale: float = 0.001  # metres per unit of --depth and --board-depth (0 < s <= 1)
     board_depth: str = ""  # depth PNG aligned with the first board image (square-size check)
     from_file: str = ""  # import T_base_cam: 4×4 text, or YAML translation + rotation
     check: bool = False  # only draw check.png for the existing calibration/
@@ -119,6 +119,73 @@ def _existing_file(option: str, path: str) -> Path:
     return p
 
 
+def _mode(cfg: CalibrateConfig) -> str:
+    """The run's mode: check | from_file | board_pose | robot_poses | none (not said)."""
+    if cfg.check:
+        return "check"
+    if cfg.from_file:
+        return "from_file"
+    if cfg.board_pose:
+        return "board_pose"
+    return "robot_poses" if cfg.robot_poses else "none"
+
+
+# Options that act in some modes only: option → (the modes it acts in, when it applies).
+# The others act in every mode: --robot and --joints draw check.png, --images is its
+# background without a capture/; the mode options are sorted out by _parse_options.
+_BOARD = ("board_pose", "robot_poses")
+_SOLVE = ("from_file", *_BOARD)  # every mode that writes a calibration
+_ACTS_IN = {
+    "board": (_BOARD, "with --board-pose or --robot-poses"),
+    "board_depth": (_BOARD, "with --board-pose or --robot-poses"),
+    "pose_kind": (("robot_poses",), "with --robot-poses"),
+    "ee_site": (("robot_poses",), "with --robot-poses"),
+    "board_pose": (_BOARD, "without --from-file and --check"),
+    "robot_poses": (_BOARD, "without --from-file and --check"),
+    "from_file": (("from_file",), "without --check"),
+    "intrinsics": (_SOLVE, "without --check"),
+    "depth": (_SOLVE, "without --check"),
+    "allow_implausible": (_SOLVE, "without --check"),
+}
+
+
+def _refuse_unused(cfg: CalibrateConfig) -> None:
+    """Refuse an option set (to other than its default) that has no effect in this run's
+    mode: a silently ignored option is recorded in meta.json as if it had acted."""
+    mode = _mode(cfg)
+    if mode == "none":  # the missing mode is the error (said once the options are read)
+        return
+    what = {
+        "check": "--check only redraws check.png of the existing calibration/",
+        "from_file": "--from-file imports T_base_cam (no board images are read)",
+        "board_pose": "--board-pose calibrates from a board lying at a known pose",
+        "robot_poses": "--robot-poses calibrates from a board held by the robot",
+    }[mode]
+    default = CalibrateConfig()
+    for name, (modes, when) in _ACTS_IN.items():
+        value = getattr(cfg, name)
+        if value != getattr(default, name) and mode not in modes:
+            flag = "--" + name.replace("_", "-")
+            shown = "" if isinstance(value, bool) else f" {value}"
+            raise H2S2RError(
+                f"{flag}{shown}: has no effect here ({what}); it applies {when} — drop it"
+            )
+    # --depth-scale scales --depth and --board-depth only (each refused above where it
+    # has no effect itself).
+    if cfg.depth_scale != default.depth_scale and not (cfg.depth or cfg.board_depth):
+        source = (
+            f"{what}"
+            if mode == "check"
+            else "the table plane comes from capture/ frame 0 at its own depth_scale_m in "
+            "capture/meta.json"
+        )
+        raise H2S2RError(
+            f"--depth-scale {cfg.depth_scale:g}: has no effect here ({source}); it applies "
+            "to the depth PNGs given with --depth or --board-depth — drop it, or give "
+            "--depth FILE with it"
+        )
+
+
 def _parse_options(cfg: CalibrateConfig) -> _Parsed:
     """Every option parsed and checked, each error naming its option, before any image is
     read (a pose typo must not wait for a scan of every image)."""
@@ -137,11 +204,14 @@ def _parse_options(cfg: CalibrateConfig) -> _Parsed:
                 f"--joints: expected 1 to {len(robot.joint_names)} finite joint angles "
                 f"(radians) of {robot.name}, got {len(q)} ({cfg.joints!r})"
             )
-    if not (np.isfinite(cfg.depth_scale) and cfg.depth_scale > 0):
+    ds = cfg.depth_scale
+    if not (np.isfinite(ds) and 0 < ds <= 1):
+        inverse = f"; {ds:g} depth units per metre? give its inverse, {1 / ds:g}" if ds > 1 else ""
         raise H2S2RError(
-            f"--depth-scale {cfg.depth_scale}: must be > 0 metres per depth unit "
-            "(0.001 for millimetre PNGs)"
+            f"--depth-scale {ds:g}: must be > 0 and <= 1 metres per depth unit (0.001 for "
+            f"millimetre PNGs){inverse}"
         )
+    _refuse_unused(cfg)
     for option, path in (("--depth", cfg.depth), ("--board-depth", cfg.board_depth)):
         if path:
             _existing_file(option, path)

@@ -218,6 +218,43 @@ def test_table_plane_and_check_image_on_a_synthetic_demo(synth_box, tmp_path):
     run_calibrate(ws, CalibrateConfig(check=True, joints="0,0.5,0,-1.2,0,0.9,0"))
 
 
+def test_depth_scale_acts_on_the_depth_given_and_is_refused_where_it_cannot(synth_box, tmp_path):
+    """Ground truth: the synthetic table (z = 0) from a --depth PNG in half-millimetre units
+    with --depth-scale 0.0005; the same scale without --depth (the capture's own scale is
+    used) and 1000 (units per metre) are refused, and no calibration/ is written."""
+    from h2s2r.core.artifacts import Capture, GroundTruth
+
+    ws = tmp_path / "ws"
+    shutil.copytree(synth_box / "capture", ws / "capture")
+    T = GroundTruth.load(synth_box / "ground_truth").T_base_cam
+    np.savetxt(tmp_path / "T.txt", T)
+    cap = Capture.load(ws / "capture")
+    half_mm = np.round(cap.read_depth_m(0) / 0.0005).astype(np.uint16)
+    Image.fromarray(half_mm).save(tmp_path / "depth_half_mm.png")
+    for scale, match in (
+        (0.0005, r"^--depth-scale 0.0005: has no effect here \(the table plane comes from"),
+        (1000.0, r"^--depth-scale 1000: must be > 0 and <= 1 .*inverse, 0\.001"),
+    ):
+        with pytest.raises(H2S2RError, match=match):
+            run_calibrate(ws, CalibrateConfig(from_file=str(tmp_path / "T.txt"), depth_scale=scale))
+        assert not (ws / "calibration").exists()
+    cfg = CalibrateConfig(
+        from_file=str(tmp_path / "T.txt"),
+        depth=str(tmp_path / "depth_half_mm.png"),
+        depth_scale=0.0005,
+    )
+    plane = run_calibrate(ws, cfg).table_plane_base
+    assert plane[2] > 0.999 and abs(-plane[3] / plane[2]) < 0.003  # synth's table top is z = 0
+    # The same PNG read as millimetres puts the table elsewhere: the scale did act.
+    with pytest.raises(H2S2RError, match=r"table top|no horizontal plane"):
+        run_calibrate(
+            ws,
+            CalibrateConfig(
+                from_file=str(tmp_path / "T.txt"), depth=str(tmp_path / "depth_half_mm.png")
+            ),
+        )
+
+
 @pytest.mark.parametrize(
     "fault, match",
     [
@@ -401,8 +438,29 @@ def no_image_reads(tmp_path, monkeypatch):
         ({"board_pose": "0.5,0,0,1,0,0,0", "robot_poses": "q.csv"}, r"give one"),
         ({}, r"say where the board is: --board-pose"),
         ({"robot_poses": "missing.csv"}, r"--robot-poses missing.csv: file does not exist"),
-        ({"board_pose": "0.5,0,0,1,0,0,0", "pose_kind": "euler"}, r"--pose-kind"),
-        ({"board_pose": "0.5,0,0,1,0,0,0", "depth_scale": 0.0}, r"--depth-scale 0.0: must be > 0"),
+        ({"robot_poses": "q.csv", "pose_kind": "euler"}, r"--pose-kind must be joints or ee"),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "depth_scale": 0.0}, r"--depth-scale 0: must be > 0"),
+        # metres per unit given as units per metre (probe round 6): the inverse is named
+        (
+            {"board_pose": "0.5,0,0,1,0,0,0", "depth_scale": 1000.0},
+            r"^--depth-scale 1000: must be > 0 and <= 1 metres per depth unit .*give its "
+            r"inverse, 0\.001",
+        ),
+        # an option of another mode (probe round 6: silently ignored, recorded in meta.json)
+        (
+            {"board_pose": "0.5,0,0,1,0,0,0", "pose_kind": "ee"},
+            r"^--pose-kind ee: has no effect here \(--board-pose .*\); it applies with "
+            r"--robot-poses — drop it",
+        ),
+        ({"from_file": "T.txt", "board_pose": "0.5,0,0,1,0,0,0"}, r"^--board-pose 0.5,0,0,1,0,"),
+        ({"from_file": "T.txt", "board_depth": "x.png"}, r"^--board-depth x.png: has no effect"),
+        ({"check": True, "from_file": "T.txt"}, r"^--from-file T.txt: .*without --check"),
+        ({"check": True}, r"^--intrinsics .*K.txt: has no effect here \(--check only redraws"),
+        (
+            {"board_pose": "0.5,0,0,1,0,0,0", "depth_scale": 0.0005},
+            r"^--depth-scale 0.0005: has no effect here \(the table plane comes from capture/"
+            r".*--depth or --board-depth — drop it, or give --depth FILE with it",
+        ),
         ({"board_pose": "0.5,0,0,1,0,0,0", "depth": "nope.png"}, r"--depth nope.png: no such"),
         ({"board_pose": "0.5,0,0,1,0,0,0", "board_depth": "x.png"}, r"--board-depth x.png"),
         ({"board_pose": "0.5,0,0,1,0,0,0", "joints": "0,a"}, r"--joints '0,a': expected"),
