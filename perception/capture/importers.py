@@ -240,8 +240,44 @@ def import_pairs(
     return writer.close()
 
 
+def _has_layout(folder: Path) -> bool:
+    """``folder`` holds a layout :func:`import_folder` reads: ``rgb/`` and ``depth/``, or
+    colour images named ``*color*`` / ``*rgb*`` (each with a ``*depth*`` beside it)."""
+    if (folder / "rgb").is_dir() and (folder / "depth").is_dir():
+        return True
+    return any(
+        p.is_file() and re.search(r"(color|rgb)", p.stem, re.I)
+        for p in _sorted_files(folder, IMAGE_SUFFIXES)
+    )
+
+
+def _no_layout(src: Path, cfg: ImportConfig) -> str:
+    """Why ``src`` is not a folder to import, and where the takes are when they sit one
+    folder down (``session/take_01/{rgb,depth}``)."""
+    takes = [d for d in sorted(src.iterdir()) if d.is_dir() and _has_layout(d)]
+    if not takes:
+        return (
+            f"{src}: not a folder this importer knows: expected rgb/ and depth/ subfolders, "
+            "or *-color.png with *-depth.png pairs"
+        )
+    names = ", ".join(f"{d.name}/" for d in takes[:5]) + (
+        f" and {len(takes) - 5} more" if len(takes) > 5 else ""
+    )
+    cam_k = ""
+    if not cfg.cam_k and (src / "cam_K.txt").is_file() and not (takes[0] / "cam_K.txt").is_file():
+        cam_k = f" --cam-k {src / 'cam_K.txt'}"
+    one = " (one take per workspace)" if len(takes) > 1 else ""
+    return (
+        f"{src}: holds no rgb/ and depth/ (nor *-color/*-depth pairs), but its sub-folder"
+        f"{'s' if len(takes) > 1 else ''} {names} {'do' if len(takes) > 1 else 'does'}: "
+        f"import a take itself{one}, e.g. --from {takes[0]}{cam_k}"
+    )
+
+
 def import_folder(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Capture:
     """``rgb/`` + ``depth/`` subfolders (official layout), or ``*-color`` / ``*-depth`` pairs."""
+    if not _has_layout(src):  # before the intrinsics: a take one folder down has its own
+        raise H2S2RError(_no_layout(src, cfg))
     K = _intrinsics(cfg, src)
     fps = cfg.fps or 30.0
     config = asdict(cfg)
@@ -252,7 +288,7 @@ def import_folder(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Cap
             _check_numbers_pair(rgb, depth)
     else:
         rgb = _sorted_files(src, IMAGE_SUFFIXES)
-        rgb = [p for p in rgb if re.search(r"(color|rgb)", p.stem, re.I)]
+        rgb = [p for p in rgb if p.is_file() and re.search(r"(color|rgb)", p.stem, re.I)]
         depth = []
         for p in rgb:
             stem = re.sub(r"(color|rgb)", "depth", p.stem, flags=re.I)
@@ -264,11 +300,6 @@ def import_folder(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Cap
             if not match:
                 raise H2S2RError(f"{p}: no depth image {stem}.png next to it")
             depth.append(match[0])
-        if not rgb:
-            raise H2S2RError(
-                f"{src}: not a folder this importer knows: expected rgb/ and "
-                "depth/ subfolders, or *-color.png with *-depth.png pairs"
-            )
     scale = _depth_scale(cfg, src)
     gaps = _warn_gaps(rgb, fps, str(src))
     if gaps:

@@ -240,6 +240,48 @@ def test_import_bad_inputs(tmp_path):
         run_import(tmp_path / "z", ImportConfig(source=str(tmp_path / "nothing")))
 
 
+def test_a_take_one_folder_down_is_named_with_the_from_to_give(tmp_path):
+    """The probe (round 6): ``--from session/`` holding ``take_01/{rgb,depth,cam_K.txt}``
+    was refused for a missing session/cam_K.txt. The layout is looked for first; the
+    sub-folder that holds it is named with the ``--from`` to give, which then imports."""
+    session = tmp_path / "session"
+    _numbered_folder(session / "take_01", range(4))
+    with pytest.raises(H2S2RError) as e:
+        run_import(tmp_path / "ws", ImportConfig(source=str(session)))
+    msg = str(e.value)
+    assert msg.startswith(f"{session}: holds no rgb/ and depth/") and "\n" not in msg, msg
+    assert "its sub-folder take_01/ does" in msg and msg.endswith(f"--from {session / 'take_01'}")
+    assert "cam_K" not in msg and not (tmp_path / "ws" / "capture").exists()
+    cap = run_import(tmp_path / "ws", ImportConfig(source=str(session / "take_01")))
+    want = np.asarray(Image.open(session / "take_01" / "depth" / "000002.png"))
+    assert cap.num_frames == 4 and np.array_equal(cap.read_depth_raw(2), want)
+
+
+def test_several_takes_one_folder_down_with_shared_intrinsics(tmp_path):
+    """Two takes (one of them as *-color/*-depth pairs), the intrinsics beside them: both
+    named, one take per workspace, and the --cam-k to give with the take."""
+    session = tmp_path / "session"
+    _numbered_folder(session / "a_take", range(2))
+    (session / "a_take" / "cam_K.txt").rename(session / "cam_K.txt")
+    (session / "b_take").mkdir()
+    rgb, depth = next(iter(_frames(1, 48, 64)))
+    Image.fromarray(rgb).save(session / "b_take" / "000000-color.png")
+    Image.fromarray(depth).save(session / "b_take" / "000000-depth.png")
+    (session / "notes").mkdir()  # a folder without a take is not named
+    with pytest.raises(H2S2RError) as e:
+        run_import(tmp_path / "ws", ImportConfig(source=str(session)))
+    msg = str(e.value)
+    assert "sub-folders a_take/, b_take/ do" in msg and "one take per workspace" in msg, msg
+    assert msg.endswith(f"--from {session / 'a_take'} --cam-k {session / 'cam_K.txt'}"), msg
+    cfg = ImportConfig(source=str(session / "a_take"), cam_k=str(session / "cam_K.txt"))
+    assert run_import(tmp_path / "ws", cfg).num_frames == 2
+    # Nothing importable anywhere: the layout is said, not a missing cam_K.txt.
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    with pytest.raises(H2S2RError, match=r"not a folder this importer knows: expected rgb/"):
+        run_import(tmp_path / "ws2", ImportConfig(source=str(empty)))
+
+
 def test_no_camera_connected():
     with pytest.raises(H2S2RError, match="no RealSense camera connected"):
         LiveCamera(640, 480, 30)
