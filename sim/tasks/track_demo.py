@@ -183,9 +183,16 @@ class TaskConfig:
         )  # fmt: skip
         steps = self.ctrl_dt_s / self.physics_dt_s
         if abs(steps - round(steps)) > 1e-6:
+            # The two nearest whole numbers of steps (>= 1: ctrl_dt_s >= physics_dt_s),
+            # written with enough digits to pass this check (0.0667 would not: 8.004 steps).
+            near = []
+            for n in sorted({max(1, math.floor(steps)), math.ceil(steps)}):
+                dt = round(n * self.physics_dt_s, 12)
+                near.append(f"{dt!r} ({n} step{'s' if n > 1 else ''}, {1 / dt:.3g} Hz)")
             raise ValueError(
                 f"ctrl_dt_s: {self.ctrl_dt_s:g} is not a multiple of physics_dt_s "
-                f"{self.physics_dt_s:g} (the policy acts every whole number of physics steps)"
+                f"{self.physics_dt_s:g} (the policy acts every whole number of physics steps, "
+                f"here {steps:.6g}) — use the nearest: {' or '.join(near)}"
             )
         check_interval(
             "goal_speed", self.goal_speed, 0.0, 10.0, lo_open=True, unit="× demo speed",

@@ -28,7 +28,7 @@ BAD = [
     ("physics_dt_s: 120", "task_config: physics_dt_s", "(0, 0.02] s"),
     ("physics_dt_s: 0", "task_config: physics_dt_s", "(0, 0.02] s"),
     ("ctrl_dt_s: 15", "task_config: ctrl_dt_s", "1] s"),
-    ("ctrl_dt_s: 0.07", "task_config: ctrl_dt_s", "multiple of physics_dt_s"),
+    ("ctrl_dt_s: 0.07", "task_config: ctrl_dt_s", "use the nearest: 0.066666666667 (8 steps"),
     ("pause_distance_m: -0.2", "task_config: pause_distance_m", "(0, 1] m"),
     ("gate_distance_m: 30", "task_config: gate_distance_m", "centimetres"),
     ("far_hand_m: 0", "task_config: far_hand_m", "(0, 2] m"),
@@ -117,6 +117,31 @@ def test_the_dataclasses_check_themselves():
         RewardWeights(action_rate=1.0)
     with pytest.raises(ValueError, match="object_density: -500"):
         TaskConfig(object_density=-500.0)
+
+
+@pytest.mark.parametrize(
+    "ctrl_dt_s, physics_dt_s, nearest",
+    [
+        (0.07, 1 / 120, "0.066666666667 (8 steps, 15 Hz) or 0.075 (9 steps, 13.3 Hz)"),
+        (0.0667, 1 / 120, "0.066666666667 (8 steps, 15 Hz) or 0.075 (9 steps, 13.3 Hz)"),
+        (0.013, 0.01, "0.01 (1 step, 100 Hz) or 0.02 (2 steps, 50 Hz)"),
+    ],
+)
+def test_a_control_period_off_the_physics_step_gives_the_nearest_valid(
+    ctrl_dt_s, physics_dt_s, nearest
+):
+    """The probe (round 6): ctrl_dt_s 0.07 with the 1/120 s step was refused without what
+    to give. The two nearest multiples are named, written so that each passes (0.0667,
+    the 15 Hz period rounded, is 8.004 steps: refused too), and each does pass."""
+    with pytest.raises(ValueError) as e:
+        TaskConfig(ctrl_dt_s=ctrl_dt_s, physics_dt_s=physics_dt_s)
+    msg = str(e.value)
+    assert msg.startswith(f"ctrl_dt_s: {ctrl_dt_s:g} is not a multiple of physics_dt_s"), msg
+    assert msg.endswith(f"use the nearest: {nearest}"), msg
+    for value in nearest.split(" or "):
+        dt = float(value.split(" (")[0])
+        cfg = TaskConfig(ctrl_dt_s=dt, physics_dt_s=physics_dt_s)
+        assert cfg.ctrl_dt_s == dt and abs(dt - ctrl_dt_s) < physics_dt_s
 
 
 def test_range_helpers():
