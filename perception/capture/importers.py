@@ -270,7 +270,7 @@ def _no_layout(src: Path, cfg: ImportConfig) -> str:
     return (
         f"{src}: holds no rgb/ and depth/ (nor *-color/*-depth pairs), but its sub-folder"
         f"{'s' if len(takes) > 1 else ''} {names} {'do' if len(takes) > 1 else 'does'}: "
-        f"import a take itself{one}, e.g. --from {takes[0]}{cam_k}"
+        f"give the take itself{one}: --from {takes[0]}{cam_k}"
     )
 
 
