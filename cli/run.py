@@ -170,7 +170,8 @@ def run_all(
 
         deploy = DeployConfig(sim=True, duration=deploy_s)
         stages.append(
-            ("deploy_log", {"duration_s": deploy_s}, lambda: run_deploy(ws, deploy, log=log))
+            # as asked (duration 0: one demo episode), not the resolved duration_s
+            ("deploy_log", {"deploy": asdict(deploy)}, lambda: run_deploy(ws, deploy, log=log))
         )
     run_stages(ws, stages, log)
     if not report:
