@@ -232,7 +232,7 @@ def summary() -> str:
             f"{_pct(med.get('replay'))}, object-aware replay "
             f"{_pct(med.get('object_aware_replay'))}; deploy loop "
             f"{_pct(d.get('deploy_success'))}; re-run {d['rerun_s']:.0f} s "
-            f"({d['rerun_skipped']} of 9 stages skipped) | "
+            f"({d['rerun_skipped']} of 8 stages skipped) | "
             f"{_machine(d['machine'])} | `bench/demo_run.py` |"
         )
     for p in sorted(RESULTS.glob("train_eval_*.json")):
