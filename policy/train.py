@@ -9,9 +9,9 @@ Example::
 Writes ``train/``: checkpoints ``model_<iteration>.pt``, TensorBoard logs, ``config.json``
 (this run's options, the resolved task config and the PPO settings), ``run.json``
 (the ``TrainRun`` artifact) and ``progress.jsonl`` (one line per iteration: wall clock,
-env-steps, mean episode return and each reward term; the report plots it). Resume picks the newest checkpoint. The simulation comes
-from the environment factory the caller passes (the command line passes the ``sim``
-stage's), so this stage imports no simulator.
+env-steps, mean episode return and each reward term; the report plots it). Resume picks
+the newest checkpoint. The simulation comes from the environment factory the caller
+passes (the command line passes the ``sim`` stage's), so this stage imports no simulator.
 
 Validation: every ``validate_every`` iterations the deterministic policy runs one episode
 on each of ``validate_episodes`` worlds of its own (same randomization as training; start
