@@ -78,6 +78,12 @@ def stage_state(ws: Path, folder: str, config: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _holds_training(train: Path) -> bool:
+    """Whether ``train/`` holds training worth keeping: a finished run (``meta.json``) or
+    checkpoints of a killed one (``--resume`` continues it). An empty folder does not."""
+    return (train / "meta.json").is_file() or any(train.glob("model_*.pt"))
+
+
 def run_stages(ws: Path, stages: list[tuple[str, Mapping[str, Any], Callable]], log=print):
     """Run each ``(folder, config, run)`` whose folder is missing, stale or made with
     other values of ``config``'s keys (the options ``run`` sets; a stage run alone with
@@ -88,7 +94,8 @@ def run_stages(ws: Path, stages: list[tuple[str, Mapping[str, Any], Callable]], 
     from h2s2r.core.runinfo import record_stage_run
 
     folders = [f for f, _, _ in stages]
-    if "train" in folders and (ws / "train").exists():
+    trained = _holds_training(ws / "train")
+    if "train" in folders and trained:
         # Before any work: a stage upstream of train/ that would be re-made makes the
         # trained policy stale; say so now instead of after re-making it.
         for folder, config, _ in stages[: folders.index("train")]:
@@ -107,7 +114,7 @@ def run_stages(ws: Path, stages: list[tuple[str, Mapping[str, Any], Callable]], 
         if folder == "train" and why.startswith(OTHER_OPTIONS):
             log(f"{folder}/ kept: {why} (delete {ws / 'train'} to train with these options)")
             continue
-        if folder == "train" and (ws / "train").exists():
+        if folder == "train" and trained:
             raise H2S2RError(
                 f"{ws / 'train'}: {why} — this run would train again; delete (or move) "
                 f"{ws / 'train'} to train with the new inputs, or run the other stages alone"

@@ -69,7 +69,11 @@ class Probe:
         self.events: list[tuple[float, dict]] = []
         self.active: list[bool] = []
         self.stamps: list[float] = []
+        self.target_times: list[float] = []  # arrivals of the policy's joint targets
         self.node.create_subscription(JointState, "/h2s2r/joint_command", self._on_command, q)
+        self.node.create_subscription(
+            JointState, t.targets, lambda m: self.target_times.append(time.monotonic()), q
+        )
         self.node.create_subscription(
             String,
             t.events,
@@ -216,8 +220,14 @@ def test_closed_loop_and_policy_restart(deploy_ws, ros_env, tmp_path):
         procs["policy"].wait()
         probe.spin(0.5, joints=False, pose=False)
         spec = next(s for s in deploy_graph(opts) if s.name == "policy")
+        restarted = time.monotonic()
         procs["policy"] = start(spec, ros_env, tmp_path / "policy2.log")
-        probe.spin(4.0, joints=False, pose=False)
+        # Until the restarted node has stepped for a while (its start-up, torch and rclpy
+        # imports, takes seconds more on a loaded machine).
+        t_end = restarted + 90
+        while sum(t > restarted for t in probe.target_times) < 30:
+            assert time.monotonic() < t_end, (tmp_path / "policy2.log").read_text()[-2000:]
+            probe.spin(0.5, joints=False, pose=False)
     finally:
         probe.close()
         for p in procs.values():
