@@ -47,17 +47,27 @@ rewards:; eval --presets with a typo and with spaces; a deploy robot YAML of ano
 robot and velocity_scale in percent; report on a misspelt path, a capture-only
 workspace, a broken object_track/, a user's file named report, a killed re-report; run
 re-run and with another --randomization; demo over an imported take, demo --deploy-s
--5; TMPDIR missing). Cases under
+-5; TMPDIR missing), round 7 (new held-out cases: eval --presets all beside --randomization
+large, --path-tol-m in centimetres, train/ without best_model.pt, the eval video under
+MUJOCO_GL=osmesa; demo re-run with another --task and after a Ctrl-C while it trains; run
+re-run with another --episodes; report with capture/ archived and with another run's
+eval/; track-hand --frame-size-tolerance below 1, a hamer hand 1.6× too large,
+H2S2R_HAND_MODEL pointing nowhere; retarget's advised --max-hand-gap-frames; track-object
+--texture with an OBJ, --roi in fractions, FoundationPose poses inverted; export
+--checkpoint as a full path; deploy --config given the robot YAML, watchdog_ms in the robot
+YAML, ROS_LOCALHOST_ONLY; calibrate --from-file with a 3×3 rotation, --check --joints in
+degrees; synth YAML with the camera distance in centimetres and seed: 08; a train option
+under task_config). Cases under
 ``torchrun`` run it with 2 CPU processes over gloo; torchrun's own log and failure
 report (a traceback of torchrun itself) are kept apart from what h2s2r printed. The
 cases live in ``bench/probe/`` (``run.py``: running and verdicts; ``fixtures.py``;
-``round1.py`` … ``round6.py``; ``main.py``: this command line). ``--round N`` runs one
+``round1.py`` … ``round7.py``; ``main.py``: this command line). ``--round N`` runs one
 round (default: all). Prints a table (case, round, stage, verdict, exit status, first line of
 stderr) and writes JSON with the round of each row and the counts per round (default
 ``bench/results/bad_inputs.json``; ``bench/results/bad_inputs_roundN.json`` for
 ``--round N`` > 1: ``bad_inputs_round2.json``, ``bad_inputs_round3.json``,
 ``bad_inputs_round4.json``, ``bad_inputs_round5.json``,
-``bad_inputs_round6.json``). Not a test: pytest does not collect it.
+``bad_inputs_round6.json``, ``bad_inputs_round7.json``). Not a test: pytest does not collect it.
 """
 
 import sys

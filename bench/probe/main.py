@@ -16,7 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import round1, round2, round3, round4, round5, round6  # noqa: F401  (they register their cases, in order)
+from . import (  # noqa: F401  (they register their cases, in order)
+    round1,
+    round2,
+    round3,
+    round4,
+    round5,
+    round6,
+    round7,
+)
 from .fixtures import Fixtures
 from .run import CASES, DEFAULT_OUT, REPO, ROUNDS, Outcome, _tail
 
