@@ -6,7 +6,7 @@ from __future__ import annotations
 from h2s2r.core.env import EnvFactory
 from h2s2r.core.errors import H2S2RError
 
-BACKENDS = ("mujoco", "warp")
+BACKENDS = ("mujoco", "warp", "isaaclab")
 
 
 def env_factory(backend: str) -> EnvFactory:
@@ -19,6 +19,10 @@ def env_factory(backend: str) -> EnvFactory:
         from h2s2r.sim.backends.mujoco_warp import import_warp
 
         import_warp()
+    if backend == "isaaclab":
+        from h2s2r.sim.backends.isaaclab.env import import_isaaclab
+
+        import_isaaclab()
     from h2s2r.sim.tasks import make_env
 
     return make_env

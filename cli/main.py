@@ -295,8 +295,8 @@ def _setup_eval(p: argparse.ArgumentParser):
         from h2s2r.policy.config import saved_train_config
         from h2s2r.policy.evaluate import run_eval
 
-        make_env = env_factory(saved_train_config(args.workspace).backend)
         cfg = check_presets(config_from_args(EvalConfig, args))
+        make_env = env_factory(cfg.backend or saved_train_config(args.workspace).backend)
         with progress_bar(f"eval ({cfg.episodes} episodes × 3 methods, steps)") as update:
             run_eval(args.workspace, cfg, make_env, progress=update)
         return 0
@@ -332,7 +332,7 @@ def _setup_export(p: argparse.ArgumentParser):
         from h2s2r.policy.config import saved_train_config
         from h2s2r.policy.export import run_export
 
-        make_env = env_factory(saved_train_config(args.workspace).backend)
+        make_env = env_factory(saved_train_config(args.workspace).side_backend())
         run_export(args.workspace, make_env, args.checkpoint)
         return 0
 

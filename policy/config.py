@@ -19,7 +19,10 @@ from h2s2r.core.control import ACTION_MODES
 from h2s2r.core.env import EnvRequest
 from h2s2r.core.errors import ArtifactError, H2S2RError
 
-BACKENDS = ("mujoco", "warp")
+BACKENDS = ("mujoco", "warp", "isaaclab")
+# Isaac Lab runs one simulation per process: the environments a run needs besides the one
+# it trains in (validation, export's check) are the same task on MuJoCo.
+ONE_SIM_PER_PROCESS = ("isaaclab",)
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,10 @@ class TrainConfig:
                 f"iteration (--num-envs {self.num_envs} × --steps-per-env "
                 f"{self.steps_per_env}); use at most {samples}, or 0 (automatic)"
             )
-        if self.device and self.backend != "warp":
+        if self.device and self.backend not in ("warp", "isaaclab"):
             raise H2S2RError(
-                f"--device {self.device}: only the warp backend runs on a device "
-                "(pass --backend warp, or drop --device)"
+                f"--device {self.device}: only the warp and isaaclab backends run on a "
+                "device (pass --backend warp, or drop --device)"
             )
 
     def env_request(
@@ -89,6 +92,7 @@ class TrainConfig:
         num_envs: int | None = None,
         seed: int | None = None,
         physics_seed: int | None = None,
+        backend: str | None = None,
     ) -> EnvRequest:
         """The environment this run trains on, or one like it (evaluation changes the
         randomization, the worlds and the seeds, never the task)."""
@@ -103,9 +107,14 @@ class TrainConfig:
             seed=self.seed if seed is None else seed,
             physics_seed=physics_seed,
             threads=self.threads,
-            backend=self.backend,
-            device=self.device,
+            backend=backend or self.backend,
+            device=self.device if (backend or self.backend) != "mujoco" else "",
         )
+
+    def side_backend(self) -> str:
+        """The backend of a second environment in this process (validation, export):
+        this run's, except where only one simulation fits in a process (MuJoCo then)."""
+        return "mujoco" if self.backend in ONE_SIM_PER_PROCESS else self.backend
 
 
 # Auto mini-batches: at least 4 (the setting tuned at 256 worlds × 16 steps: 1,024

@@ -42,7 +42,7 @@ def run_export(
             "policy node and `eval --policy onnx` run a stateless ONNX graph — evaluate it "
             "with `h2s2r eval` (its checkpoint), or train without --recurrent to deploy"
         )
-    env = make_env(cfg.env_request(ws, num_envs=2))
+    env = make_env(cfg.env_request(ws, num_envs=2, backend=cfg.side_backend()))
     runner = load_runner(env, cfg, ck)
     bad, total = nonfinite_weights(runner.alg.save())
     if bad:

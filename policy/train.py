@@ -126,7 +126,12 @@ class Validator:
 
     def __init__(self, ws: Path, cfg: TrainConfig, out: Path, make_env: EnvFactory):
         self.cfg, self.out, self.seed = cfg, out, VALIDATION_SEED + cfg.seed
-        self.env = make_env(cfg.env_request(ws, num_envs=cfg.validate_episodes, seed=self.seed))
+        # On Isaac Lab (one simulation per process) validation runs the task on MuJoCo.
+        self.env = make_env(
+            cfg.env_request(
+                ws, num_envs=cfg.validate_episodes, seed=self.seed, backend=cfg.side_backend()
+            )
+        )
         best, hist = out / "best.json", out / "validation.json"
         self.best = json.loads(best.read_text()) if best.is_file() else None
         self.history = json.loads(hist.read_text()) if hist.is_file() else []

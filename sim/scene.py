@@ -35,6 +35,8 @@ class TaskScene:
     # sensors before ours); empty without them.
     hand_pos_cols: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), int))
     touch_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    # The ``MjSpec`` the model was compiled from (MJCF for other simulators: ``to_xml``).
+    spec: mujoco.MjSpec | None = None
 
 
 def build_task_scene(
@@ -186,4 +188,5 @@ def build_task_scene(
         robot_collision_geoms=robot_geoms,
         hand_collision_geoms=hand,
         **sensor_cols,
+        spec=spec,
     )

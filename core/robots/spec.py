@@ -155,6 +155,17 @@ def _load_spec(ref: MenagerieModel) -> mujoco.MjSpec:
         ) from e
 
 
+def _absolute_asset_paths(spec: mujoco.MjSpec) -> mujoco.MjSpec:
+    """Mesh and texture files as absolute paths: after ``attach`` the parts' asset
+    folders are gone, and an exported MJCF (``spec.to_xml()``, e.g. for the Isaac Lab
+    backend's USD conversion) must find them from anywhere."""
+    for assets, sub in ((spec.meshes, spec.meshdir), (spec.textures, spec.texturedir)):
+        for a in assets:
+            if a.file and not os.path.isabs(a.file):
+                a.file = os.path.join(spec.modelfiledir, sub or "", a.file)
+    return spec
+
+
 _INTEGRATORS = {
     "euler": mujoco.mjtIntegrator.mjINT_EULER,
     "rk4": mujoco.mjtIntegrator.mjINT_RK4,
@@ -175,8 +186,8 @@ def _site_pos_from_geom(hand_model: mujoco.MjModel, body: str, geom: str) -> np.
 def build_robot_spec(robot: RobotSpec, physics: PhysicsOptions | None = None) -> mujoco.MjSpec:
     """Arm + hand as one ``MjSpec``, with sites, gains, gravity compensation and options."""
     physics = physics or robot.physics
-    arm = _load_spec(robot.arm)
-    hand = _load_spec(robot.hand)
+    arm = _absolute_asset_paths(_load_spec(robot.arm))
+    hand = _absolute_asset_paths(_load_spec(robot.hand))
     hand_model = hand.compile()
 
     root = hand.body(robot.hand_root_body)

@@ -343,7 +343,9 @@ class TrackDemoEnv:
         self.physics_seed = seed if physics_seed is None else physics_seed
         variants, variant_params = self._make_variants(base, self.physics_seed)
         self.variants = variants  # host MjModels (the backend holds them per world)
-        self.sim = make_sim(backend, base, variants, num_envs, nthread=nthread, device=device)
+        self.sim = make_sim(
+            backend, base, variants, num_envs, nthread=nthread, device=device, scene=scene
+        )
         self.arrays = a = self.sim.arrays
         self.xp = a.xp
         self.rng = Random(a, seed)
@@ -562,6 +564,15 @@ class TrackDemoEnv:
         """Apply ``action (B, A)``; returns ``(obs, reward, terminated, truncated, info)``
         (``obs`` is None with ``observe=False``: for a caller that resets some worlds and
         then observes all of them once)."""
+        action, plan = self.begin_step(action)
+        self.sim.step(plan)
+        return self.finish_step(action, observe)
+
+    def begin_step(self, action: np.ndarray):
+        """The first phase of :meth:`step`: the clipped ``action`` and the physics
+        substeps' joint targets ``(B, S, nu)`` (noise, latency and the controller
+        applied). A simulator that steps itself (Isaac Lab's ``DirectRLEnv``) applies the
+        targets, then calls :meth:`finish_step`."""
         xp, dr = self.xp, self.dr
         action = xp.clip(self._array(action), -1.0, 1.0)
         applied = (
@@ -573,7 +584,7 @@ class TrackDemoEnv:
             applied = queue[self.arrays.arange(self.num_envs), last - self.latency]
             self.pending = queue[:, 1:]
         target = self.controller(self.robot_q(), applied, self.q_hand_ref)
-        return self.step_targets(target, action, observe)
+        return action, self._plan(target)
 
     def _array(self, x) -> np.ndarray:
         """An action or target from a caller (numpy or backend arrays) as a backend array."""
@@ -582,18 +593,28 @@ class TrackDemoEnv:
             return x.to(dtype=a.float)
         return a.asarray(a.numpy(x))
 
+    def _plan(self, target) -> np.ndarray:
+        """Joint targets ``(B, n)`` → actuator controls ``(B, S, nu)`` ramped from the last
+        policy step's targets across the substeps."""
+        a, cfg = self.arrays, self.cfg
+        plan = a.zeros((self.num_envs, cfg.substeps, self.sim.model.nu))
+        plan[:, :, self._actuators] = interpolate_targets(self.prev_target, target, cfg.substeps)
+        self.prev_target = target
+        return plan
+
     def step_targets(
         self, target: np.ndarray, action: np.ndarray | None = None, observe: bool = True
     ):
         """Advance one policy step toward joint targets ``(B, n)`` (the controller's output,
         or a replay's); ``action`` only feeds the action-rate term and observations."""
-        xp, cfg, a = self.xp, self.cfg, self.arrays
-        target = self._array(target)
         action = self.prev_action if action is None else self._array(action)
-        plan = a.zeros((self.num_envs, cfg.substeps, self.sim.model.nu))
-        plan[:, :, self._actuators] = interpolate_targets(self.prev_target, target, cfg.substeps)
-        self.prev_target = target
-        self.sim.step(plan)
+        self.sim.step(self._plan(self._array(target)))
+        return self.finish_step(action, observe)
+
+    def finish_step(self, action, observe: bool = True):
+        """The second phase of :meth:`step`, after the physics: resets of diverged worlds,
+        reward terms, goal advance, terminations, success and observations."""
+        xp, cfg = self.xp, self.cfg
         self.steps = self.steps + 1
         # A world whose physics diverged (NaN, absurd speeds) is reset at once and ends its
         # episode as terminated, so no NaN reaches the learner.
