@@ -6,8 +6,7 @@ Examples::
     h2s2r validate runs/box
     h2s2r --help
 
-A verb whose stage does not exist yet exits with status 2 and names what is missing; it
-never pretends to succeed. Errors the user can fix print one line (no traceback) and exit 1.
+Errors the user can fix print one line (no traceback) and exit 1.
 Each verb imports its stage only when it is the verb asked for: ``h2s2r train`` needs no
 perception stack, ``h2s2r --help`` imports no stage.
 """
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from h2s2r import __version__
 from h2s2r.cli.options import add_dataclass_args, config_from_args, progress_bar
-from h2s2r.core.errors import H2S2RError, MissingCapabilityError
+from h2s2r.core.errors import H2S2RError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,9 +34,7 @@ class Verb:
     summary: str
     reads: str
     writes: str
-    # None: not implemented yet; ``missing`` says which capability is absent.
-    setup: Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], int]] | None = None
-    missing: str = ""
+    setup: Callable[[argparse.ArgumentParser], Callable[[argparse.Namespace], int]]
 
 
 # ----------------------------------------------------------------------------- verbs
@@ -596,23 +593,9 @@ def build_parser(
         p = sub.add_parser(
             v.name, help=v.summary, description=f"{v.summary}. Reads {v.reads}; writes {v.writes}."
         )
-        if v.setup is not None:
-            if v.name == verb:
-                runners[v.name] = v.setup(p)
-        else:
-            p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-            runners[v.name] = _missing(v)
+        if v.name == verb:
+            runners[v.name] = v.setup(p)
     return parser, runners
-
-
-def _missing(v: Verb) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        raise MissingCapabilityError(
-            f"h2s2r {v.name}: not implemented yet — missing: {v.missing}. Nothing was read "
-            "or written."
-        )
-
-    return run
 
 
 # The values MuJoCo accepts for MUJOCO_GL (mujoco/rendering/classic/gl_context.py): any

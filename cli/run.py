@@ -95,11 +95,14 @@ def run_stages(ws: Path, stages: list[tuple[str, Mapping[str, Any], Callable]], 
 
     folders = [f for f, _, _ in stages]
     trained = _holds_training(ws / "train")
+    # Each stage's state, checked once (loading an artifact re-hashes its files): the
+    # pre-pass's answers hold until a stage is re-made.
+    known: dict[str, str | None] = {}
     if "train" in folders and trained:
         # Before any work: a stage upstream of train/ that would be re-made makes the
         # trained policy stale; say so now instead of after re-making it.
         for folder, config, _ in stages[: folders.index("train")]:
-            why = stage_state(ws, folder, config)
+            why = known[folder] = stage_state(ws, folder, config)
             if why is not None:
                 raise H2S2RError(
                     f"{ws / folder}: {why} — re-making it would leave {ws / 'train'} "
@@ -107,7 +110,7 @@ def run_stages(ws: Path, stages: list[tuple[str, Mapping[str, Any], Callable]], 
                     "again, or run with the options it was made with"
                 )
     for folder, config, run in stages:
-        why = stage_state(ws, folder, config)
+        why = known[folder] if folder in known else stage_state(ws, folder, config)
         if why is None:
             log(f"{folder}/ unchanged: skipped")
             continue
@@ -120,6 +123,7 @@ def run_stages(ws: Path, stages: list[tuple[str, Mapping[str, Any], Callable]], 
                 f"{ws / 'train'} to train with the new inputs, or run the other stages alone"
             )
         log(f"── {folder}/ ({why})")
+        known.clear()  # what follows may depend on this stage
         t0 = time.perf_counter()
         run()
         record_stage_run(ws / folder, time.perf_counter() - t0, f"h2s2r run/demo: {folder}")

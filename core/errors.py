@@ -33,9 +33,3 @@ class RegistryError(H2S2RError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
-
-
-class MissingCapabilityError(H2S2RError):
-    """A verb or option whose implementation does not exist yet (CLI exit status 2)."""
-
-    exit_code = 2

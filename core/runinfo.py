@@ -98,12 +98,9 @@ def record_stage_run(folder: str | Path, wall_s: float, command: str) -> None:
 
 def read_machine(folder: str | Path) -> dict:
     """``machine.json`` of an artifact folder; empty if it has none or it is unreadable."""
-    import json
+    from h2s2r.core.artifacts.base import read_json_or_none
 
-    try:
-        d = json.loads((Path(folder) / MACHINE_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
+    d = read_json_or_none(Path(folder) / MACHINE_FILE)
     return d if isinstance(d, dict) else {}
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from h2s2r.core.artifacts import ARTIFACTS
-from h2s2r.core.artifacts.base import read_timing, staged_folder
+from h2s2r.core.artifacts.base import read_json_or_none, read_timing, staged_folder
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.runinfo import machine_info, read_machine
 from h2s2r.core.runlog import load_run_log
@@ -131,13 +131,6 @@ def collect(ws: Path) -> dict[str, Stage]:
     return stages
 
 
-def _json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _key_metrics(folder: str, art: Any, path: Path) -> dict[str, Any]:
     if art is None:
         return {}
@@ -154,8 +147,8 @@ def _key_metrics(folder: str, art: Any, path: Path) -> dict[str, Any]:
             "extent (cm)": " × ".join(f"{x * 100:.1f}" for x in art.extents_m),
         }
     if folder == "train":
-        best = _json(path / "best.json") or {}
-        cfg = (_json(path / "config.json") or {}).get("train", {})
+        best = read_json_or_none(path / "best.json") or {}
+        cfg = (read_json_or_none(path / "config.json") or {}).get("train", {})
         return {
             "env-steps": art.env_steps,
             "training wall time (min)": art.wall_time_s / 60,
@@ -169,7 +162,7 @@ def _key_metrics(folder: str, art: Any, path: Path) -> dict[str, Any]:
         return {"robot": h.get("robot"), "control period (ms)": 1e3 * float(h["ctrl_dt_s"])}
     metrics = getattr(art, "metrics", None)
     if metrics is None:
-        metrics = _json(path / "metrics.json") or {}
+        metrics = read_json_or_none(path / "metrics.json") or {}
     # Per-preset rows go to the success table; per-frame signals (frame_NNNNN_*) stay in
     # the stage's metrics.json.
     m = {k: v for k, v in dict(metrics).items() if "/" not in k and not k.startswith("frame_")}
@@ -460,7 +453,7 @@ def build_report(ws: str | Path, log=print) -> Path:
     parts.append(_section("Pre-manipulation pose", body, "premanip"))
 
     # learning
-    validation = _json(ws / "train" / "validation.json") or []
+    validation = read_json_or_none(ws / "train" / "validation.json") or []
     progress = []
     prog = ws / "train" / "progress.jsonl"
     if prog.is_file():

@@ -1,4 +1,4 @@
-"""The command line: every verb listed, unimplemented verbs exit 2, synth end to end."""
+"""The command line: every verb listed and implemented, synth end to end."""
 
 from __future__ import annotations
 

@@ -223,6 +223,15 @@ def read_json(path: Path, producer: str) -> dict[str, Any]:
     return data
 
 
+def read_json_or_none(path: Path) -> Any:
+    """A JSON file's content, or None when it is missing or unreadable: for readers that
+    show what there is (the report, ``machine.json``) rather than refuse."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write an ``.npz`` byte-for-byte reproducibly (fixed zip timestamps, sorted keys),
     atomically."""
