@@ -28,7 +28,7 @@ from h2s2r.core.artifacts.base import staged_folder, write_timing
 from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import ArtifactError, H2S2RError
 from h2s2r.perception.capture.registration import check_capture, shift_depth
-from h2s2r.perception.object_track.foundationpose import read_ob_in_cam
+from h2s2r.perception.object_track.foundationpose import check_imported_poses, read_ob_in_cam
 from h2s2r.perception.object_track.icp import open3d_threads
 from h2s2r.perception.object_track.mesh_io import read_mesh, read_texture
 from h2s2r.perception.object_track.metrics import pose_metrics, rotation_error_deg
@@ -202,6 +202,12 @@ def run_track_object(
                 "runs outside h2s2r (NVIDIA GPU and weights); see the README"
             )
         T, valid = read_ob_in_cam(cfg.fp_output, cap.num_frames)
+        # The tracker's per-frame checks, for imported poses too (and the size check below).
+        model = ObjectModel.from_mesh(mesh.vertices, mesh.faces)
+        T, valid, quality = check_imported_poses(
+            T, valid, read_depth, cap.K, model, cfg, cfg.fp_output
+        )
+        metrics.update(_gate_metrics(quality))
     else:
         read_mask = None
         if cfg.masks:

@@ -123,13 +123,41 @@ def learn_appearance(
 # metrics.json) with the signals they test.
 GATE_BITS = {
     "no_depth": 1,  # the frame has no depth (or its mask is empty)
-    "few_points": 2,  # under 30 measured points near the predicted object
+    # under 30 measured points near the predicted object (an imported pose: under
+    # MIN_MEASURED_SAMPLES of its model's samples measured, e.g. posed outside the image)
+    "few_points": 2,
     "low_agreement": 4,  # depth agreement < --min-agreement
     "low_seen": 8,  # measured fraction of the visible surface < --min-seen-fraction
     "high_rmse": 16,  # ICP inlier RMS > --max-rmse-m
     "jump": 32,  # moved more than --max-jump-m from the prediction
     "no_prior": 64,  # no earlier good pose to predict from or re-initialize around
+    "no_pose": 128,  # an imported pose (FoundationPose) is missing or not finite
 }
+
+
+def depth_signals(
+    model: ObjectModel, T_cam_obj: np.ndarray, depth: np.ndarray, K: np.ndarray
+) -> tuple[float, float, int]:
+    """A posed model against a depth image: (depth agreement of its visible surface,
+    fraction of that surface measured, number of its coarse samples measured). The
+    tracker's per-frame check, also applied to poses imported from elsewhere
+    (FoundationPose)."""
+    s = score_poses(T_cam_obj[None], model.coarse_points, model.coarse_normals, depth, K)
+    measured = int(s.agree[0] + s.violate[0])
+    return float(s.agreement[0]), float(measured / max(s.visible[0], 1)), measured
+
+
+def fit_gate(
+    cfg: TrackerConfig, agree: float, seen: float, rmse: float = 0.0, jump: float = 0.0
+) -> int:
+    """GATE_BITS of the checks a pose fails (0: it passes); ``rmse``/``jump`` default to
+    passing for a pose that had no ICP fit or no prediction."""
+    return (
+        (GATE_BITS["low_agreement"] if not agree >= cfg.min_agreement else 0)
+        | (GATE_BITS["low_seen"] if not seen >= cfg.min_seen_fraction else 0)
+        | (GATE_BITS["high_rmse"] if not rmse <= cfg.max_rmse_m else 0)
+        | (GATE_BITS["jump"] if not jump <= cfg.max_jump_m else 0)
+    )
 
 
 @dataclass
@@ -210,9 +238,7 @@ class StreamTracker:
         return init
 
     def _evaluate(self, T: np.ndarray, depth: np.ndarray) -> tuple[float, float]:
-        s = score_poses(T[None], self.model.coarse_points, self.model.coarse_normals, depth, self.K)
-        seen = float((s.agree[0] + s.violate[0]) / max(s.visible[0], 1))
-        return float(s.agreement[0]), seen
+        return depth_signals(self.model, T, depth, self.K)[:2]
 
     def update(
         self, depth: np.ndarray, rgb: np.ndarray | None = None, mask: np.ndarray | None = None
@@ -289,13 +315,7 @@ class StreamTracker:
 
     def _gate(self, agree: float, seen: float, rmse: float = 0.0, jump: float = 0.0) -> int:
         """GATE_BITS of the checks a fitted pose fails (0: it passes)."""
-        cfg = self.cfg
-        return (
-            (GATE_BITS["low_agreement"] if not agree >= cfg.min_agreement else 0)
-            | (GATE_BITS["low_seen"] if not seen >= cfg.min_seen_fraction else 0)
-            | (GATE_BITS["high_rmse"] if not rmse <= cfg.max_rmse_m else 0)
-            | (GATE_BITS["jump"] if not jump <= cfg.max_jump_m else 0)
-        )
+        return fit_gate(self.cfg, agree, seen, rmse, jump)
 
     def lost_for(self) -> int:
         """How many frames in a row the object has not been found."""

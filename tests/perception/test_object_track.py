@@ -340,6 +340,58 @@ def _copy_capture(src: Path, dst: Path, edit=None, frames: int | None = None) ->
     return dst
 
 
+def _write_fp(folder: Path, T: np.ndarray, skip=()) -> Path:
+    d = folder / "ob_in_cam"
+    d.mkdir(parents=True)
+    for i in range(len(T)):
+        if i not in skip:
+            np.savetxt(d / f"{i:06d}.txt", T[i])
+    return folder
+
+
+def test_foundationpose_poses_get_the_trackers_checks(short_box, tmp_path):
+    """Imported poses are scored as the tracker's frames are (depth agreement, measured
+    fraction; gate codes): a pose 5 cm off is invalid (probe round 7's inverted poses,
+    405 mm off, were imported as 100 % valid); when most fail, the import is refused
+    with the likely cause, inverted poses (T_obj_cam) named when their inverses fit."""
+    ws = _copy_capture(short_box, tmp_path / "ws")
+    T = GroundTruth.load(short_box / "ground_truth").T_cam_obj
+    off = T.copy()
+    off[[5, 6], 0, 3] += 0.05
+    off[12, 0, 3] += 2.0  # outside the image: too little of it measured to judge
+    fp = _write_fp(tmp_path / "fp", off, skip=(9,))  # frame 9: FoundationPose lost it
+    cfg = TrackObjectConfig(method="foundationpose", fp_output=str(fp), overlay=False)
+    art = run_track_object(ws, cfg)
+    assert np.flatnonzero(~art.valid).tolist() == [5, 6, 9, 12]
+    assert np.isnan(art.T_cam_obj[[5, 6, 9, 12]]).all()
+    m = json.loads((ws / "object_track" / "metrics.json").read_text())
+    assert (
+        int(m["frame_00005_gate"]) & GATE_BITS["low_agreement"] and m["frame_00005_agreement"] < 0.7
+    )
+    assert m["frame_00009_gate"] == GATE_BITS["no_pose"] and m["gate_no_pose_frames"] == 1
+    assert m["gate_few_points_frames"] == 1 and m["frame_00000_gate"] == 0
+    assert int(m["frame_00012_gate"]) & GATE_BITS["few_points"]
+    assert m["frame_00000_agreement"] >= 0.7
+    np.testing.assert_allclose(art.T_cam_obj[art.valid], T[art.valid], atol=1e-9)
+
+    def refused(poses, name):
+        ws2 = _copy_capture(short_box, tmp_path / f"ws_{name}")
+        fp = _write_fp(tmp_path / f"fp_{name}", poses)
+        cfg = TrackObjectConfig(method="foundationpose", fp_output=str(fp), overlay=False)
+        with pytest.raises(H2S2RError, match=r"ob_in_cam/: only 0 of the 30 imported poses") as e:
+            run_track_object(ws2, cfg)
+        assert not (ws2 / "object_track").exists()
+        return str(e.value)
+
+    inverted = refused(np.linalg.inv(T), "inverse")
+    assert "inverses match in 30 of 30" in inverted and "T_obj_cam" in inverted
+    assert "invert each 4×4 matrix" in inverted
+    shifted = T.copy()
+    shifted[:, 0, 3] += 0.05  # e.g. another mesh origin
+    other = refused(shifted, "shifted")
+    assert "do not match either (0 of 30)" in other and "another mesh" in other
+
+
 def test_mesh_in_millimetres_is_refused_with_the_scale_to_use(short_box, tmp_path):
     from h2s2r.core.artifacts import ObjectMesh
 
