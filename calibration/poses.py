@@ -13,7 +13,7 @@ import numpy as np
 
 from h2s2r.core.artifacts.base import require_pose_in_metres
 from h2s2r.core.errors import H2S2RError
-from h2s2r.core.geometry import T_from_pos_quat, quat_xyzw_to_wxyz
+from h2s2r.core.geometry import T_from_pos_quat, make_T, quat_xyzw_to_wxyz
 
 
 def parse_pose(text: str, where: str = "pose") -> np.ndarray:
@@ -72,7 +72,8 @@ def read_pose_file(path: Path) -> np.ndarray:
     YAML: ``translation``/``position`` as ``{x, y, z}`` or a list, and
     ``rotation``/``orientation``/``quaternion`` as ``{x, y, z, w}`` (unambiguous) or a
     list, read as **x, y, z, w** (ROS and easy_handeye2 order) unless
-    ``quaternion_order: wxyz`` is given. A ``transform:`` level (easy_handeye2) is allowed.
+    ``quaternion_order: wxyz`` is given, or as a 3×3 rotation matrix (a list of 3 rows;
+    it must be a proper rotation). A ``transform:`` level (easy_handeye2) is allowed.
     """
     text = path.read_text()
     try:
@@ -103,21 +104,52 @@ def read_pose_file(path: Path) -> np.ndarray:
         raise H2S2RError(
             f"{path}: YAML needs translation (or position) and rotation (or orientation/quaternion)"
         )
-    p = np.array([pos[k] for k in "xyz"] if isinstance(pos, dict) else pos, dtype=float)
+    p = _numbers(pos, "xyz")
+    if p is None or p.shape != (3,) or not np.all(np.isfinite(p)):
+        raise H2S2RError(
+            f"{path}: the translation must be 3 numbers in metres ([x, y, z] or "
+            f"{{x: , y: , z: }}), got {pos!r}"
+        )
+    forms = (
+        "give a unit quaternion ([x, y, z, w], or [w, x, y, z] with quaternion_order: "
+        "wxyz, or {x: , y: , z: , w: }) or a 3×3 rotation matrix (3 rows of 3 numbers)"
+    )
+    r = _numbers(rot, "wxyz")
+    if r is not None and r.shape == (3, 3):  # a rotation matrix: rows, as written
+        # (says what is wrong if it is not a proper rotation)
+        return require_pose_in_metres(make_T(r, p), f"{path} (its 3×3 rotation)")
+    if r is None or r.shape != (4,) or not np.all(np.isfinite(r)):
+        euler = (
+            " (3 numbers: Euler angles? convert them)" if r is not None and r.shape == (3,) else ""
+        )
+        raise H2S2RError(
+            f"{path}: the rotation {rot!r} is neither a quaternion (4 numbers) nor a 3×3 "
+            f"rotation matrix{euler} — {forms}"
+        )
     if isinstance(rot, dict):
-        q = np.array([rot["w"], rot["x"], rot["y"], rot["z"]], dtype=float)
+        q = r
     else:
         order = str(data.get("quaternion_order", "xyzw")).lower()
         if order not in ("xyzw", "wxyz"):
             raise H2S2RError(f"{path}: quaternion_order must be xyzw or wxyz, got {order!r}")
-        q = np.array(rot, dtype=float)
-        q = quat_xyzw_to_wxyz(q) if order == "xyzw" else q
-    if p.shape != (3,) or q.shape != (4,) or abs(np.linalg.norm(q) - 1) > 1e-3:
+        q = quat_xyzw_to_wxyz(r) if order == "xyzw" else r
+    if abs(np.linalg.norm(q) - 1) > 1e-3:
         raise H2S2RError(
-            f"{path}: translation must have 3 numbers and rotation be a unit "
-            f"quaternion, got {p.tolist()} and {q.tolist()}"
+            f"{path}: the rotation {r.tolist()} is not a unit quaternion (norm "
+            f"{np.linalg.norm(q):.4g}, not 1) — {forms}"
         )
     return _checked(T_from_pos_quat(p, q), path)
+
+
+def _numbers(value, keys: str) -> np.ndarray | None:
+    """A YAML list (nested: a matrix) or ``{x: …}`` mapping (in the order of ``keys``) as a
+    float array; None when it is neither, or holds something else than numbers."""
+    try:
+        if isinstance(value, dict):
+            return np.array([value[k] for k in keys], dtype=float)
+        return np.array(value, dtype=float)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _checked(T: np.ndarray, path: Path) -> np.ndarray:

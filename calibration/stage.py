@@ -186,6 +186,47 @@ def _refuse_unused(cfg: CalibrateConfig) -> None:
         )
 
 
+JOINT_RANGE_TOL_RAD = 1e-3  # a limit rounded to 3 decimals still passes
+
+
+def _check_joint_ranges(q: np.ndarray, robot, text: str) -> None:
+    """Refuse ``--joints`` values outside the robot model's joint ranges (MJCF limits),
+    naming each joint; hint at degrees when a value exceeds 2π or the values read as
+    degrees would all be in range."""
+    from h2s2r.core.robots import build_robot_model
+
+    _, info = build_robot_model(robot)
+    lo, hi = info.joint_range[: len(q), 0], info.joint_range[: len(q), 1]
+    limited = hi > lo  # MuJoCo writes (0, 0) for a joint without limits
+    out = limited & ((q < lo - JOINT_RANGE_TOL_RAD) | (q > hi + JOINT_RANGE_TOL_RAD))
+    if not out.any():
+        return
+    bad = [
+        f"{robot.joint_names[i]} (value {i + 1}) = {q[i]:g}, range {lo[i]:.3f} … {hi[i]:.3f}"
+        for i in np.flatnonzero(out)
+    ]
+    rad = np.radians(q)
+    fits_as_degrees = not (
+        limited & ((rad < lo - JOINT_RANGE_TOL_RAD) | (rad > hi + JOINT_RANGE_TOL_RAD))
+    ).any()
+    big = np.abs(q).max()
+    if fits_as_degrees and big > np.pi:
+        fix = (
+            "--joints takes radians: degrees? give them in radians: "
+            f"--joints {','.join(f'{x:.4g}' for x in rad)}"
+        )
+    elif big > 2 * np.pi:
+        fix = (
+            "--joints takes radians: degrees? (read as degrees they are out of range too) "
+            f"give --joints within {robot.name}'s joint ranges, in radians"
+        )
+    else:
+        fix = f"give --joints within {robot.name}'s joint ranges, in radians"
+    raise H2S2RError(
+        f"--joints {text}: outside {robot.name}'s joint ranges (radians): {'; '.join(bad)} — {fix}"
+    )
+
+
 def _parse_options(cfg: CalibrateConfig) -> _Parsed:
     """Every option parsed and checked, each error naming its option, before any image is
     read (a pose typo must not wait for a scan of every image)."""
@@ -204,6 +245,7 @@ def _parse_options(cfg: CalibrateConfig) -> _Parsed:
                 f"--joints: expected 1 to {len(robot.joint_names)} finite joint angles "
                 f"(radians) of {robot.name}, got {len(q)} ({cfg.joints!r})"
             )
+        _check_joint_ranges(np.asarray(q), robot, cfg.joints)
     ds = cfg.depth_scale
     if not (np.isfinite(ds) and 0 < ds <= 1):
         inverse = f"; {ds:g} depth units per metre? give its inverse, {1 / ds:g}" if ds > 1 else ""

@@ -216,6 +216,10 @@ def test_table_plane_and_check_image_on_a_synthetic_demo(synth_box, tmp_path):
     assert n[2] > 0.999 and abs(-d / n[2]) < 0.003  # synth's table top is z = 0
     assert (ws / "calibration" / "check.png").stat().st_size > 10_000
     run_calibrate(ws, CalibrateConfig(check=True, joints="0,0.5,0,-1.2,0,0.9,0"))
+    before = (ws / "calibration" / "check.png").read_bytes()
+    with pytest.raises(H2S2RError, match=r"^--joints 0,45,0,-90,0,45,0: .*degrees\?"):
+        run_calibrate(ws, CalibrateConfig(check=True, joints="0,45,0,-90,0,45,0"))
+    assert (ws / "calibration" / "check.png").read_bytes() == before
 
 
 def test_depth_scale_acts_on_the_depth_given_and_is_refused_where_it_cannot(synth_box, tmp_path):
@@ -307,8 +311,47 @@ def test_from_file_formats(tmp_path):
     )
     np.testing.assert_allclose(read_pose_file(tmp_path / "wxyz.yaml"), T, atol=1e-9)
     (tmp_path / "bad.yaml").write_text("position: [1.1, 0.2, 0.7]\nquaternion: [1, 1, 0, 0]\n")
-    with pytest.raises(H2S2RError, match="unit quaternion"):
+    with pytest.raises(
+        H2S2RError, match=r"rotation \[1\.0, 1\.0, 0\.0, 0\.0\] is not a unit quaternion"
+    ):
         read_pose_file(tmp_path / "bad.yaml")
+
+
+def test_from_file_yaml_rotation_matrix_and_which_part_is_wrong(tmp_path):
+    """Probe round 7: a YAML rotation written as a 3×3 matrix was refused with 'translation
+    must have 3 numbers and rotation be a unit quaternion'. A proper rotation matrix is
+    read as given; otherwise the message says which part is wrong and the forms taken."""
+    T = make_T(rot_z(0.5) @ rot_x(2.0), [1.1, 0.2, 0.7])
+
+    def yaml(name: str, translation: str, R: np.ndarray | str) -> Path:
+        rows = (
+            R
+            if isinstance(R, str)
+            else "\n" + "\n".join(f"  - [{', '.join(f'{x:.9f}' for x in row)}]" for row in R)
+        )
+        (tmp_path / name).write_text(f"translation: {translation}\nrotation: {rows}\n")
+        return tmp_path / name
+
+    f = yaml("matrix.yaml", "[1.1, 0.2, 0.7]", T[:3, :3])
+    np.testing.assert_allclose(read_pose_file(f), T, atol=1e-8)
+    for name, translation, R, match in (
+        (
+            "scaled.yaml",
+            "[1.1, 0.2, 0.7]",
+            1.1 * T[:3, :3],
+            r"\(its 3×3 rotation\): .*scaled ×1\.1",
+        ),
+        ("mirror.yaml", "[1.1, 0.2, 0.7]", -T[:3, :3], r"\(its 3×3 rotation\): .*reflection"),
+        ("euler.yaml", "[1.1, 0.2, 0.7]", "[0.1, 0.2, 0.3]", r"neither a quaternion .*Euler"),
+        ("short.yaml", "[1.1, 0.2]", "[0, 0, 0, 1]", r"the translation must be 3 numbers"),
+        ("words.yaml", "[1.1, 0.2, 0.7]", "identity", r"'identity' is neither a quaternion"),
+        ("dict.yaml", "[1.1, 0.2, 0.7]", "{x: 0, y: 0, z: 0}", r"neither a quaternion"),
+    ):
+        with pytest.raises(H2S2RError, match=match) as e:
+            read_pose_file(yaml(name, translation, R))
+        assert str(e.value).startswith(str(tmp_path / name))
+        if "neither a quaternion" in str(e.value):
+            assert "or a 3×3 rotation matrix (3 rows of 3 numbers)" in str(e.value)
     T_mm = T.copy()
     T_mm[:3, 3] *= 1000
     np.savetxt(tmp_path / "mm.txt", T_mm)
@@ -465,6 +508,21 @@ def no_image_reads(tmp_path, monkeypatch):
         ({"board_pose": "0.5,0,0,1,0,0,0", "board_depth": "x.png"}, r"--board-depth x.png"),
         ({"board_pose": "0.5,0,0,1,0,0,0", "joints": "0,a"}, r"--joints '0,a': expected"),
         ({"board_pose": "0.5,0,0,1,0,0,0", "joints": ",".join(["0"] * 40)}, r"--joints: .*23"),
+        # degrees for radians (probe round 7: drawn at 45 rad): each joint named, the
+        # values in radians given
+        (
+            {"board_pose": "0.5,0,0,1,0,0,0", "joints": "0,45,0,-90,0,45,0"},
+            r"^--joints 0,45,0,-90,0,45,0: outside iiwa_allegro's joint ranges \(radians\): "
+            r"joint2 \(value 2\) = 45, range -2\.094 … 2\.094; joint4 .*; joint6 .* — "
+            r"--joints takes radians: degrees\? give them in radians: --joints "
+            r"0,0\.7854,0,-1\.571,0,0\.7854,0$",
+        ),
+        (
+            {"board_pose": "0.5,0,0,1,0,0,0", "joints": "0,2.5"},
+            r"^--joints 0,2.5: .*joint2 \(value 2\) = 2\.5, range -2\.094 … 2\.094 — give "
+            r"--joints within iiwa_allegro's joint ranges, in radians$",
+        ),
+        ({"board_pose": "0.5,0,0,1,0,0,0", "joints": "0,0,0,0,0,0,400"}, r"out of range too"),
         ({"board_pose": "0.5,0,0,1,0,0,0", "robot": "ur5"}, r"ur5"),
         ({"board_pose": "0.5,0,0,1,0,0,0", "board": "charuco:7x5"}, r"charuco:COLSxROWS"),
         ({"from_file": "T.txt"}, r"--from-file T.txt: no such file"),
