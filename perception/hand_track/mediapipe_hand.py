@@ -37,8 +37,18 @@ def resolve_model(path: str | None) -> Path:
             p = Path(candidate).expanduser()
             if p.is_file():
                 return p
-            if origin != "the user cache":
-                raise H2S2RError(f"{p}: hand model file from {origin} does not exist")
+            if origin == "--model":
+                raise H2S2RError(
+                    f"{p}: hand model file from --model does not exist — give the path of "
+                    f"the official hand_landmarker.task ({MODEL_URL}) with --model PATH"
+                )
+            if origin == "$H2S2R_HAND_MODEL":
+                raise H2S2RError(
+                    f"{p}: hand model file from $H2S2R_HAND_MODEL does not exist — set "
+                    "H2S2R_HAND_MODEL to the path of the official hand_landmarker.task "
+                    f"({MODEL_URL}) or unset it (`unset H2S2R_HAND_MODEL`; then "
+                    f"{CACHE_PATH} is used), or pass --model PATH (it takes precedence)"
+                )
     raise H2S2RError(
         "no MediaPipe hand model: mediapipe ≥1.x ships none. Download the official "
         f"hand_landmarker.task ({MODEL_URL}) and pass --model PATH, set H2S2R_HAND_MODEL, "

@@ -150,8 +150,19 @@ def test_model_resolution_errors(tmp_path, monkeypatch):
     monkeypatch.setattr("perception.hand_track.mediapipe_hand.CACHE_PATH", tmp_path / "none")
     with pytest.raises(H2S2RError, match=r"hand_landmarker\.task"):
         resolve_model(None)
-    with pytest.raises(H2S2RError, match="does not exist"):
+    with pytest.raises(
+        H2S2RError, match=r"missing\.task: .*--model does not exist — .*--model PATH"
+    ):
         resolve_model(str(tmp_path / "missing.task"))
+    # Probe round 7: the variable pointing nowhere was named, but not what to do.
+    monkeypatch.setenv("H2S2R_HAND_MODEL", str(tmp_path / "no_such" / "hand_landmarker.task"))
+    with pytest.raises(H2S2RError) as e:
+        resolve_model(None)
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path / 'no_such' / 'hand_landmarker.task'}: ")
+    assert "set H2S2R_HAND_MODEL to the path of the official hand_landmarker.task" in msg
+    assert "unset H2S2R_HAND_MODEL" in msg and "or pass --model PATH" in msg
+    assert resolve_model(str(MODEL)) == MODEL  # --model wins over the variable
     monkeypatch.setenv("H2S2R_HAND_MODEL", str(MODEL))
     assert resolve_model(None) == MODEL
 
