@@ -191,8 +191,9 @@ def save_atomically(runner) -> None:
 
 def policy_checkpoint(ws: Path, which: str = "best", listed: tuple[str, ...] | None = None) -> Path:
     """The checkpoint ``eval`` and ``export`` use: ``best`` (the best validation run in
-    training; the latest when training ran no validation), ``latest``, or a file name in
-    ``train/``."""
+    training; the latest when training ran no validation), ``latest``, or a file in
+    ``train/``: its name, or a path to it (``WS/train/model_N.pt``, what tab completion
+    gives; relative to the current folder or to the workspace)."""
     folder = Path(ws) / "train"
     if which == "best" and (folder / BEST).is_file():
         return folder / BEST
@@ -202,17 +203,31 @@ def policy_checkpoint(ws: Path, which: str = "best", listed: tuple[str, ...] | N
             raise H2S2RError(f"{folder} holds no checkpoint: run `h2s2r train {ws}` first")
         return ck
     names = sorted(p.name for p in folder.glob("*.pt"))
-    if Path(which).name != which or not (folder / which).is_file():
+    name = _name_in(folder, which)
+    if name is None or not (folder / name).is_file():
         raise H2S2RError(
             f"--checkpoint {which}: not a checkpoint of {folder} — best, latest or one of "
             f"{names} (a checkpoint of another run does not match this workspace's task)"
         )
-    if listed is not None and which not in listed:
+    if listed is not None and name not in listed:
         raise H2S2RError(
             f"--checkpoint {which}: {folder / 'meta.json'} does not list it (it was not "
             f"written by this run, so its hash is unchecked) — use one of {list(listed)}"
         )
-    return folder / which
+    return folder / name
+
+
+def _name_in(folder: Path, which: str) -> str | None:
+    """``which``'s file name when it names a file directly in ``folder`` (a bare name, or
+    a path that resolves into it, from the current folder or the workspace); else None."""
+    p = Path(which).expanduser()
+    if p.name == which:
+        return which
+    here = folder.resolve()
+    for candidate in (p, folder.parent / p):
+        if candidate.resolve().parent == here:
+            return candidate.name
+    return None
 
 
 def make_runner(env: BatchedEnv, cfg: TrainConfig, log_dir: Path | None = None):

@@ -456,6 +456,45 @@ def test_validation_keeps_the_best_checkpoint(trained_ws):
         policy_checkpoint(trained_ws, "model_999.pt")
 
 
+def test_a_checkpoint_given_as_a_path_into_train_is_that_file(tmp_path, monkeypatch):
+    """Probe round 7: ``--checkpoint WS/train/model_1.pt`` (what tab completion gives) was
+    refused as 'a checkpoint of another run'. A path that resolves into this workspace's
+    train/ (absolute, from the current folder, from the workspace, through a symlink) is
+    its file; one outside it is still refused."""
+    from h2s2r.core.errors import H2S2RError
+    from h2s2r.policy.checkpoints import policy_checkpoint
+
+    ws, other = tmp_path / "ws", tmp_path / "other"
+    for d in (ws / "train", other / "train", ws / "train" / "old"):
+        d.mkdir(parents=True)
+        for name in ("model_0.pt", "model_1.pt"):
+            (d / name).write_bytes(b"x")
+    (ws / "model_1.pt").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(ws)
+    listed = ("model_0.pt", "model_1.pt")
+    want = ws / "train" / "model_1.pt"
+    monkeypatch.chdir(tmp_path)
+    for given in (
+        "model_1.pt",
+        str(want),
+        "ws/train/model_1.pt",
+        "./ws/train/../train/model_1.pt",
+        "train/model_1.pt",  # from the workspace
+        str(tmp_path / "link" / "train" / "model_1.pt"),
+    ):
+        assert policy_checkpoint(ws, given, listed) == want, given
+    for given in (
+        other / "train" / "model_1.pt",
+        ws / "model_1.pt",
+        ws / "train" / "old" / "model_1.pt",
+        ws / "train" / "model_7.pt",
+    ):
+        with pytest.raises(H2S2RError, match=r"not a checkpoint of .*another run"):
+            policy_checkpoint(ws, str(given), listed)
+    with pytest.raises(H2S2RError, match=r"meta\.json does not list it"):
+        policy_checkpoint(ws, str(ws / "train" / "model_1.pt"), ("model_0.pt",))
+
+
 def test_runs_from_before_the_network_option_keep_their_network(tmp_path):
     """A ``train/config.json`` written before ``hidden_dims`` existed loads with the
     network its checkpoints hold, not today's default."""
