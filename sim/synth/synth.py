@@ -162,9 +162,11 @@ def run_synth(cfg: SynthConfig, out: str | Path, progress=None) -> Path:
     out = Path(out)
     existing = [d for d in DEMO_FOLDERS if (out / d).exists()]
     if existing:
+        # (said for both callers: `synth --out DIR` and `demo DIR`, which has no --out)
         raise H2S2RError(
-            f"{out} already holds {', '.join(existing)}/ — choose a new --out "
-            "folder or delete it (synth never mixes two demos)"
+            f"{out} already holds {', '.join(existing)}/ of another demo (synth never mixes "
+            "two demos) — write the new one to a new folder (`h2s2r synth --out NEW_DIR`, "
+            f"`h2s2r demo NEW_DIR`) or delete {out} first"
         )
     task = get_task(cfg.task)
     rng = np.random.default_rng(cfg.seed)

@@ -145,5 +145,9 @@ def test_noise_model(synth_box, tmp_path):
 def test_existing_output_is_not_overwritten(synth_box):
     from h2s2r.core.errors import H2S2RError
 
-    with pytest.raises(H2S2RError, match="already holds"):
+    # The fix is said for `synth --out DIR` and for `demo DIR` (which has no --out; probe
+    # round 7: `demo` with another --task was told to choose a new --out folder).
+    with pytest.raises(H2S2RError) as e:
         run_synth(SynthConfig(task="box_push", frames=30), synth_box)
+    assert str(e.value).startswith(f"{synth_box} already holds capture, object, ground_truth/")
+    assert "`h2s2r synth --out NEW_DIR`, `h2s2r demo NEW_DIR`) or delete" in str(e.value)
