@@ -7,8 +7,8 @@ Reads ``bench/results/``: ``sim_throughput[_warp].json`` (``bench/sim_throughput
 ``train_throughput[_warp].json`` (``bench/train_throughput.py``),
 ``track_object.json`` (``bench/track_object.py``), ``deploy_loop.json``
 (``bench/deploy_loop.py``), ``bad_inputs.json``, ``bad_inputs_round2.json``,
-``bad_inputs_round3.json``, ``bad_inputs_round4.json``, ``bad_inputs_round5.json`` and
-``bad_inputs_round6.json``
+``bad_inputs_round3.json`` … ``bad_inputs_round7.json``, ``isaaclab_train.json``
+(``bench/isaaclab_train.py``)
 (``bench/bad_inputs.py``) and
 ``train_eval_*.json`` (``bench/train_eval.py``); a missing file leaves its table out.
 ``--write`` replaces what lies between the ``bench-tables`` markers of ``docs/results.md``
@@ -181,6 +181,39 @@ def bad_inputs(d: dict) -> list[str]:
     return rows
 
 
+def _first_last(curve: list[dict], key: str, frac: float = 0.1) -> tuple[float, float]:
+    vals = [r[key] for r in curve if key in r]
+    k = max(1, int(len(vals) * frac))
+    return sum(vals[:k]) / k, sum(vals[-k:]) / k
+
+
+def isaaclab_train(d: dict) -> list[str]:
+    ev = d["eval"]
+    r0, r1 = _first_last(d["curve"], "episode_return")
+    t0, t1 = _first_last(d["curve"], "keypoint_tracking")
+    best = max((v.get("success", 0.0) for v in d["validation_on_mujoco"]), default=0.0)
+    rows = [
+        f"**Isaac Lab backend** (`bench/isaaclab_train.py`; Isaac Lab 3 kit-less, Newton on "
+        f"Warp's CPU device; {_machine(d['machine'])}; commit {d['commit']}): box_push, "
+        f"{d['num_envs']} worlds, `{d['randomization']}`, {d['budget_min']:.0f}-min budget: "
+        f"{d['env_steps']:,} env-steps ({d['env_steps_per_s_with_learning']:.0f} env-steps/s "
+        f"incl. learning); episode return {r0:.2f} → {r1:.2f} and tracking reward "
+        f"{t0:.3f} → {t1:.3f} per step (first → last tenth of the iterations); best "
+        f"validation success on MuJoCo {_pct(best)}. The exported policy, "
+        f"{d['episodes']} episodes each:",
+        "",
+        "| simulator | policy | open-loop replay | object-aware replay | tracking error (cm) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for sim, m in ev.items():
+        rows.append(
+            f"| {sim} | {_pct(m['success_rate'])} | {_pct(m['replay_success_rate'])} | "
+            f"{_pct(m['object_aware_replay_success_rate'])} | "
+            f"{100 * m['tracking_err_mean_m']:.1f} |"
+        )
+    return rows
+
+
 def tables() -> str:
     out: list[str] = []
     for name, fn in (
@@ -197,6 +230,8 @@ def tables() -> str:
         ("bad_inputs_round4.json", bad_inputs),
         ("bad_inputs_round5.json", bad_inputs),
         ("bad_inputs_round6.json", bad_inputs),
+        ("bad_inputs_round7.json", bad_inputs),
+        ("isaaclab_train.json", isaaclab_train),
     ):
         path = RESULTS / name
         if path.is_file():
@@ -293,6 +328,17 @@ def summary() -> str:
                 f"{d['latency_p99_ms']['median']:.1f} ms | {_machine(d['machine'])} | "
                 "`bench/deploy_loop.py` |"
             )
+    if d := _load("isaaclab_train.json"):
+        ev = d["eval"]
+        r0, r1 = _first_last(d["curve"], "episode_return")
+        rows.append(
+            f"| `train --backend isaaclab` (Isaac Lab 3, Newton on Warp's CPU device), "
+            f"box_push {d['budget_min']:.0f} min | {d['env_steps']:,} env-steps; episode "
+            f"return {r0:.1f} → {r1:.1f}; exported policy: Isaac Lab "
+            f"{_pct(ev['isaaclab']['success_rate'])}, MuJoCo "
+            f"{_pct(ev['mujoco']['success_rate'])} | {_machine(d['machine'])} | "
+            "`bench/isaaclab_train.py` |"
+        )
     probes = []
     for n, name in enumerate(
         ("bad_inputs.json", *(f"bad_inputs_round{k}.json" for k in range(2, 10))), 1

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("isaaclab", reason="Isaac Lab 3 is not installed (make isaaclab-env)")
 torch = pytest.importorskip("torch")
 
-from tests.conftest import straight_push_task  # noqa: E402
+from tests.conftest import REPO, straight_push_task  # noqa: E402
 
 B = 4
 
@@ -105,29 +105,53 @@ def test_direct_rl_env_steps_through_the_task(envs):
     assert "success" in extras
 
 
-def test_short_ppo_run_improves_the_return(tmp_path):
-    """``h2s2r train --backend isaaclab`` (a subprocess: one simulation per process):
-    the mean episode return of the last iterations is above the first ones'; validation
-    runs on MuJoCo; export writes the same policy/ contract, and eval of the exported
-    policy runs on MuJoCo (the cross-simulator check)."""
-    task, mesh = straight_push_task()
-    task.save(tmp_path / "task")
-    mesh.save(tmp_path / "object")
+@pytest.fixture(scope="module")
+def demo_ws(tmp_path_factory):
+    """A retargeted box_push demo workspace, made by the main environment's stages
+    (``.venv``: rendering, perception and retargeting live there; ``make test-isaaclab``
+    sets it up first)."""
+    main = REPO / ".venv" / "bin" / "h2s2r"
+    if not main.is_file():
+        pytest.fail(f"{main} missing: run `make setup` (the Isaac Lab tests use its stages)")
+    ws = tmp_path_factory.mktemp("il") / "box"
+    for args in (
+        ["synth", "--out", str(ws), "--frames", "30"],
+        ["track-object", str(ws), "--no-overlay"],
+        ["track-hand", str(ws), "--method", "ground-truth"],
+        ["retarget", str(ws)],
+    ):
+        subprocess.run([str(main), *args], check=True, capture_output=True)
+    return ws
+
+
+def test_register_adds_the_gym_id():
+    import gymnasium as gym
+
+    from h2s2r.sim.backends.isaaclab.env import GYM_ID, register
+
+    register()
+    assert GYM_ID in gym.registry
+
+
+def test_short_ppo_run_improves_the_return(demo_ws):
+    """``h2s2r train --backend isaaclab`` (a subprocess: one simulation per process) on
+    a retargeted demo: the mean episode return of the last quarter of the iterations is
+    above the first quarter's; validation runs on MuJoCo; export writes the same
+    policy/ contract, and eval of the exported policy runs on MuJoCo (the
+    cross-simulator check)."""
     h2s2r = [sys.executable, "-m", "h2s2r.cli.main"]
-    env = dict(os.environ)
-    steps = int(os.environ.get("H2S2R_ISAACLAB_TEST_STEPS", "24576"))
-    train = [*h2s2r, "train", str(tmp_path), "--backend", "isaaclab", "--num-envs", "32"]
-    train += ["--total-steps", str(steps), "--validate-every", "4", "--validate-episodes", "4"]
-    subprocess.run(train, check=True, env=env, capture_output=True, text=True)
-    rows = [json.loads(x) for x in (tmp_path / "train" / "progress.jsonl").read_text().split()]
+    steps = int(os.environ.get("H2S2R_ISAACLAB_TEST_STEPS", "32768"))
+    train = [*h2s2r, "train", str(demo_ws), "--backend", "isaaclab", "--num-envs", "64"]
+    train += ["--total-steps", str(steps), "--validate-every", "8", "--validate-episodes", "4"]
+    subprocess.run(train, check=True, capture_output=True)
+    rows = [json.loads(x) for x in (demo_ws / "train" / "progress.jsonl").read_text().splitlines()]
     ret = [r["terms"]["episode_return"] for r in rows if "episode_return" in r["terms"]]
     k = max(2, len(ret) // 4)
     assert np.mean(ret[-k:]) > np.mean(ret[:k]) + 0.5, ret
-    run = json.loads((tmp_path / "train" / "run.json").read_text())
-    assert run  # the TrainRun artifact
-    subprocess.run([*h2s2r, "export", str(tmp_path)], check=True, env=env, capture_output=True)
-    assert (tmp_path / "policy" / "policy.onnx").is_file()
-    ev = [*h2s2r, "eval", str(tmp_path), "--backend", "mujoco", "--episodes", "4"]
-    subprocess.run([*ev, "--no-video"], check=True, env=env, capture_output=True)
-    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    subprocess.run([*h2s2r, "export", str(demo_ws)], check=True, capture_output=True)
+    policy = json.loads((demo_ws / "policy" / "policy.json").read_text())
+    assert policy["robot"] == "iiwa_allegro"
+    ev = [*h2s2r, "eval", str(demo_ws), "--backend", "mujoco", "--episodes", "4", "--no-video"]
+    subprocess.run([*ev, "--policy", "onnx"], check=True, capture_output=True)
+    metrics = json.loads((demo_ws / "eval" / "metrics.json").read_text())
     assert 0.0 <= metrics["success_rate"] <= 1.0
