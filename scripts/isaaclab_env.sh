@@ -7,8 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=.venv-isaaclab
-PYTHON=${PYTHON312:-python3.12}
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
+# A Python 3.12 that runs: $PYTHON312, python3.12 on PATH, or pyenv's (whose shim
+# refuses to run a version that is installed but not selected).
+PYTHON=""
+for p in "${PYTHON312:-}" python3.12 "$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12; do
+  if [ -n "$p" ] && "$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then
+    PYTHON=$p
+    break
+  fi
+done
+if [ -z "$PYTHON" ]; then
   echo "[isaaclab-env] Isaac Lab 3 needs Python 3.12: install it (e.g. pyenv install 3.12)" \
        "or point PYTHON312 at one" >&2
   exit 1
