@@ -57,17 +57,29 @@ H2S2R_HAND_MODEL pointing nowhere; retarget's advised --max-hand-gap-frames; tra
 --checkpoint as a full path; deploy --config given the robot YAML, watchdog_ms in the robot
 YAML, ROS_LOCALHOST_ONLY; calibrate --from-file with a 3×3 rotation, --check --joints in
 degrees; synth YAML with the camera distance in centimetres and seed: 08; a train option
-under task_config). Cases under
+under task_config), round 8 (new held-out cases: train --backend isaaclab from .venv, an
+Isaac Lab run's plain eval, eval --backend mujoco and report from .venv; eval --config with
+presets as a YAML list; eval and export from a deleted current directory; SIGKILL of run
+while it evaluates and of demo while it deploys, each run again; track-object, track-hand
+and retarget re-run by hand with the same options; report with a hamer hand; track-hand
+--min-detection 50, hamer keypoints in OpenGL axes; retarget --max-hand-gap-frames -1; a
+Y-up CAD mesh with its origin at a corner, no depth on the object in the first frame;
+deploy --sim --goal-speed 5, deploy --sim --camera and its report, deploy without --sim or
+a robot, export while deploy --sim runs; calibrate --from-file another session's
+calibration.json, --depth a colour frame; a train YAML with dashed keys, a run's
+train/config.json as --config, task_config rewards with one term, a key written twice; a
+workspace copied with a running command's .h2s2r.lock). Cases under
 ``torchrun`` run it with 2 CPU processes over gloo; torchrun's own log and failure
 report (a traceback of torchrun itself) are kept apart from what h2s2r printed. The
 cases live in ``bench/probe/`` (``run.py``: running and verdicts; ``fixtures.py``;
-``round1.py`` … ``round7.py``; ``main.py``: this command line). ``--round N`` runs one
+``round1.py`` … ``round8.py``; ``main.py``: this command line). ``--round N`` runs one
 round (default: all). Prints a table (case, round, stage, verdict, exit status, first line of
 stderr) and writes JSON with the round of each row and the counts per round (default
 ``bench/results/bad_inputs.json``; ``bench/results/bad_inputs_roundN.json`` for
 ``--round N`` > 1: ``bad_inputs_round2.json``, ``bad_inputs_round3.json``,
 ``bad_inputs_round4.json``, ``bad_inputs_round5.json``,
-``bad_inputs_round6.json``, ``bad_inputs_round7.json``). Not a test: pytest does not collect it.
+``bad_inputs_round6.json``, ``bad_inputs_round7.json``, ``bad_inputs_round8.json``). Not a
+test: pytest does not collect it.
 """
 
 import sys
