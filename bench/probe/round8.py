@@ -133,20 +133,11 @@ def _obj_vertices(path: Path) -> np.ndarray:
     )
 
 
-def _centre_err_m(ws: Path, gt_ws: Path, centre_obj: np.ndarray, centre_gt: np.ndarray):
-    """Tracked vs true position of the object's centre over the tracked valid frames:
-    (mean error in m, valid fraction, whether frame 0 is valid, frame 0's error)."""
-    p = ws / "object_track" / "poses.npz"
-    if not p.is_file():
-        return np.nan, 0.0, False, np.nan
-    d = np.load(p)
-    T, valid = d["T_cam_obj"], d["valid"].astype(bool)
-    Tg = np.load(gt_ws / "ground_truth" / "gt.npz")["T_cam_obj"]
-    a = T[:, :3, :3] @ centre_obj + T[:, :3, 3]
-    b = Tg[:, :3, :3] @ centre_gt + Tg[:, :3, 3]
-    err = np.linalg.norm(a - b, axis=1)
-    mean = float(np.mean(err[valid])) if valid.any() else np.nan
-    return mean, float(valid.mean()), bool(valid[0]), float(err[0])
+def _centres(ws: Path, centre_obj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tracked positions of a point of the object (its frame) in the camera, and valid."""
+    d = np.load(ws / "object_track" / "poses.npz")
+    T = d["T_cam_obj"]
+    return T[:, :3, :3] @ centre_obj + T[:, :3, 3], d["valid"].astype(bool)
 
 
 # ----------------------------------------------------------------------------- Isaac Lab
@@ -371,11 +362,16 @@ def track_hand_min_detection_percent(fx: Fixtures) -> Outcome:
     r = h2s2r("track-hand", ws, "--model", HAND_MODEL, "--min-detection", "50")
     if r.rc == 0 and not r.traceback and not r.timed_out:
         return Outcome("WEAK", "exit 0: a detection confidence of 50 accepted", [r])
-    return refused(
+    o = refused(
         r,
         r"--min-detection|min_detection",
         checks=[(not (ws / "hand_track").exists(), "hand_track/ written")],
     )
+    # Probe fix (after the first run): naming min_detection inside a message that blames
+    # the model file and says to download it again is not naming the culprit and the fix.
+    if o.verdict == "GOOD" and re.search(r"not a MediaPipe|download", r.message, re.I):
+        return Outcome("WEAK", "refused, but blames the model file (download it again)", [r])
+    return o
 
 
 @case("track-hand", "hamer keypoints in OpenGL axes (y up, z backwards: behind the camera)", R8)
@@ -418,10 +414,17 @@ def retarget_hand_gap_negative(fx: Fixtures) -> Outcome:
 # ----------------------------------------------------------------------------- track-object
 @case("track-object", "--mesh a CAD export: Y-up, origin at a corner (docs: 'in any frame')", R8)
 def track_object_mesh_cad_frame(fx: Fixtures) -> Outcome:
-    ws = fx.ws("track_object_mesh_cad_frame", "synth")
-    src = ws / "object" / "mesh.obj"
-    if not src.is_file():
-        return Outcome("BAD", "probe: the synthetic workspace has no object/mesh.obj")
+    # Probe fix (after the first run): on an imported capture (no object/ yet), as a user
+    # with a CAD file has it; the synthetic workspace's own object/ made track-object refuse
+    # the second mesh ("object/ already holds a different mesh"), which is not this case.
+    ws = fx.ws("track_object_mesh_cad_frame")
+    imp = h2s2r("import", "--from", fx.src, ws)
+    f = ws.parent / "T_base_cam.txt"
+    np.savetxt(f, _T_base_cam(fx.synth))
+    cal = h2s2r("calibrate", ws, "--from-file", f) if imp.rc == 0 else imp
+    if (bad := failed_step([imp, cal])) is not None:
+        return bad
+    src = fx.synth / "object" / "mesh.obj"
     V = _obj_vertices(src)
     R = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # Z-up to Y-up
     c = -(V @ R.T).min(axis=0)  # the corner at the origin, every coordinate >= 0
@@ -438,9 +441,21 @@ def track_object_mesh_cad_frame(fx: Fixtures) -> Outcome:
     tr = h2s2r("track-object", ws, "--mesh", cad, "--no-overlay")
     if tr.rc != 0 or tr.traceback or tr.timed_out:
         return succeeded(tr)
-    err, vf, _, _ = _centre_err_m(ws, ws, R @ centre + c, centre)
+    # Probe fix 2: against the same capture tracked with the original mesh, not the truth
+    # (the 30-frame fixture's box is tracked ~8 cm off the truth with any mesh frame).
+    base = fx.ws("track_object_mesh_cad_frame", name="base")
+    bi = h2s2r("import", "--from", fx.src, base)
+    bt = h2s2r("track-object", base, "--mesh", src, "--no-overlay") if bi.rc == 0 else bi
+    if (bad := failed_step([bi, bt])) is not None:
+        return bad
+    a, va = _centres(ws, R @ centre + c)
+    b, vb = _centres(base, centre)
+    both = va & vb
+    err = float(np.mean(np.linalg.norm(a - b, axis=1)[both])) if both.any() else np.nan
+    vf = float(va.mean())
+    hamer = hamer_from_gt(fx.synth, ws.parent / "hamer_out", range(30))
     more = [
-        h2s2r("track-hand", ws, "--method", "ground-truth"),
+        h2s2r("track-hand", ws, "--method", "hamer", "--hamer-output", hamer),
         h2s2r("retarget", ws),
         h2s2r("train", ws, *TRAIN),
     ]
@@ -449,7 +464,7 @@ def track_object_mesh_cad_frame(fx: Fixtures) -> Outcome:
         more,
         checks=[
             (vf >= 0.8, f"{vf:.0%} of the frames tracked"),
-            (err < 0.02, f"the box's centre is tracked {err * 1000:.0f} mm off"),
+            (err < 0.01, f"the box's centre {err * 1000:.0f} mm off the original mesh's track"),
         ],
     )
 
@@ -476,15 +491,28 @@ def track_object_first_frame_hole(fx: Fixtures) -> Outcome:
             r"frame 0\b|000000|first frame|depth|--roi|--masks|initiali",
             checks=[(not (ws / "object_track").exists(), "object_track/ written")],
         )
-    V = _obj_vertices(fx.synth / "object" / "mesh.obj")
+    # Probe fix (after the first run; this run refused, so its verdict is unaffected):
+    # against the same capture without the hole, not the truth (the 30-frame fixture's
+    # box is tracked ~8 cm off the truth whatever the first frame).
+    mesh = fx.synth / "object" / "mesh.obj"
+    base = fx.ws("track_object_first_frame_hole", name="base")
+    bi = h2s2r("import", "--from", fx.src, base)
+    bt = h2s2r("track-object", base, "--mesh", mesh, "--no-overlay") if bi.rc == 0 else bi
+    if (bad := failed_step([bi, bt])) is not None:
+        return bad
+    V = _obj_vertices(mesh)
     centre = (V.min(axis=0) + V.max(axis=0)) / 2
-    err, vf, v0, e0 = _centre_err_m(ws, fx.synth, centre, centre)
+    a, va = _centres(ws, centre)
+    b, vb = _centres(base, centre)
+    e = np.linalg.norm(a - b, axis=1)
+    later = va & vb & (np.arange(len(va)) > 0)
+    err = float(np.mean(e[later])) if later.any() else np.nan
     return succeeded(
         tr,
         checks=[
-            (vf >= 0.8, f"{vf:.0%} of the frames tracked"),
-            (err < 0.02, f"tracked {err * 1000:.0f} mm off the truth (mean)"),
-            (not v0 or e0 < 0.02, f"frame 0 valid but {e0 * 1000:.0f} mm off"),
+            (va.mean() >= 0.8, f"{va.mean():.0%} of the frames tracked"),
+            (err < 0.01, f"{err * 1000:.0f} mm off the track without the hole (mean)"),
+            (not va[0] or e[0] < 0.02, f"frame 0 valid but {e[0] * 1000:.0f} mm off"),
         ],
     )
 
