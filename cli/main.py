@@ -655,6 +655,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verb = next((a for a in argv if not a.startswith("-")), None)
     try:
+        os.getcwd()  # torch, MKL and relative paths all fail in a deleted folder, obscurely
+    except FileNotFoundError:
+        print(
+            "error: the current directory no longer exists (deleted or moved while this "
+            "shell stayed in it): cd to an existing folder and run the command again",
+            file=sys.stderr,
+        )
+        return 1
+    try:
         if verb is not None:
             check_mujoco_gl()  # before a stage's setup imports mujoco
             check_torchrun(verb)

@@ -158,3 +158,21 @@ def test_a_failed_creating_verb_removes_the_parents_it_made(tmp_path, capsys):
     (tmp_path / "a").mkdir()  # a folder that was there before stays
     assert main(["synth", "--task", "mug_pour", "--out", str(out)]) == 1
     assert [p.name for p in tmp_path.rglob("*")] == ["a"]
+
+
+def test_a_deleted_current_directory_is_one_line(tmp_path):
+    """A shell left in a folder that was deleted: torch's MKL died with a fatal error that
+    named a library; now one line says what happened and what to do."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = "import sys; from h2s2r.cli.main import main; sys.exit(main(['eval', sys.argv[1]]))"
+    shell = f'cd "{gone}" && rmdir "{gone}" && exec "$0" -c "$1" "$2"'
+    r = subprocess.run(
+        ["bash", "-c", shell, sys.executable, code, str(tmp_path / "ws")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith("error: the current directory no longer exists"), r.stderr
+    assert "cd to an existing folder" in r.stderr and len(r.stderr.splitlines()) == 1
