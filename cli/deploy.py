@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.robot_io import load_robot_io
@@ -68,6 +70,7 @@ def node_command(node) -> list[str]:
     return [exe, *ros_args(node)]
 
 
+JOINT_STATE_GRACE_S = 5.0  # without a joint state by then, say so while deploying
 MAX_DOMAIN_ID = 232  # Fast DDS's ports (7400 + 250 × domain + offsets) end at 65535
 
 
@@ -171,6 +174,19 @@ def refuse_a_running_graph(
         )
 
 
+def check_goal_speed(speed: float, trained: list[float]) -> None:
+    """``--goal-speed`` must be one the policy trained at: the goal moving faster or slower
+    than any episode it saw is an input it never learned to follow."""
+    lo, hi = (float(v) for v in trained)
+    if speed > 0 and not lo - 1e-9 <= speed <= hi + 1e-9:
+        raise H2S2RError(
+            f"--goal-speed {speed:g} is outside the speeds the policy trained at ({lo:g} to "
+            f"{hi:g}× the demo's, policy/policy.json): pass one in that range, or 0 for "
+            f"{0.5 * (lo + hi):g}; to deploy at {speed:g}×, retrain with task_config: "
+            "goal_speed covering it"
+        )
+
+
 def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
     """Run the deployment; returns the ``DeployLog`` written into ``ws/deploy_log``."""
     from h2s2r.deploy.log import summarize
@@ -178,6 +194,7 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
     ws = Path(ws).resolve()
     policy, task, notes = verify_policy(ws)  # refuse before anything moves
     robot_io = load_robot_io(cfg.robot_config, task.robot)  # and before deploy_log/ goes
+    check_goal_speed(cfg.goal_speed, policy.header["goal"]["goal_speed_range"])
     env = ros_environment(cfg)
     for n in notes:
         log(f"note: {n}")
@@ -203,6 +220,8 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
         autostart=cfg.activate,
     )
     procs: dict[str, subprocess.Popen] = {}
+    watch = _Watch(env, robot_io.topics)  # before the nodes: their first messages count
+    t_start, why = time.monotonic(), ""
     # SIGTERM (kill, timeout, a supervisor) stops the nodes and writes the log as Ctrl-C does.
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
@@ -216,7 +235,7 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
                     preexec_fn=_stop_with_parent,
                 )
         if options.autostart or cfg.sim:
-            _wait_active(procs, env, robot_io.topics)
+            _wait_active(procs, watch, out)
             log("command node active, policy stepping")
         else:
             log(
@@ -228,65 +247,151 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
             + (f"for {duration:.1f} s" if duration > 0 else "until Ctrl-C")
             + f"; logs in {out}"
         )
-        t_end = time.monotonic() + duration if duration > 0 else float("inf")
+        t0 = time.monotonic()
+        t_end = t0 + duration if duration > 0 else float("inf")
+        warned = False
         while time.monotonic() < t_end:
             dead = [n for n, p in procs.items() if p.poll() is not None]
             if dead:
                 raise H2S2RError(
                     f"node(s) {dead} stopped: see {', '.join(str(out / f'{n}.log') for n in dead)}"
                 )
-            time.sleep(0.1)
+            if not warned and time.monotonic() - t0 > JOINT_STATE_GRACE_S:
+                if not watch.joint_states:
+                    log(f"warning: {watch.missing(cfg, time.monotonic() - t_start)}")
+                warned = True
+            watch.spin(0.1)
     except KeyboardInterrupt:
         log("stopping (Ctrl-C or SIGTERM)")
     finally:
+        why = watch.missing(cfg, time.monotonic() - t_start)
+        watch.close()
         _stop(procs)
         signal.signal(signal.SIGTERM, previous)
     art = summarize(ws, out, config={"deploy": cfg.__dict__, "duration_s": duration})
+    if why:  # deploy_log/ is written all the same: the node logs say more
+        raise H2S2RError(f"{why} (deploy_log/ in {out})")
     m = art.metrics
+    shown = [
+        ("success", m.get("success"), "{:.0f}"),
+        ("final object error", m.get("final_object_err_m", float("nan")) * 100, "{:.1f} cm"),
+        ("policy period jitter p99", m["policy_period_jitter_p99_ms"], "{:.2f} ms"),
+        ("command jitter p99", m["command_period_jitter_p99_ms"], "{:.2f} ms"),
+        ("latency p99", m["latency_p99_ms"], "{:.2f} ms"),
+        ("watchdog", m["watchdog_events"], "{:.0f}"),
+        ("safety", m["safety_events"], "{:.0f}"),
+    ]
     log(
-        f"deploy_log/: success {m['success']:.0f}, final object error "
-        f"{m.get('final_object_err_m', float('nan')) * 100:.1f} cm; policy period jitter p99 "
-        f"{m['policy_period_jitter_p99_ms']:.2f} ms, command "
-        f"{m['command_period_jitter_p99_ms']:.2f} ms; latency p99 {m['latency_p99_ms']:.2f} ms; "
-        f"watchdog {m['watchdog_events']:.0f}, safety {m['safety_events']:.0f}"
+        "deploy_log/: "
+        + "; ".join(
+            f"{k} {f.format(v) if v is not None and np.isfinite(v) else 'n/a'}" for k, v, f in shown
+        )
     )
     return art
 
 
-def _wait_active(procs, env: dict, topics, timeout_s: float = 60.0) -> None:
+class _Watch:
+    """What ``h2s2r deploy`` hears of its own graph (a node in this process): joint states
+    from the robot, the command node's latched ``command_active``, the policy's targets."""
+
+    def __init__(self, env: dict, topics):
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import Bool
+
+        from h2s2r.core import rosmsg
+
+        _use_ros_environment(env)
+        self.topics = topics
+        self.joint_states = self.targets = 0
+        self.active = False  # the command node commanded at some point
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("h2s2r_deploy", context=self.context)
+        self.node.create_subscription(
+            JointState, topics.joint_states, self._on_joint_state, rosmsg.qos()
+        )
+        self.node.create_subscription(
+            Bool, topics.command_active, self._on_active, rosmsg.qos_latched()
+        )
+        self.node.create_subscription(JointState, topics.targets, self._on_target, rosmsg.qos())
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def _on_joint_state(self, msg) -> None:
+        self.joint_states += 1
+
+    def _on_active(self, msg) -> None:
+        self.active |= bool(msg.data)
+
+    def _on_target(self, msg) -> None:
+        self.targets += 1
+
+    def spin(self, seconds: float) -> None:
+        self.executor.spin_once(timeout_sec=seconds)
+
+    def close(self) -> None:
+        import rclpy
+
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)  # Ctrl-C may have shut it already
+
+    def missing(self, cfg: DeployConfig, seconds: float) -> str:
+        """Why nothing was commanded ("" when the loop closed): no joint state from the
+        robot, or a command node never activated."""
+        t = self.topics
+        if not self.joint_states:
+            return (
+                f"no joint state arrived on {t.joint_states} in {seconds:.0f} s, so nothing "
+                "was commanded: start the robot's drivers (the topics of "
+                f"{cfg.robot_config or 'the default robot config'}), check that they run on "
+                "this ROS domain (ROS_DOMAIN_ID, --network for another machine), or pass "
+                "--sim for the simulated robot"
+            )
+        if not self.active:
+            return (
+                f"the command node was never activated in {seconds:.0f} s ({self.joint_states} "
+                f"joint states arrived on {t.joint_states}), so nothing was commanded: "
+                "activate it while deploy runs (ros2 lifecycle set /command configure; "
+                "ros2 lifecycle set /command activate) or pass --activate"
+            )
+        return ""
+
+
+def _wait_active(procs, watch: _Watch, out: Path, timeout_s: float = 60.0) -> None:
     """Wait until the loop is closed: the command node says it commands (its latched
     ``command_active``) and the policy node has sent a target (the duration counts from
     here, not from the nodes' start-up)."""
-    import rclpy
-    from sensor_msgs.msg import JointState
-    from std_msgs.msg import Bool
+    t_end = time.monotonic() + timeout_s
+    while not (watch.active and watch.targets):
+        for name in ("command", "policy", "object_pose"):
+            if name in procs and procs[name].poll() is not None:
+                raise H2S2RError(f"the {name} node stopped: see deploy_log/{name}.log")
+        if time.monotonic() > t_end:
+            raise H2S2RError(
+                f"the loop is not closed after {timeout_s:.0f} s (joint states: "
+                f"{watch.joint_states}, command node active: {watch.active}, targets from "
+                f"the policy: {watch.targets}): {_last_words(out)}see {out}/*.log"
+            )
+        watch.spin(0.1)
 
-    from h2s2r.core import rosmsg
 
-    _use_ros_environment(env)
-    rclpy.init()
-    node = rclpy.create_node("h2s2r_deploy")
-    active, targets = [], []
-    node.create_subscription(
-        Bool, topics.command_active, lambda m: active.append(m.data), rosmsg.qos_latched()
-    )
-    node.create_subscription(JointState, topics.targets, targets.append, rosmsg.qos())
-    try:
-        t_end = time.monotonic() + timeout_s
-        while not (any(active) and targets):
-            for name in ("command", "policy"):
-                if procs[name].poll() is not None:
-                    raise H2S2RError(f"the {name} node stopped: see deploy_log/{name}.log")
-            if time.monotonic() > t_end:
-                raise H2S2RError(
-                    f"the loop is not closed after {timeout_s:.0f} s (command node active: "
-                    f"{any(active)}, targets from the policy: {bool(targets)}): no joint state "
-                    "or object pose? see deploy_log/*.log"
-                )
-            rclpy.spin_once(node, timeout_sec=0.1)
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()  # Ctrl-C may have shut the context already
+def _last_words(out: Path) -> str:
+    """The newest warning or error each node logged (the object pose node says why it
+    publishes no pose, the policy node what it waits for), as "name: message; "."""
+    said = []
+    for name in ("object_pose", "policy", "command", "sim_robot"):
+        try:
+            lines = (out / f"{name}.log").read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        last = next((ln for ln in reversed(lines) if "[WARN]" in ln or "[ERROR]" in ln), "")
+        if last:
+            said.append(f"{name} said: {last.split(']: ', 1)[-1].strip()[:200]}")
+    return "".join(f"{w}; " for w in said)
 
 
 def _raise_keyboard_interrupt(signum, frame) -> None:

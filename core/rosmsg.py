@@ -43,6 +43,11 @@ def run_node(factory: Callable, argv: list[str] | None = None) -> None:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():  # a fault of the node's own
+            raise
+        # Ctrl-C shut the context down while a callback ran (a slow first-frame search):
+        # its publish fails, and the node was stopping anyway.
     finally:
         # A second Ctrl-C (the terminal's, then `h2s2r deploy`'s) must not cut the log.
         signal.signal(signal.SIGINT, signal.SIG_IGN)

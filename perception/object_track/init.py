@@ -518,15 +518,17 @@ def initialize(
     plane = planes[0] if planes else None
     voxel = float(np.clip(model.diameter_m / 30, 0.004, 0.01))
     hyps.append(feature_ransac_hypotheses(model.points, model.normals, above, voxel, seed=seed))
-    if prior is not None:
-        hyps.append(local_hypotheses(prior, np.random.default_rng(seed)))
     hyps = [h for h in hyps if len(h)]
+    if prior is not None:  # the expected pose first: it is refined whatever its rank
+        hyps.insert(0, local_hypotheses(prior, np.random.default_rng(seed)))
     if not hyps:
         return InitResult(np.eye(4), -1.0, 0.0, 0, 0, plane)
     H = np.concatenate(hyps, axis=0)
     grey = _grey_for_texture(rgb, model, K) if rgb is not None and model.grey is not None else None
     hsv = _hsv(rgb) if grey is not None and model.colour is not None else None
     order = _rank(H, depth_m, K, model, refine_top, hsv=hsv, colour_weight=texture_weight)
+    if prior is not None and 0 not in order:
+        order = [*order, 0]
 
     def evaluate(Tv: np.ndarray) -> InitResult:
         s = score_poses(
@@ -554,11 +556,13 @@ def initialize(
     best: InitResult | None = None
     turned = False
     for k in order:
-        T = refine(H[k])
-        for i, F in enumerate([np.eye(4)] if grey is None else _half_turns(model.center_obj)):
-            cand = evaluate(T @ F)
-            if best is None or cand.score > best.score:
-                best, turned = cand, i > 0
+        # The expected pose also as it is: ICP on a crop that takes in an occluder (the
+        # robot's fingers at the object) can pull a right pose off.
+        for T in [refine(H[k])] + [H[k]] * (prior is not None and k == 0):
+            for i, F in enumerate([np.eye(4)] if grey is None else _half_turns(model.center_obj)):
+                cand = evaluate(T @ F)
+                if best is None or cand.score > best.score:
+                    best, turned = cand, i > 0
     if turned:  # the print chose a half-turn: fit it to the depth as well
         again = evaluate(refine(best.T_cam_obj))
         best = again if again.score >= best.score else best

@@ -1,8 +1,10 @@
 """``object_pose`` node: colour + aligned depth in, the object's pose in the base frame out.
 
 The same tracker as ``h2s2r track-object`` (:class:`StreamTracker`) frame by frame: the
-first frame pair searches the whole view, later ones follow the object, and after
-``reinit_after`` frames in a row without it the search starts again. Each pose, or one
+first frame pair searches the whole view, with poses near the demo's start pose among
+its candidates (the object is set down as in the demo); later ones follow the object,
+and after ``reinit_after`` frames in a row without it the search starts again, seeded
+with the last pose tracked. Each pose, or one
 from an external pose topic (``topics.external_pose`` of the robot config, e.g. a
 FoundationPose node: base frame if its ``frame_id`` is ``base``, else the camera's),
 is turned, for a symmetric object, to the equal-looking orientation nearest the last
@@ -24,7 +26,7 @@ import numpy as np
 from h2s2r.core import rosmsg
 from h2s2r.core.artifacts import Calibration, ObjectMesh, Task
 from h2s2r.core.errors import H2S2RError
-from h2s2r.core.geometry import matrix_to_quat, quat_to_matrix
+from h2s2r.core.geometry import T_inv, matrix_to_quat, quat_to_matrix
 from h2s2r.core.goal import object_keypoints
 from h2s2r.core.robot_io import load_robot_io
 from h2s2r.core.runlog import RunLog
@@ -57,6 +59,11 @@ def main(argv: list[str] | None = None) -> None:
             self.gate = PoseGate(task.table_height_m)
             self.center = object_keypoints(self.mesh.vertices)[1]
             self.prior_R = quat_to_matrix(task.object_quat_wxyz_base[0])
+            # Where the search looks first: the demo's start pose (the object is set down
+            # as in the demo), later the last pose tracked.
+            T_base_obj = np.eye(4)
+            T_base_obj[:3, :3], T_base_obj[:3, 3] = self.prior_R, task.object_pos_base[0]
+            self.T_cam_prior = T_inv(self.T_base_cam) @ T_base_obj
             io = load_robot_io(p["robot_config"], task.robot)
             t, qos = io.topics, rosmsg.qos()
             self.log = RunLog()
@@ -95,17 +102,19 @@ def main(argv: list[str] | None = None) -> None:
             rgb = None
             if self.rgb is not None and abs(self.rgb[0] - stamp) < 0.02:  # the same frame
                 rgb = self.rgb[1]
+            why = "lost (tracking)"
             try:
                 if self.tracker.init is None or self.tracker.lost_for() >= self.reinit_after:
-                    self.tracker.start(depth, rgb)
+                    self.tracker.start(depth, rgb, prior=self.T_cam_prior)
                     self.get_logger().info("object found: tracking")
                 r = self.tracker.update(depth, rgb)
             except H2S2RError as e:  # not in view yet
-                self.get_logger().warn(str(e).split(":")[0], throttle_duration_sec=2.0)
+                why = str(e).split(":")[0]
                 r = None
             if r is None or not r.ok:
-                self.publish(None, stamp, t_rx, "not found")
+                self.publish(None, stamp, t_rx, why)
                 return
+            self.T_cam_prior = r.T_cam_obj
             T = self.T_base_cam @ r.T_cam_obj
             self.publish(T, stamp, t_rx, "", r.agreement)
 

@@ -207,9 +207,12 @@ class StreamTracker:
         rgb: np.ndarray | None = None,
         mask: np.ndarray | None = None,
         rgb_for_init: np.ndarray | None = None,
+        prior: np.ndarray | None = None,
     ) -> InitResult:
         """Find the object in a first frame (the whole image, or ``mask``/``--roi``);
-        raises when it is not found. The next :meth:`update` takes this frame."""
+        raises when it is not found. The next :meth:`update` takes this frame. ``prior``
+        (``T_cam_obj``): where the object is expected (the deploy node: the demo's start
+        pose, or the last pose it tracked); poses near it join the whole-view search."""
         cfg = self.cfg
         init_mask = mask if mask is not None else cfg.roi_mask(depth.shape)
         init = initialize(
@@ -218,6 +221,7 @@ class StreamTracker:
             self.target,
             self.vertices,
             mask=init_mask,
+            prior=prior,
             seed=cfg.seed,
             rgb=rgb if rgb is not None else rgb_for_init,
         )

@@ -369,3 +369,85 @@ def test_one_command_node_per_ros_domain_on_a_machine(deploy_ws, ros_env, tmp_pa
         assert "already runs an h2s2r graph" in (tmp_path / "command.log").read_text()
     finally:
         os.close(fd)
+
+
+_JOINT_STATES = """
+import sys, time
+import rclpy
+from sensor_msgs.msg import JointState
+from h2s2r.core import rosmsg
+from h2s2r.core.robots import get_robot
+robot = get_robot("iiwa_allegro")
+rclpy.init()
+node = rclpy.create_node("robot_driver")  # a robot's drivers, nothing else
+pub = node.create_publisher(JointState, "/joint_states", rosmsg.qos())
+print("up", flush=True)
+t_end = time.monotonic() + 60
+while time.monotonic() < t_end:
+    q, names = robot.home_qpos, list(robot.joint_names)
+    pub.publish(rosmsg.joint_state(names, q, [0.0] * len(q), time.time()))
+    rclpy.spin_once(node, timeout_sec=0.02)
+"""
+
+
+def test_deploy_without_a_robot_fails_naming_the_joint_states_topic(deploy_ws, ros_env, tmp_path):
+    """The probe: `deploy` with no --sim and no drivers ran its 5 s, exit 0, and logged
+    "success nan, final object error nan cm"."""
+    import shutil
+
+    from h2s2r.core.errors import H2S2RError
+
+    ws = tmp_path / "ws"
+    shutil.copytree(deploy_ws, ws)
+    said: list[str] = []
+    with pytest.raises(H2S2RError) as e:
+        run_deploy(ws, DeployConfig(duration=6.0), log=said.append)
+    msg = str(e.value)
+    assert msg.startswith("no joint state arrived on /joint_states in "), msg
+    assert "start the robot's drivers" in msg and "--sim" in msg, msg
+    assert any(s.startswith("warning: no joint state") for s in said), said  # while it ran
+    assert (ws / "deploy_log" / "metrics.json").is_file()  # the node logs are kept
+
+
+def test_deploy_with_a_robot_but_no_activation_says_how_to_activate(deploy_ws, ros_env, tmp_path):
+    """Joint states arrive but nobody activates the lifecycle command node: nothing was
+    commanded, and the error says how to activate it."""
+    import shutil
+    import sys
+
+    from h2s2r.core.errors import H2S2RError
+
+    ws = tmp_path / "ws"
+    shutil.copytree(deploy_ws, ws)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", _JOINT_STATES], env=ros_env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert driver.stdout.readline().strip() == "up"
+        with pytest.raises(H2S2RError) as e:
+            run_deploy(ws, DeployConfig(duration=3.0), log=lambda *a: None)
+    finally:
+        stop(driver)
+    msg = str(e.value)
+    assert msg.startswith("the command node was never activated in "), msg
+    assert "joint states arrived on /joint_states" in msg and "--activate" in msg, msg
+    assert "ros2 lifecycle set /command activate" in msg
+
+
+def test_a_goal_speed_training_never_saw_is_refused_before_anything_starts(deploy_ws, tmp_path):
+    """The probe: `deploy --sim --goal-speed 5` ran silently at 5× the demo's speed; the
+    policy trained at 0.5–1×."""
+    import shutil
+
+    from h2s2r.cli.deploy import check_goal_speed
+    from h2s2r.core.errors import H2S2RError
+
+    ws = tmp_path / "ws"
+    shutil.copytree(deploy_ws, ws)
+    with pytest.raises(H2S2RError, match=r"--goal-speed 5 is outside .* \(0\.5 to 1× .*or 0 for"):
+        run_deploy(ws, DeployConfig(sim=True, goal_speed=5.0), log=lambda *a: None)
+    assert not (ws / "deploy_log").exists()
+    check_goal_speed(0.0, [0.5, 1.0])  # 0: the middle of the range
+    check_goal_speed(0.75, [0.5, 1.0])
+    with pytest.raises(H2S2RError, match=r"--goal-speed 0\.3 is outside"):
+        check_goal_speed(0.3, [0.5, 1.0])
