@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from h2s2r.core.artifacts.base import require_pose_in_metres
+from h2s2r.core.config import load_yaml
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import T_from_pos_quat, make_T, quat_xyzw_to_wxyz
 
@@ -91,7 +92,7 @@ def read_pose_file(path: Path) -> np.ndarray:
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, str(path))  # a key written twice is refused
     except yaml.YAMLError as e:
         raise H2S2RError(f"{path}: neither a 4×4 matrix nor YAML ({e})") from e
     if isinstance(data, dict) and "transform" in data:

@@ -106,7 +106,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise H2S2RError(f"{path}: config file does not exist — see configs/ for examples")
     try:
-        data = load_yaml(path.read_text()) or {}
+        data = load_yaml(path.read_text(), str(path)) or {}
     except yaml.YAMLError as e:
         raise H2S2RError(f"{path}: not valid YAML ({e})") from e
     if not isinstance(data, dict):

@@ -104,19 +104,47 @@ _YAML12_FLOAT = re.compile(
 )
 
 
-def load_yaml(text: str) -> Any:
-    """``yaml.safe_load`` that reads numbers as YAML 1.2 does (``1e-3`` is a float); a
-    quoted ``"1e-3"`` stays a string."""
+def load_yaml(text: str, where: str = "YAML") -> Any:
+    """``yaml.safe_load`` that reads numbers as YAML 1.2 does (``1e-3`` is a float; a
+    quoted ``"1e-3"`` stays a string) and refuses a mapping with a key written twice
+    (PyYAML keeps the last one silently), naming ``where`` (the file), the key and its
+    lines. Other YAML errors are raised as ``yaml.YAMLError``."""
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                _refuse_duplicate_keys(self, node, where)
+            return super().construct_mapping(node, deep=deep)
 
     Loader.yaml_implicit_resolvers = {
         k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     Loader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+.0123456789"))
     return yaml.load(text, Loader=Loader)
+
+
+def _refuse_duplicate_keys(loader: Any, node: Any, where: str) -> None:
+    """Raise naming the first key of mapping ``node`` that is written twice. Merge keys
+    (``<<: *anchor``) are not keys: a key written next to one overrides the merged one,
+    as YAML means."""
+    first_line: dict[tuple[type, Any], int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        try:
+            key = loader.construct_object(key_node, deep=True)
+            seen = (type(key), key)  # 1 and true are different keys
+            hash(seen)
+        except Exception:  # an unhashable key: construct_mapping reports it
+            continue
+        line = key_node.start_mark.line + 1
+        if seen in first_line:
+            raise H2S2RError(
+                f"{where}: key {key!r} is written twice (lines {first_line[seen]} and "
+                f"{line}); YAML would silently keep only the last — delete one of them"
+            )
+        first_line[seen] = line
 
 
 def _convert(default: Any, value: Any, where: str) -> Any:

@@ -201,7 +201,7 @@ def load_robot_io(path: str | Path | None, robot: str) -> RobotIO:
         if not path.is_file():
             raise H2S2RError(f"{path}: robot config does not exist — see configs/deploy/")
         try:
-            data = load_yaml(path.read_text()) or {}  # YAML 1.2 numbers (1.0e6)
+            data = load_yaml(path.read_text(), str(path)) or {}  # YAML 1.2 numbers (1.0e6)
         except yaml.YAMLError as e:
             raise H2S2RError(f"{path}: not valid YAML ({e})") from e
         outputs = data.pop("outputs", None)
@@ -232,7 +232,7 @@ def shipped_configs(robot: str) -> list[Path]:
     found = []
     for f in sorted(DEPLOY_CONFIGS.glob("*.yaml")) if DEPLOY_CONFIGS.is_dir() else []:
         try:
-            data = load_yaml(f.read_text()) or {}
+            data = load_yaml(f.read_text(), str(f)) or {}
         except (OSError, yaml.YAMLError):
             continue
         if isinstance(data, dict) and data.get("robot") == robot:

@@ -68,3 +68,39 @@ def test_bad_values_name_the_file_and_the_option(overrides, message):
     with pytest.raises(H2S2RError) as e:
         apply_overrides(Outer(), overrides, "c.yaml")
     assert message in str(e.value)
+
+
+def test_a_yaml_key_written_twice_is_refused_naming_the_file_key_and_lines(tmp_path):
+    """Probe round 8 (train_config_duplicate_key): ``seed: 5 … seed: 6`` trained with seed
+    6 without a word. Every YAML h2s2r reads goes through load_yaml, which refuses it."""
+    from h2s2r.cli.options import load_config_file
+    from h2s2r.core.config import load_yaml
+
+    cfg = tmp_path / "my_train.yaml"
+    cfg.write_text("seed: 5\nrandomization: medium\nseed: 6\n")
+    with pytest.raises(H2S2RError) as e:
+        load_config_file(cfg)
+    msg = str(e.value)
+    assert msg.startswith(f"{cfg}: key 'seed' is written twice (lines 1 and 3)")
+    assert "delete one" in msg and "\n" not in msg
+    nested = "task_config:\n  controller:\n    kp: 1\n    kd: 2\n    kp: 3\n"
+    with pytest.raises(H2S2RError, match=r"^x\.yaml: key 'kp' is written twice \(lines 3 and 5\)"):
+        load_yaml(nested, "x.yaml")
+    # Not duplicates: the same key in two mappings, and a key overriding a merged one.
+    ok = "a: {k: 1}\nb: {k: 2}\nbase: &b {p: 1, q: 2}\nd:\n  <<: *b\n  p: 5\nx: 1e-3\n"
+    assert load_yaml(ok) == {
+        "a": {"k": 1},
+        "b": {"k": 2},
+        "base": {"p": 1, "q": 2},
+        "d": {"p": 5, "q": 2},
+        "x": 0.001,
+    }
+
+
+def test_a_pose_file_with_a_key_written_twice_is_refused(tmp_path):
+    from h2s2r.calibration.poses import read_pose_file
+
+    f = tmp_path / "pose.yaml"
+    f.write_text("translation: {x: 0.1, y: 0.2, z: 0.3, x: 0.4}\nrotation: [0, 0, 0, 1]\n")
+    with pytest.raises(H2S2RError, match=r"pose\.yaml: key 'x' is written twice \(lines 1 and 1\)"):
+        read_pose_file(f)
