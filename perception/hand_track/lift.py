@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 SKIN_OFFSET_M = 0.008  # joint centre behind the visible skin
+DEPTH_INLIER_M = 0.03  # a keypoint agrees with the depth within this of the skin offset
 PX_SIGMA = 3.0
 DEPTH_SIGMA_M = 0.01
 OCCLUDED_SIGMA_M = 0.04
@@ -53,6 +54,13 @@ def keypoint_depths(depth_m: np.ndarray, px: np.ndarray, radius: int = 2) -> np.
         if len(vals):
             out[i] = float(np.median(vals))
     return out
+
+
+def depth_agrees(z: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Which keypoints at depth ``z`` (metres, camera frame) agree with the depth ``d``
+    measured under them (:func:`keypoint_depths`; 0: none): the joint centre lies
+    ``SKIN_OFFSET_M`` behind the skin, give or take ``DEPTH_INLIER_M``."""
+    return (d > 0) & (np.abs(z - (d + SKIN_OFFSET_M)) < DEPTH_INLIER_M)
 
 
 def lift_hand(
@@ -88,7 +96,7 @@ def lift_hand(
     sol = least_squares(residuals, x0, args=(use,), loss="soft_l1", f_scale=1.0)
     # Drop keypoints whose depth is another surface (an occluding object), refit.
     P = sol.x[0] * world + sol.x[1:]
-    inliers = use & (np.abs(P[:, 2] - (d + SKIN_OFFSET_M)) < 0.03)
+    inliers = use & depth_agrees(P[:, 2], d)
     if inliers.sum() >= min_depth_points and inliers.sum() < use.sum():
         sol = least_squares(residuals, sol.x, args=(inliers,), loss="soft_l1", f_scale=1.0)
     else:
@@ -214,7 +222,7 @@ def lift_sequence(
         first = use & PALM_KEYPOINTS if (use & PALM_KEYPOINTS).sum() >= min_depth_points else use
         s_i, t_i, _ = _fit_translation(px[i], shape, d, first, K, None, np.r_[1.0, t0])
         P = s_i * shape + t_i
-        inliers = use & (np.abs(P[:, 2] - (d + SKIN_OFFSET_M)) < 0.03)
+        inliers = use & depth_agrees(P[:, 2], d)
         if inliers.sum() < min_depth_points:
             inliers = use
         if not np.array_equal(inliers, first):

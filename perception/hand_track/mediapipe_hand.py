@@ -56,6 +56,20 @@ def resolve_model(path: str | None) -> Path:
     )
 
 
+# What MediaPipe says when the model bundle cannot be read (not a zip, a zip without the
+# two .tflite models, not a TFLite flatbuffer, …): only these blame the file.
+_MODEL_ERRORS = ("zip", "flatbuffer", "tflite", "model", "file", "bundle", "open")
+
+
+def is_model_error(e: Exception) -> bool:
+    """Whether MediaPipe's error ``e`` from creating the landmarker is about the model
+    file (it cannot be opened or read as a hand_landmarker.task) rather than an option."""
+    msg = str(e).lower()
+    if "option" in msg:  # "Invalid `min_detection_confidence` option: …"
+        return False
+    return isinstance(e, OSError) or any(w in msg for w in _MODEL_ERRORS)
+
+
 @dataclass(frozen=True)
 class HandDetection:
     px: np.ndarray  # (21, 2) pixel coordinates
@@ -83,10 +97,18 @@ class HandDetector:
         )
         try:
             self._det = vision.HandLandmarker.create_from_options(opts)
-        except Exception as e:  # a corrupt or wrong file
+        except (RuntimeError, OSError, ValueError) as e:
+            lines = (line.strip() for line in str(e).splitlines())
+            why = " ".join(dict.fromkeys(line for line in lines if line))  # one line
+            if not is_model_error(e):  # e.g. an option MediaPipe refuses: say what it said
+                raise H2S2RError(
+                    f"MediaPipe could not start its hand landmarker with {model}: {why} "
+                    f"(num_hands={num_hands}, min_detection={min_detection}) — check the "
+                    "options named there"
+                ) from e
             raise H2S2RError(
-                f"{model}: not a MediaPipe hand_landmarker.task ({e}) — a web page or a partial "
-                f"download? Download it again from {MODEL_URL} and pass --model PATH"
+                f"{model}: not a MediaPipe hand_landmarker.task ({why}) — a web page or a "
+                f"partial download? Download it again from {MODEL_URL} and pass --model PATH"
             ) from e
         self.video = video
 

@@ -62,6 +62,10 @@ GATE_BITS = {
     "reprojection": 64,  # the video's hand does not fit this frame's 2D keypoints
     "depth_outliers": 128,  # under 3 keypoints agree with the depth after the fit
     "size_prior": 256,  # the video's hand size is outside the adult range
+    # Imported 3D keypoints (--method hamer) against the camera and its depth image:
+    "behind_camera": 512,  # a keypoint at z <= 0 (behind the camera)
+    "off_image": 1024,  # fewer than 3 keypoints project into the image
+    "depth_mismatch": 2048,  # under 3 keypoints agree with the depth measured under them
 }
 
 

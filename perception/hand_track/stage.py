@@ -27,6 +27,7 @@ import numpy as np
 
 from h2s2r.core.artifacts import Capture, GroundTruth, HandTrack, Provenance
 from h2s2r.core.artifacts.base import staged_folder, write_timing
+from h2s2r.core.config import option
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import project_points
 from h2s2r.perception.hand_track.skeleton import BONES, GATE_BITS
@@ -61,7 +62,7 @@ class TrackHandConfig:
     model: str = ""  # MediaPipe hand_landmarker.task (else $H2S2R_HAND_MODEL, user cache)
     hand: str = "right"  # which hand to track when several are seen: right | left
     hamer_output: str = ""  # folder of hamer_depth per-frame JSON files (00000.json …)
-    min_detection: float = 0.3  # MediaPipe detection confidence
+    min_detection: float = option(0.3, lo=0.0, hi=1.0)  # MediaPipe detection confidence
     # A false detection, or wrong depth under the hand, wants another hand size:
     frame_size_tolerance: float = 1.33  # flag a frame whose own hand size is off ×this
     # A frame whose 2D keypoints the video's hand cannot explain is flagged:
@@ -73,6 +74,7 @@ class TrackHandConfig:
             raise H2S2RError(f"--method {self.method!r} is unknown; valid: {', '.join(METHODS)}")
         if self.hand not in ("right", "left"):
             raise H2S2RError(f"--hand must be right or left, got {self.hand!r}")
+        check_min_detection(self.min_detection)
         if not self.frame_size_tolerance > 1.0:
             raise H2S2RError(
                 f"--frame-size-tolerance must be > 1 (a factor, e.g. 1.33), got "
@@ -82,6 +84,18 @@ class TrackHandConfig:
             raise H2S2RError(
                 f"--max-reprojection-palm must be > 0 (e.g. 0.25), got {self.max_reprojection_palm}"
             )
+
+
+def check_min_detection(value: float) -> None:
+    """``--min-detection`` is a confidence in [0, 1]; a percentage (50) is the likely slip.
+    Raises ``ValueError`` (a flag or a --config file is named by the caller)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+    if not ok:
+        pct = value if isinstance(value, (int, float)) and 1 < value <= 100 else 50
+        raise ValueError(
+            f"--min-detection must be in [0, 1] (a fraction; {pct:g} % is {pct / 100:g}), "
+            f"got {value!r}"
+        )
 
 
 def smooth_keypoints(kp: np.ndarray, valid: np.ndarray, half_window: int) -> np.ndarray:
@@ -244,6 +258,103 @@ def _hamer(cap: Capture, cfg: TrackHandConfig):
     return kp, px, valid, present, {}
 
 
+MIN_CAMERA_KEYPOINTS = 3  # keypoints on the image, with depth, agreeing: as lift's
+
+
+def camera_gate(
+    kp: np.ndarray, valid: np.ndarray, present: np.ndarray, cap: Capture
+) -> tuple[np.ndarray, np.ndarray]:
+    """Imported 3D keypoints (camera frame, metres) against the camera: a frame fails
+    (``GATE_BITS``) with a keypoint at z <= 0 (``behind_camera``), with fewer than
+    ``MIN_CAMERA_KEYPOINTS`` projecting into the image (``off_image``) or measured there
+    (``no_depth``), or with fewer agreeing with the depth image at their pixels
+    (``depth_mismatch``, :func:`lift.depth_agrees`, as MediaPipe's lifted hand is judged).
+
+    Returns the per-frame gate codes (0 where passed or not ``valid``) and the median
+    ratio of keypoint depth to measured depth (NaN where not measured; 1000 is
+    millimetres, a far-off ratio another capture or depth scale)."""
+    from h2s2r.perception.hand_track.lift import depth_agrees, keypoint_depths
+
+    n = len(valid)
+    gate = np.zeros(n, dtype=np.int64)
+    ratio = np.full(n, np.nan)
+    for i in np.flatnonzero(valid):
+        P = kp[i, present]
+        if not np.all(P[:, 2] > 0):
+            gate[i] = GATE_BITS["behind_camera"]
+            continue
+        uv = project_points(cap.K, P)
+        inside = (uv[:, 0] >= 0) & (uv[:, 0] < cap.width) & (uv[:, 1] >= 0)
+        inside &= uv[:, 1] < cap.height
+        if inside.sum() < MIN_CAMERA_KEYPOINTS:
+            gate[i] = GATE_BITS["off_image"]
+            continue
+        d = keypoint_depths(cap.read_depth_m(i), uv)
+        if (d > 0).sum() < MIN_CAMERA_KEYPOINTS:
+            gate[i] = GATE_BITS["no_depth"]
+            continue
+        ratio[i] = float(np.median(P[d > 0, 2] / d[d > 0]))
+        if depth_agrees(P[:, 2], d).sum() < MIN_CAMERA_KEYPOINTS:
+            gate[i] = GATE_BITS["depth_mismatch"]
+    return gate, ratio
+
+
+# OpenGL's camera (x right, y up, looking down -z) to OpenCV's (x right, y down, z forward).
+OPENGL_TO_OPENCV = np.array([1.0, -1.0, -1.0])
+
+
+def refuse_off_camera_import(
+    kp: np.ndarray,
+    valid: np.ndarray,
+    present: np.ndarray,
+    gate: np.ndarray,
+    ratio: np.ndarray,
+    cap: Capture,
+    cfg: TrackHandConfig,
+    ws: Path,
+) -> None:
+    """Refuse imported keypoints when fewer than half of the frames that have them pass
+    :func:`camera_gate`, naming ``--hamer-output`` and the likely cause: OpenGL camera
+    axes (said when the keypoints with y and z negated pass), another unit (a hand size
+    far off: :func:`check_hand_size`'s message; or a depth ratio far from 1), or keypoints
+    for another capture."""
+    imported = int(valid.sum())
+    passed = int((valid & (gate == 0)).sum())
+    if not imported or passed >= imported / 2:
+        return
+    check_hand_size(np.linalg.norm(kp[valid, 9] - kp[valid, 0], axis=1), cfg, ws)
+    counts = ", ".join(
+        f"{name} {int(((gate[valid] & bit) > 0).sum())}"
+        for name, bit in GATE_BITS.items()
+        if ((gate[valid] & bit) > 0).any()
+    )
+    head = (
+        f"--hamer-output {cfg.hamer_output}: the keypoints of only {passed} of {imported} "
+        f"frames lie in front of the camera, on the image and at the depth measured there "
+        f"(frames per reason: {counts})"
+    )
+    flipped, _ = camera_gate(kp * OPENGL_TO_OPENCV, valid, present, cap)
+    if int((valid & (flipped == 0)).sum()) >= imported / 2:
+        raise H2S2RError(
+            f"{head}, but with y and z negated {int((valid & (flipped == 0)).sum())} do: they "
+            "are in OpenGL camera axes (x right, y up, z backwards) — negate y and z of every "
+            "keypoint (to OpenCV's x right, y down, z forward: what hamer_depth writes and "
+            "h2s2r reads) and run track-hand again"
+        )
+    r = float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else float("nan")
+    unit = (
+        f"; the keypoints lie {r:.3g}× as far as the depth says: another unit than metres, "
+        "or another depth scale than capture/'s"
+        if np.isfinite(r) and not 0.5 < r < 2
+        else ""
+    )
+    raise H2S2RError(
+        f"{head}{unit} — check the keypoints' axes (OpenCV's x right, y down, z forward; "
+        "from OpenGL's y up, z backwards negate y and z) and unit (metres), and that "
+        f"hamer_depth ran on this capture ({ws / 'capture'})"
+    )
+
+
 def check_hand_size(bone_m: np.ndarray, cfg: TrackHandConfig, ws: Path) -> None:
     """Refuse a hand whose median wrist-to-middle-knuckle length (``bone_m``, metres, one
     per valid frame) is far outside an adult's (:data:`HAND_SIZE_RANGE_M`): the keypoints
@@ -382,6 +493,10 @@ def run_track_hand(
         palm_m = np.array([bones[BONES.index((0, 9))]]) if lifted.any() else None
     else:
         quality, lifted = {"gate": _gate_keypoints(kp, valid, handedness, present)}, valid.copy()
+        if cfg.method == "hamer":  # imported: are they in this camera's frame and depth?
+            cam, quality["depth_ratio"] = camera_gate(kp, valid, present, cap)
+            refuse_off_camera_import(kp, valid, present, cam, quality["depth_ratio"], cap, cfg, ws)
+            quality["gate"] |= cam
         palm_m = np.linalg.norm(kp[valid, 9] - kp[valid, 0], axis=1)
         gated = valid & (quality["gate"] != 0)
         kp[gated], px[gated] = np.nan, np.nan

@@ -299,3 +299,79 @@ def test_every_hand_implausible_is_one_line_with_the_reasons(tmp_path):
     with pytest.raises(H2S2RError, match=r"capture.*far too large.*depth_scale_m"):
         _refuse_all_gated(valid, gate, np.array([0.94]), cfg, tmp_path, bones * 10)
     _refuse_all_gated(np.array([False, True, False]), gate, None, cfg, tmp_path, bones)
+
+
+def test_min_detection_is_a_fraction_checked_before_mediapipe(tmp_path):
+    """Probe round 8 (track_hand_min_detection_percent): ``--min-detection 50`` reached
+    MediaPipe, whose refusal was reported as a broken model file (download it again)."""
+    from h2s2r.core.config import apply_overrides
+
+    want = r"^--min-detection must be in \[0, 1\] \(a fraction; "
+    for bad in (50, 1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=want):
+            TrackHandConfig(min_detection=bad)
+    with pytest.raises(ValueError) as e:
+        TrackHandConfig(min_detection=50)
+    assert str(e.value) == "--min-detection must be in [0, 1] (a fraction; 50 % is 0.5), got 50"
+    with pytest.raises(H2S2RError, match=r"^my\.yaml: --min-detection must be in \[0, 1\]"):
+        apply_overrides(TrackHandConfig(), {"min_detection": 80}, "my.yaml")
+    assert TrackHandConfig(min_detection=0.0).min_detection == 0.0
+    assert TrackHandConfig(min_detection=1).min_detection == 1
+
+
+def test_only_model_loading_errors_blame_the_model_file(tmp_path):
+    """HandDetector's catch-all blamed the model file for any MediaPipe error; an option
+    MediaPipe refuses is now reported as what it is, a broken file still blames the file."""
+    with pytest.raises(H2S2RError) as e:
+        HandDetector(MODEL, min_detection=50)
+    msg = str(e.value)
+    assert "min_detection_confidence" in msg and "\n" not in msg
+    assert "not a MediaPipe" not in msg and "download" not in msg.lower()
+    page = tmp_path / "hand_landmarker.task"
+    page.write_text("<html>Not Found</html>")
+    with pytest.raises(H2S2RError, match=r"hand_landmarker\.task: not a MediaPipe .*download"):
+        HandDetector(page)
+
+
+def test_hamer_keypoints_off_the_camera_are_invalid_and_refused_when_most_are(synth_box, tmp_path):
+    """Probe round 8 (track_hand_hamer_opengl): hamer_depth JSON in OpenGL camera axes
+    (y up, z backwards: the hand behind the camera) was imported with 100 % valid frames.
+    Each frame's keypoints are now checked against the camera (z > 0, on the image, at the
+    depth measured there); a frame that fails is invalid with its reason, and when most
+    fail the import is refused naming --hamer-output and the likely cause."""
+    from h2s2r.perception.hand_track.skeleton import GATE_BITS
+
+    ws = _private(synth_box, tmp_path)
+    run_track_hand(ws, TrackHandConfig(method="ground-truth"))
+    before = (ws / "hand_track" / "keypoints.npz").read_bytes()
+
+    def rewrite(folder: Path, frames, change) -> None:
+        for i in frames:
+            f = folder / f"{i:05d}.json"
+            f.write_text(json.dumps({k: change(v) for k, v in json.loads(f.read_text()).items()}))
+
+    gl = _hamer_json(ws, tmp_path / "hamer_gl", range(10))
+    rewrite(gl, range(10), lambda v: [v[0], -v[1], -v[2]])
+    with pytest.raises(H2S2RError) as e:
+        run_track_hand(ws, TrackHandConfig(method="hamer", hamer_output=str(gl)))
+    msg = str(e.value)
+    assert msg.startswith(f"--hamer-output {gl}: the keypoints of only 0 of 10 frames")
+    assert "behind_camera 10" in msg and "OpenGL camera axes" in msg
+    assert "negate y and z" in msg and "\n" not in msg
+    assert (ws / "hand_track" / "keypoints.npz").read_bytes() == before
+    # Keypoints 30 cm behind the hand the depth image shows (another capture, say).
+    far = _hamer_json(ws, tmp_path / "hamer_far", range(10))
+    rewrite(far, range(10), lambda v: [v[0], v[1], v[2] + 0.3])
+    with pytest.raises(H2S2RError, match=r"--hamer-output .*hamer_far: .*depth_mismatch 10"):
+        run_track_hand(ws, TrackHandConfig(method="hamer", hamer_output=str(far)))
+    # A few frames off the camera: those frames invalid, with their reason; the rest kept.
+    few = _hamer_json(ws, tmp_path / "hamer_few", range(10))
+    rewrite(few, (2, 7), lambda v: [v[0], -v[1], -v[2]])
+    rewrite(few, (4,), lambda v: [v[0] + 5.0, v[1], v[2]])  # 5 m to the right: off the image
+    art = run_track_hand(ws, TrackHandConfig(method="hamer", hamer_output=str(few)))
+    assert np.flatnonzero(art.valid[:10]).tolist() == [0, 1, 3, 5, 6, 8, 9]
+    gate = art.quality["gate"]
+    assert gate[2] == gate[7] == GATE_BITS["behind_camera"]
+    assert gate[4] == GATE_BITS["off_image"] and art.gate_reason(4) == "off_image"
+    ratio = art.quality["depth_ratio"][[0, 1, 3, 5, 6, 8, 9]]
+    assert np.all(np.abs(ratio - 1) < 0.05)
