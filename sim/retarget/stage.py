@@ -34,6 +34,7 @@ from h2s2r.core.artifacts import (
 )
 from h2s2r.core.artifacts.base import staged_folder, write_timing
 from h2s2r.core.artifacts.tracks import write_metrics
+from h2s2r.core.config import option
 from h2s2r.core.errors import ArtifactError, H2S2RError
 from h2s2r.core.geometry import (
     T_inv,
@@ -60,9 +61,19 @@ class RetargetConfig:
     robot: str = DEFAULT_ROBOT  # robot registry entry
     max_palm_residual_m: float = 0.03  # refuse a pre-manipulation palm farther than this
     allow_unreachable: bool = False  # write the task even if the palm target is not reached
-    max_hand_gap_frames: int = 5  # how far from the pre-manipulation frame a hand may be taken
+    # how far before the pre-manipulation frame a hand may be taken (0: that frame only)
+    max_hand_gap_frames: int = option(5, lo=0)
     # Plausibility checks: table height, camera distance, object on the table and in reach.
     allow_implausible: bool = False  # write the task even if the scene fails those checks
+
+    def __post_init__(self) -> None:
+        gap = self.max_hand_gap_frames
+        if isinstance(gap, bool) or not isinstance(gap, int) or gap < 0:
+            raise ValueError(
+                "--max-hand-gap-frames must be at least 0 (frames before the pre-manipulation "
+                "frame to look for a valid hand; 0: that frame only; for no limit give the "
+                f"demo's frame count), got {gap!r}"
+            )
 
 
 def human_palm_frame(kp: np.ndarray, handedness: str, present: np.ndarray) -> np.ndarray:

@@ -180,3 +180,19 @@ def test_no_camera_pose(tracked, tmp_path):
     shutil.copytree(tracked / "hand_track", ws / "hand_track")
     with pytest.raises(ArtifactError, match="h2s2r calibrate"):
         run_retarget(ws)
+
+
+def test_max_hand_gap_frames_below_zero_is_refused_before_any_work():
+    """Probe round 8 (retarget_hand_gap_negative): ``--max-hand-gap-frames -1`` (meant: no
+    limit) was accepted and searched no frame at all; it is refused as an option now, from
+    a flag and from a --config file alike."""
+    from h2s2r.core.config import apply_overrides
+
+    with pytest.raises(ValueError) as e:
+        RetargetConfig(max_hand_gap_frames=-1)
+    msg = str(e.value)
+    assert msg.startswith("--max-hand-gap-frames must be at least 0 (")
+    assert msg.endswith("got -1") and "for no limit give the demo's frame count" in msg
+    with pytest.raises(H2S2RError, match=r"^r\.yaml: --max-hand-gap-frames must be at least 0"):
+        apply_overrides(RetargetConfig(), {"max_hand_gap_frames": -3}, "r.yaml")
+    assert RetargetConfig(max_hand_gap_frames=0).max_hand_gap_frames == 0
