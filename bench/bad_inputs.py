@@ -68,17 +68,28 @@ deploy --sim --goal-speed 5, deploy --sim --camera and its report, deploy withou
 a robot, export while deploy --sim runs; calibrate --from-file another session's
 calibration.json, --depth a colour frame; a train YAML with dashed keys, a run's
 train/config.json as --config, task_config rewards with one term, a key written twice; a
-workspace copied with a running command's .h2s2r.lock). Cases under
+workspace copied with a running command's .h2s2r.lock), round 9 (new held-out cases: a
+read-only workspace under validate, eval and report; validate on two problems at once and
+on a newer h2s2r's task/ schema; import with --color-topic/--depth-topic on a folder,
+--cam-k beside the source's cam_K.txt, one depth frame too many, the same take imported
+again; eval --no-video after a video; export --checkpoint latest to eval --policy onnx and
+deploy, a user's NOTES.txt in policy/; deploy --config with sim:, a robot YAML with a
+joint in no output and with object_pose on the joint_states topic, a joint_delta policy
+deployed, a path with ``:=``, ``#`` and brackets; calibrate --from-file with easy_handeye2's
+file; nan for float options; --config given twice; task_defaults.yaml as shipped; run
+--config with task_config:; train's stdout closed; retarget while train runs; synth at
+320×240 to task/; report of a robot PC's copy and of a folder that is no workspace). Cases under
 ``torchrun`` run it with 2 CPU processes over gloo; torchrun's own log and failure
 report (a traceback of torchrun itself) are kept apart from what h2s2r printed. The
 cases live in ``bench/probe/`` (``run.py``: running and verdicts; ``fixtures.py``;
-``round1.py`` … ``round8.py``; ``main.py``: this command line). ``--round N`` runs one
+``round1.py`` … ``round9.py``; ``main.py``: this command line). ``--round N`` runs one
 round (default: all). Prints a table (case, round, stage, verdict, exit status, first line of
 stderr) and writes JSON with the round of each row and the counts per round (default
 ``bench/results/bad_inputs.json``; ``bench/results/bad_inputs_roundN.json`` for
 ``--round N`` > 1: ``bad_inputs_round2.json``, ``bad_inputs_round3.json``,
 ``bad_inputs_round4.json``, ``bad_inputs_round5.json``,
-``bad_inputs_round6.json``, ``bad_inputs_round7.json``, ``bad_inputs_round8.json``). Not a
+``bad_inputs_round6.json``, ``bad_inputs_round7.json``, ``bad_inputs_round8.json``,
+``bad_inputs_round9.json``). Not a
 test: pytest does not collect it.
 """
 

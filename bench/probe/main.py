@@ -25,6 +25,7 @@ from . import (  # noqa: F401  (they register their cases, in order)
     round6,
     round7,
     round8,
+    round9,
 )
 from .fixtures import Fixtures
 from .run import CASES, DEFAULT_OUT, REPO, ROUNDS, Outcome, _tail
