@@ -155,3 +155,55 @@ def test_short_ppo_run_improves_the_return(demo_ws):
     subprocess.run([*ev, "--policy", "onnx"], check=True, capture_output=True)
     metrics = json.loads((demo_ws / "eval" / "metrics.json").read_text())
     assert 0.0 <= metrics["success_rate"] <= 1.0
+
+
+_FRICTION = """
+import json
+import torch
+from tests.conftest import straight_push_task
+from h2s2r.sim.backends.isaaclab.env import make_isaaclab_env
+from h2s2r.sim.backends.isaaclab.usd import usd_name
+from h2s2r.sim.tasks.track_demo import make_task_cfg
+
+task, mesh = straight_push_task()
+env = make_isaaclab_env(task, mesh, make_task_cfg("medium"), num_envs=4, device="cpu")
+t = env.task
+sim, m = t.sim, t.sim.model
+variant = [1, 0, 2, 1]
+sim.assign_variants(torch.ones(4, dtype=torch.bool), torch.tensor(variant))
+env.step(torch.zeros(4, t.action_dim))  # the solver takes the change on its next step
+# Each body's friction per variant, in the MuJoCo variants (by its USD name).
+want = {}
+for g in [*t.scene.object_collision_geoms, *t.scene.hand_collision_geoms]:
+    b = usd_name(m.body(int(m.geom_bodyid[g])).name)
+    want[b] = [float(v.geom_friction[g, 0]) for v in sim.variants]
+# ... and in MuJoCo Warp's model behind Newton, world by world (bodies named by USD path).
+solver = env.sim.physics_manager._solver
+mj, mjw = solver.mj_model, solver.mjw_model.geom_friction.numpy()[:, :, 0]
+rows = []
+for w, v in enumerate(variant):
+    for j in range(mj.ngeom):
+        body = mj.body(int(mj.geom_bodyid[j])).name
+        for b, mu in want.items():
+            if body.endswith("_" + b):
+                rows.append((b, w, float(mjw[w, j]), mu[v]))
+print("RESULT " + json.dumps(rows))
+env.close()
+"""
+
+
+def test_friction_follows_each_worlds_variant():
+    """With ``medium`` randomization, each world's object and hand friction in MuJoCo
+    Warp's model (behind Newton) is its variant's, as in the MuJoCo backend (a
+    subprocess: one simulation per process)."""
+    r = subprocess.run(
+        [sys.executable, "-c", _FRICTION], capture_output=True, text=True, cwd=REPO, timeout=600
+    )
+    line = next((x for x in r.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert line, r.stdout[-2000:] + r.stderr[-2000:]
+    rows = json.loads(line[len("RESULT ") :])
+    bodies = {b for b, *_ in rows}
+    assert "object" in bodies and len(bodies) >= 6, bodies  # the object and the hand's links
+    got, want = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
+    np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=str(rows))
+    assert len({round(r[3], 6) for r in rows if r[0] == "object"}) == 3  # three variants

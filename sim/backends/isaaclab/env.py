@@ -21,8 +21,8 @@ free rigid body, the table as a static box. What differs from MuJoCo, by constru
   the actuators; the same result for a controller that compensates exactly);
 - touch sensors: the net contact force on the palm's and each fingertip's body (MuJoCo:
   normal force inside a sphere around the site); only the critic sees them;
-- randomization: object mass and actuator gains per world as in the MuJoCo variants;
-  friction is not randomized on this backend (the variants' friction is not applied).
+- randomization: friction (object and hand shapes), object mass and actuator gains per
+  world as in the MuJoCo variants.
 
 Quaternions: Isaac Lab 3 uses xyzw, the task wxyz; converted here at the boundary.
 """
@@ -317,6 +317,8 @@ class IsaacLabSim:
         self._mass = t([[v.body_mass[ob]] for v in self.variants]).float()
         self._kp = t([v.actuator_gainprm[:, 0] for v in self.variants]).float()
         self._kd = t([-v.actuator_biasprm[:, 2] for v in self.variants]).float()
+        self._friction = self._friction_tables(scene)
+        self._write_friction(torch.arange(num_worlds, device=dev), None)  # the base model's
         self._cache: dict[str, Any] = {}
         all_worlds = torch.ones(num_worlds, dtype=torch.bool, device=dev)
         self.reset(all_worlds, t(np.tile(self._template_qpos, (num_worlds, 1))).float())
@@ -379,14 +381,15 @@ class IsaacLabSim:
 
     # ------------------------------------------------------------------ variants, reset
     def assign_variants(self, mask, variant) -> None:
-        """Worlds in ``mask`` take the object mass and actuator gains of
-        ``variants[variant[b]]`` (friction is not randomized on this backend)."""
+        """Worlds in ``mask`` take the friction, object mass and actuator gains of
+        ``variants[variant[b]]``."""
         if len(self.variants) < 2:
             return
         ids = mask.nonzero()[:, 0]
         if len(ids) == 0:
             return
         v = variant[ids]
+        self._write_friction(ids, v)
         self.object.set_masses_index(masses=self._mass[v], env_ids=ids)
         self.robot.write_joint_stiffness_to_sim_index(
             stiffness=self._kp[v], joint_ids=self._act_jid, env_ids=ids
@@ -394,6 +397,58 @@ class IsaacLabSim:
         self.robot.write_joint_damping_to_sim_index(
             damping=self._kd[v], joint_ids=self._act_jid, env_ids=ids
         )
+
+    def _friction_tables(self, scene) -> list[tuple[Any, Any, Any]]:
+        """Per-world friction as the MuJoCo variants set it: Newton's ``shape_material_mu``
+        of the object's shapes and of the hand bodies' shapes (views into the model, one
+        row per world), and each variant's coefficient for them (row ``V``: the base
+        model's). The USD scene carries the MjSpec's friction; the task sets the object's
+        after compiling (0.8), so the base values are written here too. MuJoCo Warp
+        takes the larger coefficient of two touching geoms, as MuJoCo does."""
+        import warp as wp
+
+        torch, model = self.torch, self.model
+        newton_model = self.env.sim.physics_manager.get_model()
+        dev = self.arrays.device
+        models = [*self.variants, model]
+
+        def view(asset):
+            binding = asset._root_view.get_attribute("shape_material_mu", newton_model)
+            return wp.to_torch(binding[:, 0])  # (worlds, shapes of the asset)
+
+        def table(geoms: list[int], n: int):
+            """(variants + 1, n): each model's coefficient of ``geoms`` (one value:
+            the largest, the one a contact with them takes)."""
+            mu = [max(float(m.geom_friction[g, 0]) for g in geoms) for m in models]
+            return torch.tensor(mu, device=dev, dtype=torch.float32)[:, None].expand(-1, n)
+
+        obj = view(self.object)
+        n = obj.shape[1]
+        out = [(obj, torch.arange(n, device=dev), table(list(scene.object_collision_geoms), n))]
+        # The hand: each body's shapes get its collision geoms' coefficient.
+        robot = view(self.robot)
+        by_body: dict[int, list[int]] = {}
+        for g in scene.hand_collision_geoms:
+            by_body.setdefault(int(model.geom_bodyid[g]), []).append(int(g))
+        names = list(self.robot.body_names)
+        body_shapes = self.robot._root_view.body_shapes
+        for b, geoms in by_body.items():
+            public = names.index(usd_name(model.body(b).name))
+            backend = self.robot.map_body_ids_to_backend([public])[0]
+            shapes = torch.tensor(list(body_shapes[backend]), device=dev, dtype=torch.long)
+            out.append((robot, shapes, table(geoms, len(shapes))))
+        return out
+
+    def _write_friction(self, ids, variant) -> None:
+        """Worlds ``ids`` take the friction of ``variants[variant]`` (None: the base
+        model's), then the solver is told (Newton copies it into MuJoCo Warp's model)."""
+        from newton import ModelFlags
+
+        base = len(self.variants)  # the tables' last row
+        rows = self.torch.full_like(ids, base) if variant is None else variant
+        for view, shapes, mu in self._friction:
+            view[ids[:, None], shapes[None, :]] = mu[rows]
+        self.env.sim.physics_manager.add_model_change(ModelFlags.SHAPE_PROPERTIES)
 
     def reset(self, mask, qpos) -> None:
         """Worlds in ``mask`` at rest at ``qpos (B, nq)`` (their rows); their position
