@@ -269,7 +269,7 @@ def _setup_train(p: argparse.ArgumentParser):
         from h2s2r.policy.train import run_train
 
         cfg = config_from_args(TrainConfig, args)
-        check_task_config(cfg, str(args.config or "train"))
+        check_task_config(cfg, " + ".join(map(str, args.config or ["train"])))
         unit = "env-steps" if cfg.total_steps else "s"
         if int(os.environ.get("RANK", "0")) > 0:  # a torchrun follower: rank 0 reports
             run_train(args.workspace, cfg, env_factory(cfg.backend), log=lambda *a: None)

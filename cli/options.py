@@ -2,7 +2,8 @@
 
 Each verb's options are the scalar fields of its stage's config dataclass (``--field-name``,
 help text from the field's trailing comment); ``--config FILE.yaml`` sets any field,
-nested task options included. Precedence: flag > ``--config`` > the dataclass default.
+nested task options included. Precedence: flag > ``--config`` (several: the later over
+the earlier) > the dataclass default.
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ def add_dataclass_args(
     parser.add_argument(
         "--config",
         type=Path,
+        action="append",
         default=None,
-        help="YAML file with option values (see configs/); flags override it",
+        help="YAML file with option values (see configs/); flags override it. Given "
+        "several times, the files apply in order, a later one's values over an earlier's",
     )
     for f in dataclasses.fields(cls):
         if f.name in skip or not isinstance(f.default, (bool, int, float, str)):
@@ -92,8 +95,8 @@ def config_from_args(cls: type, args: argparse.Namespace) -> Any:
     ]
     try:
         cfg = cls(**{k: given.pop(k) for k in required if k in given})
-        if getattr(args, "config", None) is not None:
-            cfg = apply_overrides(cfg, load_config_file(args.config), str(args.config))
+        for path in getattr(args, "config", None) or []:
+            cfg = apply_overrides(cfg, load_config_file(path), str(path))
         return dataclasses.replace(cfg, **given)
     except (TypeError, ValueError) as e:
         raise H2S2RError(f"invalid option: {e}") from e

@@ -147,6 +147,15 @@ def _refuse_duplicate_keys(loader: Any, node: Any, where: str) -> None:
         first_line[seen] = line
 
 
+def _merged(base: Mapping, update: Mapping) -> dict:
+    """``base`` with ``update``'s keys, nested mappings merged key by key."""
+    out = dict(base)
+    for k, v in update.items():
+        b = out.get(k)
+        out[k] = _merged(b, v) if isinstance(b, Mapping) and isinstance(v, Mapping) else v
+    return out
+
+
 def _convert(default: Any, value: Any, where: str) -> Any:
     """``value`` as the type of ``default``, or an error naming ``where``."""
     if dataclasses.is_dataclass(default) and not isinstance(default, type):
@@ -154,7 +163,7 @@ def _convert(default: Any, value: Any, where: str) -> Any:
     if isinstance(default, Mapping):
         if not isinstance(value, Mapping):
             raise H2S2RError(f"{where}: must be a mapping, got {value!r}")
-        return dict(value)
+        return _merged(default, value)  # a second --config adds to the first's
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise H2S2RError(f"{where}: must be true or false, got {value!r}")

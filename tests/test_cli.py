@@ -81,6 +81,24 @@ def test_config_file_and_flag_precedence(tmp_path, capsys):
     assert "unknown option(s) ['taks']" in err and "task" in err
 
 
+def test_several_config_files_apply_in_order(tmp_path):
+    """Probe round 9: with two ``--config`` files only the last applied, silently. Now
+    each applies in order, a later value over an earlier one, ``task_config`` merged key
+    by key; flags over both."""
+    from h2s2r.cli.main import build_parser
+    from h2s2r.cli.options import config_from_args
+    from h2s2r.policy.config import TrainConfig
+
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("seed: 5\nnum_envs: 64\ntask_config:\n  goal_speed: [0.6, 0.9]\n")
+    b.write_text("seed: 6\ntask_config:\n  episode_slack_s: 3.0\n")
+    parser, _ = build_parser("train")
+    argv = ["train", "ws", "--config", str(a), "--config", str(b), "--num-envs", "32"]
+    cfg = config_from_args(TrainConfig, parser.parse_args(argv))
+    assert (cfg.seed, cfg.num_envs) == (6, 32)
+    assert dict(cfg.task_config) == {"goal_speed": [0.6, 0.9], "episode_slack_s": 3.0}
+
+
 def test_shipped_configs_parse():
     from pathlib import Path
 
