@@ -20,7 +20,8 @@ them for the driver (same order). Every registry joint must go to exactly one ou
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from h2s2r.core.errors import H2S2RError
 from h2s2r.core.robots import get_robot
 
 OUTPUT_TYPES = ("forward_position", "joint_trajectory", "joint_state")
+_TOPIC = re.compile(r"^/?[A-Za-z][A-Za-z0-9_/]*$")  # ROS 2 names, without ~ and {} forms
 # Sane ranges of the command limits (a value outside is a unit slip, not a robot setup).
 RATE_HZ = (1.0, 10000.0)  # robot drivers take 10 Hz to a few kHz
 WATCHDOG_MAX_S = 2.0  # longer, and stale inputs would steer the robot for seconds
@@ -163,6 +165,28 @@ class RobotIO:
     outputs: tuple[Output, ...] = (Output(),)
     command: CommandConfig = field(default_factory=CommandConfig)
 
+    def check_topics(self, where: str) -> None:
+        """Each topic carries one kind of message: two roles on one name (the object pose
+        on the joint states' topic, a command output on a state topic) would cross
+        messages the nodes cannot read. Also refuses names ROS would not take."""
+        roles = [(f"topics.{f.name}", getattr(self.topics, f.name)) for f in fields(Topics)]
+        roles += [(f"outputs[{i}].topic", o.topic) for i, o in enumerate(self.outputs)]
+        first: dict[str, str] = {}
+        for role, name in roles:
+            if not name:
+                continue  # unused (external_pose)
+            if not _TOPIC.match(name) or "//" in name or name.endswith("/"):
+                raise H2S2RError(
+                    f"{where}: {role} {name!r} is not a ROS topic name (letters, digits, _ "
+                    "and / between them, e.g. /h2s2r/object_pose)"
+                )
+            if name in first:
+                raise H2S2RError(
+                    f"{where}: {first[name]} and {role} are both {name!r}; each topic carries "
+                    "one kind of message — give each its own name"
+                )
+            first[name] = role
+
     def resolved_outputs(self) -> tuple[Output, ...]:
         """Outputs with their joints filled in and checked against the registry."""
         robot = get_robot(self.robot)
@@ -220,6 +244,7 @@ def load_robot_io(path: str | Path | None, robot: str) -> RobotIO:
             )
         if io.robot != robot:
             raise H2S2RError(_other_robot(path, io.robot, robot))
+    io.check_topics(str(path) if path else "the default robot config")
     io.resolved_outputs()
     return io
 

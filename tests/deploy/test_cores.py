@@ -248,6 +248,38 @@ def test_robot_config_command_limits_in_range(tmp_path, old, new, says):
         assert s in msg, (s, msg)
 
 
+@pytest.mark.parametrize(
+    "old,new,says",
+    [
+        (  # probe round 9: the policy node died with "see deploy_log/policy.log"
+            "object_pose: /h2s2r/object_pose",
+            "object_pose: /joint_states",
+            "topics.joint_states and topics.object_pose are both '/joint_states'",
+        ),
+        (
+            "topic: /allegro_hand/joint_trajectory",
+            "topic: /joint_states",
+            "topics.joint_states and outputs[1].topic are both '/joint_states'",
+        ),
+        (
+            "object_pose: /h2s2r/object_pose",
+            "object_pose: /h2s2r/object pose",
+            "topics.object_pose '/h2s2r/object pose' is not a ROS topic name",
+        ),
+    ],
+)
+def test_robot_config_topics_one_role_each(tmp_path, old, new, says):
+    """Two roles on one topic (or a name ROS refuses) are refused when the config is
+    read, in one line naming the file and both roles."""
+    from h2s2r.core.errors import H2S2RError
+    from h2s2r.core.robot_io import load_robot_io
+
+    f = _robot_yaml(tmp_path, old, new)
+    with pytest.raises(H2S2RError) as e:
+        load_robot_io(f, "iiwa_allegro")
+    assert str(e.value).startswith(f"{f}: {says}"), str(e.value)
+
+
 def test_robot_config_command_limits_edges():
     """The ranges' edges: a scale of exactly 1 (the registry's limits), a negative table
     margin (stay above the table) are fine."""
