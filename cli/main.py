@@ -237,11 +237,15 @@ def _setup_import(p: argparse.ArgumentParser):
         from h2s2r.perception.capture.registration import check_capture
 
         cfg = config_from_args(ImportConfig, args)
+        said: list[str] = []
         with progress_bar("import") as update:
-            cap = run_import(args.workspace, cfg, progress=update)
+            cap = run_import(args.workspace, cfg, progress=update, log=said.append)
+        for line in said:
+            print(line)
         print(
-            f"wrote {cap.root}: {cap.num_frames} frames {cap.width}×{cap.height} @ "
-            f"{cap.fps:.1f} fps, depth scale {cap.depth_scale_m:g} m/unit"
+            f"{'kept' if said else 'wrote'} {cap.root}: {cap.num_frames} frames "
+            f"{cap.width}×{cap.height} @ {cap.fps:.1f} fps, depth scale "
+            f"{cap.depth_scale_m:g} m/unit"
         )
         reg = check_capture(cap)
         if reg.misaligned:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import re
 import sys
 from dataclasses import asdict, dataclass
@@ -469,13 +470,19 @@ def _ros_depth(msg, scale: float) -> np.ndarray:
     raise H2S2RError(f"depth Image encoding {msg.encoding!r} is not supported (16UC1, 32FC1)")
 
 
-def run_import(ws: str | Path, cfg: ImportConfig, progress=None) -> Capture:
+# What makes two captures the same take (meta.json's payload; not the options or paths
+# that produced it).
+_TAKE_KEYS = ("frames_sha256", "files", "fps", "depth_scale_m", "width", "height", "num_frames")
+
+
+def run_import(ws: str | Path, cfg: ImportConfig, progress=None, log=None) -> Capture:
+    """Import ``cfg.source`` into ``ws/capture``. Over an existing capture: the same take
+    (identical frames, intrinsics, rate and depth scale) leaves it as it is, so nothing
+    downstream goes stale; another take is refused."""
     src = Path(cfg.source)
     out = Path(ws) / "capture"
     if not src.exists():
         raise H2S2RError(f"--from {src}: does not exist")
-    if out.exists() and any(out.iterdir()):
-        raise H2S2RError(f"{out} already holds a capture — import into a new workspace")
     if src.is_file() and src.suffix.lower() in (".bag", ".db3") and _is_realsense(src):
         importer = import_realsense
     elif (src.is_dir() and (src / "metadata.yaml").is_file()) or src.suffix in (".mcap",):
@@ -487,6 +494,15 @@ def run_import(ws: str | Path, cfg: ImportConfig, progress=None) -> Capture:
             f"--from {src}: not a format h2s2r imports (RealSense .bag/.db3, ROS 2 "
             "bag folder, or a folder of colour and depth images)"
         )
+    topics = [f"--{k}" for k in ("color-topic", "depth-topic") if getattr(cfg, k.replace("-", "_"))]
+    if topics and importer is not import_rosbag:
+        raise H2S2RError(
+            f"{' and '.join(topics)} choose topics of a ROS 2 bag, but --from {src} is "
+            f"{'a RealSense recording' if importer is import_realsense else 'a folder of images'}"
+            f": drop {' and '.join(topics)}"
+        )
+    if out.exists() and any(out.iterdir()):
+        return _import_again(src, out, cfg, importer, progress, log or (lambda *a: None))
     # Built as .capture.partial and renamed in: a failed or killed import leaves no
     # half-written capture/ to block the retry.
     with staged_folder(out) as tmp:
@@ -496,6 +512,41 @@ def run_import(ws: str | Path, cfg: ImportConfig, progress=None) -> Capture:
         except H2S2RError as e:  # named as the user knows it: capture/, not .capture.partial/
             raise H2S2RError(str(e).replace(str(tmp), str(out))) from e
     return Capture.load(out)
+
+
+def _import_again(src: Path, out: Path, cfg: ImportConfig, importer, progress, log) -> Capture:
+    """``capture/`` exists: import beside it and compare. The same take leaves capture/
+    as it is; another is refused (replacing it would make every stage made from it
+    stale)."""
+    import tempfile
+
+    meta = _take(out / "meta.json")
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".capture.check.") as d:
+        tmp = Path(d) / "capture"
+        tmp.mkdir()
+        importer(src, tmp, cfg, progress)
+        new = _take(tmp / "meta.json")
+    if meta is not None and new == meta:
+        log(f"{out} already holds this take (identical frames and intrinsics): left as it is")
+        return Capture.load(out)
+    differs = (
+        ", ".join(k for k in _TAKE_KEYS if (meta or {}).get(k) != new.get(k))
+        if meta is not None
+        else "its meta.json does not read"
+    )
+    raise H2S2RError(
+        f"{out} already holds another capture ({differs} differ from --from {src}) — to "
+        f"replace it, delete {out} first (every stage made from it becomes stale), or "
+        "import into a new workspace folder"
+    )
+
+
+def _take(meta_json: Path) -> dict | None:
+    try:
+        meta = json.loads(meta_json.read_text())
+    except (OSError, ValueError):
+        return None
+    return {k: meta.get(k) for k in _TAKE_KEYS} if isinstance(meta, dict) else None
 
 
 def _is_realsense(path: Path) -> bool:

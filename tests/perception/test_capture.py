@@ -224,6 +224,52 @@ def test_official_layout_and_float_depth_folders(tmp_path):
     np.testing.assert_array_equal(cap.read_depth_raw(1), list(_frames(2))[1][1])
 
 
+def _image_folder(src: Path, n: int, shift: int = 0) -> Path:
+    (src / "rgb").mkdir(parents=True)
+    (src / "depth").mkdir()
+    np.savetxt(src / "cam_K.txt", K)
+    for i, (rgb, depth) in enumerate(_frames(n)):
+        Image.fromarray(np.roll(rgb, shift, axis=1)).save(src / "rgb" / f"{i:05d}.png")
+        Image.fromarray(depth).save(src / "depth" / f"{i:05d}.png")
+    return src
+
+
+def test_the_same_take_imported_again_leaves_capture_as_it_is(tmp_path):
+    """Probe round 9: importing the same take again over a calibrated workspace was
+    refused ("already holds a capture") with no way on. The same take now leaves
+    capture/ byte for byte (nothing downstream goes stale); another take is refused,
+    saying what differs and how to replace it."""
+    from h2s2r.core.artifacts.base import sha256_file
+
+    src = _image_folder(tmp_path / "take", 3)
+    ws = tmp_path / "ws"
+    run_import(ws, ImportConfig(source=str(src)))
+    before = {p.name: sha256_file(p) for p in (ws / "capture").rglob("*") if p.is_file()}
+    said: list[str] = []
+    cap = run_import(ws, ImportConfig(source=str(src)), log=said.append)
+    assert cap.num_frames == 3
+    assert said and "already holds this take" in said[0] and "left as it is" in said[0]
+    after = {p.name: sha256_file(p) for p in (ws / "capture").rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in ws.iterdir()] == ["capture"]  # the check's copy is gone
+    other = _image_folder(tmp_path / "other", 3, shift=5)
+    with pytest.raises(H2S2RError) as e:
+        run_import(ws, ImportConfig(source=str(other)))
+    msg = str(e.value)
+    assert msg.startswith(f"{ws / 'capture'} already holds another capture (frames_sha256 ")
+    assert "delete" in msg and "new workspace" in msg
+    assert {p.name: sha256_file(p) for p in (ws / "capture").rglob("*") if p.is_file()} == before
+
+
+def test_topic_options_need_a_ros_bag(tmp_path):
+    """Probe round 9: ``--color-topic``/``--depth-topic`` on a folder of images were
+    ignored without a word."""
+    src = _image_folder(tmp_path / "take", 2)
+    with pytest.raises(H2S2RError, match=r"^--color-topic choose topics of a ROS 2 bag, but"):
+        run_import(tmp_path / "ws", ImportConfig(source=str(src), color_topic="/camera/color"))
+    assert not (tmp_path / "ws" / "capture").exists()
+
+
 def test_import_bad_inputs(tmp_path):
     src = tmp_path / "bad"
     (src / "rgb").mkdir(parents=True)
