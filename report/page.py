@@ -26,7 +26,12 @@ from typing import Any
 import numpy as np
 
 from h2s2r.core.artifacts import ARTIFACTS
-from h2s2r.core.artifacts.base import read_json_or_none, read_timing, staged_folder
+from h2s2r.core.artifacts.base import (
+    WRITTEN_FILE,
+    read_json_or_none,
+    read_timing,
+    staged_folder,
+)
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.runinfo import machine_info, read_machine
 from h2s2r.core.runlog import load_run_log
@@ -353,7 +358,7 @@ def _versions_table() -> str:
     return f"<table>{cells}</table>"
 
 
-REPORT_FILES = frozenset({"index.html", "rollout.mp4"})
+REPORT_FILES = frozenset({"index.html", "rollout.mp4", WRITTEN_FILE})
 
 
 def _check_report_folder(out: Path) -> None:

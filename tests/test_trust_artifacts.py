@@ -18,6 +18,7 @@ from h2s2r.cli.main import main
 from h2s2r.core.artifacts import Capture, PolicyExport, TrainRun
 from h2s2r.core.artifacts.base import (
     TIMING_FILE,
+    WRITTEN_FILE,
     partial_path,
     read_timing,
     recover_folder,
@@ -106,8 +107,8 @@ def test_a_no_op_rerun_of_every_stage_leaves_every_artifact_byte_identical(pipel
 # ---------------------------------------------------------------- atomic folders
 def test_a_failed_write_leaves_the_old_folder_and_no_partial(tmp_path):
     folder = tmp_path / "task"
-    folder.mkdir()
-    (folder / "a.txt").write_text("old")
+    with staged_folder(folder) as out:
+        (out / "a.txt").write_text("old")
     with pytest.raises(RuntimeError), staged_folder(folder) as out:
         (out / "a.txt").write_text("new, half")
         raise RuntimeError("killed")
@@ -115,8 +116,40 @@ def test_a_failed_write_leaves_the_old_folder_and_no_partial(tmp_path):
     assert not partial_path(folder).exists()
     with staged_folder(folder) as out:
         (out / "b.txt").write_text("new")
-    assert sorted(p.name for p in folder.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == [WRITTEN_FILE, "b.txt"]
     assert not replaced_path(folder).exists()
+
+
+def test_a_rewritten_folder_keeps_the_files_h2s2r_did_not_write(tmp_path, capsys):
+    """Probe round 9: a user's ``policy/NOTES.txt`` vanished without a word when export
+    wrote policy/ again. Files its writer did not list are copied into the new folder
+    and named; the writer's own files that it no longer writes go."""
+    folder = tmp_path / "policy"
+    with staged_folder(folder) as out:
+        (out / "policy.onnx").write_text("v1")
+        (out / "stale.png").write_text("v1 only")
+    (folder / "NOTES.txt").write_text("mine")
+    (folder / "runs").mkdir()
+    (folder / "runs" / "robot_a.log").write_text("mine too")
+    capsys.readouterr()
+    with staged_folder(folder) as out:
+        (out / "policy.onnx").write_text("v2")
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert files == [WRITTEN_FILE, "NOTES.txt", "policy.onnx", "runs/robot_a.log"]
+    assert (folder / "NOTES.txt").read_text() == "mine"
+    assert (folder / "policy.onnx").read_text() == "v2"
+    err = capsys.readouterr().err
+    assert "note: policy/: kept NOTES.txt, runs/robot_a.log (not written by h2s2r)" in err
+    with staged_folder(folder) as out:  # still the user's, still kept
+        (out / "policy.onnx").write_text("v3")
+    assert (folder / "NOTES.txt").read_text() == "mine"
+    # A folder written before the list existed: what the new writer does not write is kept.
+    legacy = tmp_path / "eval"
+    legacy.mkdir()
+    (legacy / "old.txt").write_text("?")
+    with staged_folder(legacy) as out:
+        (out / "metrics.json").write_text("{}")
+    assert (legacy / "old.txt").is_file()
 
 
 def test_recovery_after_a_kill_between_the_two_renames(tmp_path):

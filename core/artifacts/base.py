@@ -26,6 +26,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ META_FILE = "meta.json"
 TIMING_FILE = "timing.json"
 PARTIAL = ".partial"  # suffix of a folder being written: ``.<name>.partial``
 REPLACED = ".replaced"  # suffix of the folder it replaces, for the instant of the swap
+# In a folder written by :func:`staged_folder`: the files its writer put there (any other
+# is a user's, kept when the folder is written again).
+WRITTEN_FILE = ".h2s2r-written.json"
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
@@ -98,7 +102,9 @@ def _through_link(folder: Path) -> Path:
 def staged_folder(folder: str | Path) -> Iterator[Path]:
     """Build an artifact folder as ``.<name>.partial`` beside it, renamed into place when
     the block ends without an error. On an error or a kill the old folder stays as it was;
-    the partial one is removed (or, after a kill, by the next writer).
+    the partial one is removed (or, after a kill, by the next writer). Files in the old
+    folder that no h2s2r writer put there (listed in ``WRITTEN_FILE``) are copied into
+    the new one and named on stderr: a user's notes survive a re-export.
 
     Where ``folder`` is a symbolic link to a folder (e.g. ``policy/`` linked to the robot
     PC's share), the new folder goes into the link's target, staged beside it, and the
@@ -121,18 +127,48 @@ def staged_folder(folder: str | Path) -> Iterator[Path]:
     tmp.mkdir(parents=True)
     try:
         yield tmp
+        written = _files_in(tmp)
+        atomic_write(tmp / WRITTEN_FILE, json.dumps(written, indent=0).encode())
+        if _present(old) and not _present(folder):
+            old.rename(folder)  # an earlier swap was killed halfway: its old folder is current
+        kept = _keep_foreign_files(folder, tmp, set(written))
     except BaseException:
         with contextlib.suppress(OSError):
             _remove(tmp)
         raise
-    if _present(old) and not _present(folder):
-        old.rename(folder)  # an earlier swap was killed halfway: its old folder is current
+    if kept:
+        shown = ", ".join(kept[:5]) + (" …" if len(kept) > 5 else "")
+        print(f"note: {folder.name}/: kept {shown} (not written by h2s2r)", file=sys.stderr)
     _remove(old)
     if _present(folder):
         folder.rename(old)
     tmp.rename(folder)
     with contextlib.suppress(OSError):  # the new folder is in place; the next writer retries
         _remove(old)
+
+
+def _files_in(folder: Path) -> list[str]:
+    """Every file under ``folder``, as sorted paths relative to it."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
+
+
+def _keep_foreign_files(folder: Path, new: Path, written: set[str]) -> list[str]:
+    """Copy into ``new`` the files of the artifact folder ``folder`` that no h2s2r
+    writer put there (a user's notes beside an exported policy): those not in its
+    ``WRITTEN_FILE`` list, or, for a folder written before that list existed, those the
+    new writer does not write either. Copied, not moved: until the swap the old folder
+    stays whole. Returns their paths."""
+    if not folder.is_dir():
+        return []
+    try:
+        ours = set(json.loads((folder / WRITTEN_FILE).read_text())) | {WRITTEN_FILE}
+    except (OSError, ValueError, TypeError):
+        ours = written | {WRITTEN_FILE}
+    kept = [f for f in _files_in(folder) if f not in ours and f not in written]
+    for f in kept:
+        (new / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / f, new / f, follow_symlinks=False)
+    return kept
 
 
 def recover_folder(folder: Path) -> str | None:
