@@ -324,7 +324,10 @@ def import_same_take_again(fx: Fixtures) -> Outcome:
         (_digest(ws / "calibration") == cal0, "calibration/ changed"),
     ]
     if not _ok(r):
-        return _refused(r, r"capture", checks=same, runs=steps)
+        # Probe fix (after the first run): "import into a new workspace" is a fix that the
+        # shared FIX words miss (they know re-import, not import).
+        fix = FIX + r"|import into|new workspace"
+        return _refused(r, r"capture", fix=fix, checks=same, runs=steps)
     val = h2s2r("validate", ws)
     o = chain(r, [val], checks=same)
     o.runs += steps
