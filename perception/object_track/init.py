@@ -527,8 +527,10 @@ def initialize(
     grey = _grey_for_texture(rgb, model, K) if rgb is not None and model.grey is not None else None
     hsv = _hsv(rgb) if grey is not None and model.colour is not None else None
     order = _rank(H, depth_m, K, model, refine_top, hsv=hsv, colour_weight=texture_weight)
-    if prior is not None and 0 not in order:
-        order = [*order, 0]
+    if prior is not None:  # the expected pose and its own best neighbours, whatever their rank
+        n_local = len(hyps[0])
+        near = _rank(H[:n_local], depth_m, K, model, refine_top // 3, hsv=hsv)
+        order = [*order, *(k for k in [0, *near] if k not in order)]
 
     def evaluate(Tv: np.ndarray) -> InitResult:
         s = score_poses(
@@ -547,18 +549,24 @@ def initialize(
             total -= 1.0
         return InitResult(Tv, total, float(s.agreement[0]), int(s.visible[0]), len(H), plane)
 
-    def refine(T: np.ndarray) -> np.ndarray:
-        crop = _points_near(above, T, target, 0.04)
+    def refine(T: np.ndarray, scene: np.ndarray = above) -> np.ndarray:
+        crop = _points_near(scene, T, target, 0.04)
         if len(crop) < 30:
             return T
         return icp(target, crop, T, radii_m=(0.03, 0.015, 0.006, 0.003), iterations=20).T_cam_obj
 
     best: InitResult | None = None
     turned = False
+    local = set(range(len(hyps[0]))) if prior is not None else set()
     for k in order:
-        # The expected pose also as it is: ICP on a crop that takes in an occluder (the
-        # robot's fingers at the object) can pull a right pose off.
-        for T in [refine(H[k])] + [H[k]] * (prior is not None and k == 0):
+        candidates = [refine(H[k])]
+        if k in local:
+            # Near the expected pose also fitted to every point around it: the few points
+            # above the table beside an occluder (the robot's fingers) can hold ICP off
+            # the object, the table's points around it do not. And the expected pose
+            # as it is.
+            candidates += [refine(H[k], pts)] + [H[k]] * (k == 0)
+        for T in candidates:
             for i, F in enumerate([np.eye(4)] if grey is None else _half_turns(model.center_obj)):
                 cand = evaluate(T @ F)
                 if best is None or cand.score > best.score:

@@ -506,24 +506,37 @@ def test_the_deploy_search_is_seeded_with_the_expected_pose():
     """Probe round 8: in ``deploy --sim --camera`` the pose node's whole-view search never
     found the box beside the robot's fingers (depth agreement 0.52-0.70, 60 s, no loop);
     a depth frame of that scene differing by 1 mm in 1 % of its pixels from one where it
-    did. Seeded with where the object is expected (the demo's start pose, here 2 cm and
-    10° off the truth), the search finds it."""
+    did. Seeded with where the object is expected (the demo's start pose, here up to 3 cm
+    and 15° off the truth), the search finds it. (The first version of this fix refined
+    only against the points above the table, which the fingers crowd: 2 cm and 10° off
+    about one axis ended 24 mm away.)"""
     from h2s2r.core.geometry import so3_exp
     from h2s2r.perception.object_track.tracker import StreamTracker, TrackerConfig
 
     f = np.load(Path(__file__).parent / "data" / "occluded_start.npz")
     depth, K, truth = f["depth_mm"] * 0.001, f["K"], f["T_cam_obj_start"]
-    tracker = StreamTracker(K, f["vertices"].astype(np.float64), f["faces"], TrackerConfig())
+    v = f["vertices"].astype(np.float64)
+    tracker = StreamTracker(K, v, f["faces"], TrackerConfig())
     with pytest.raises(H2S2RError, match="object not found in frame 0"):
         tracker.start(depth)  # the whole view alone: this frame misleads it
-    prior = truth.copy()
-    prior[:3, :3] = truth[:3, :3] @ so3_exp(np.radians(10.0) * np.array([0.0, 0.6, 0.8]))
-    prior[:3, 3] += [0.02, 0.0, 0.0]
-    tracker.start(depth, prior=prior)
-    r = tracker.update(depth)  # the pose the node publishes: the first frame, tracked
-    assert r.ok
-    # The box's corners where they are (a box looks the same turned half round).
-    v = f["vertices"].astype(np.float64)
-    found, true = (v @ T[:3, :3].T + T[:3, 3] for T in (r.T_cam_obj, truth))
-    gap = np.linalg.norm(found[:, None] - true[None], axis=-1).min(axis=1)
-    assert gap.max() < 0.005, gap
+    rng = np.random.default_rng(7)
+    offsets = [(np.radians(10.0) * np.array([0.0, 0.6, 0.8]), np.array([0.02, 0.0, 0.0]))]
+    for _ in range(3):
+        axis, shift = rng.normal(size=3), rng.normal(size=3)
+        offsets.append(
+            (
+                np.radians(rng.uniform(5, 15)) * axis / np.linalg.norm(axis),
+                rng.uniform(0.01, 0.03) * shift / np.linalg.norm(shift),
+            )
+        )
+    for rotvec, shift in offsets:
+        prior = truth.copy()
+        prior[:3, :3] = truth[:3, :3] @ so3_exp(rotvec)
+        prior[:3, 3] += shift
+        tracker.start(depth, prior=prior)
+        r = tracker.update(depth)  # the pose the node publishes: the first frame, tracked
+        assert r.ok
+        # The box's corners where they are (a box looks the same turned half round).
+        found, true = (v @ T[:3, :3].T + T[:3, 3] for T in (r.T_cam_obj, truth))
+        gap = np.linalg.norm(found[:, None] - true[None], axis=-1).min(axis=1)
+        assert gap.max() < 0.005, (rotvec, shift, gap)
