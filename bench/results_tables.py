@@ -6,11 +6,10 @@
 Reads ``bench/results/``: ``sim_throughput[_warp].json`` (``bench/sim_throughput.py``),
 ``train_throughput[_warp].json`` (``bench/train_throughput.py``),
 ``track_object.json`` (``bench/track_object.py``), ``deploy_loop.json``
-(``bench/deploy_loop.py``), ``bad_inputs.json``, ``bad_inputs_round2.json``,
-``bad_inputs_round3.json`` … ``bad_inputs_round7.json``, ``isaaclab_train.json``
-(``bench/isaaclab_train.py``)
-(``bench/bad_inputs.py``) and
-``train_eval_*.json`` (``bench/train_eval.py``); a missing file leaves its table out.
+(``bench/deploy_loop.py``), ``bad_inputs.json`` and every ``bad_inputs_roundN.json``
+(``bench/bad_inputs.py``, in round order), ``isaaclab_train.json``
+(``bench/isaaclab_train.py``) and ``train_eval_*.json`` (``bench/train_eval.py``); a
+missing file leaves its table out.
 ``--write`` replaces what lies between the ``bench-tables`` markers of ``docs/results.md``
 and the README's results table (``results-summary`` markers; one row per benchmark with
 the machine it ran on; ``demo_run.json`` from ``bench/demo_run.py`` too).
@@ -214,6 +213,14 @@ def isaaclab_train(d: dict) -> list[str]:
     return rows
 
 
+def _probe_rounds() -> list[Path]:
+    """``bad_inputs_round2.json`` … in round order (round 10 after round 9)."""
+    return sorted(
+        RESULTS.glob("bad_inputs_round*.json"),
+        key=lambda p: int(p.stem.removeprefix("bad_inputs_round") or 0),
+    )
+
+
 def tables() -> str:
     out: list[str] = []
     for name, fn in (
@@ -225,12 +232,7 @@ def tables() -> str:
         ("deploy_loop.json", deploy_loop),
         ("deploy_loop_camera.json", deploy_loop),
         ("bad_inputs.json", bad_inputs),
-        ("bad_inputs_round2.json", bad_inputs),
-        ("bad_inputs_round3.json", bad_inputs),
-        ("bad_inputs_round4.json", bad_inputs),
-        ("bad_inputs_round5.json", bad_inputs),
-        ("bad_inputs_round6.json", bad_inputs),
-        ("bad_inputs_round7.json", bad_inputs),
+        *((p.name, bad_inputs) for p in _probe_rounds()),
         ("isaaclab_train.json", isaaclab_train),
     ):
         path = RESULTS / name

@@ -497,7 +497,8 @@ def run_import(ws: str | Path, cfg: ImportConfig, progress=None, log=None) -> Ca
     topics = [f"--{k}" for k in ("color-topic", "depth-topic") if getattr(cfg, k.replace("-", "_"))]
     if topics and importer is not import_rosbag:
         raise H2S2RError(
-            f"{' and '.join(topics)} choose topics of a ROS 2 bag, but --from {src} is "
+            f"{' and '.join(topics)} {'choose topics' if len(topics) > 1 else 'chooses a topic'}"
+            f" of a ROS 2 bag, but --from {src} is "
             f"{'a RealSense recording' if importer is import_realsense else 'a folder of images'}"
             f": drop {' and '.join(topics)}"
         )

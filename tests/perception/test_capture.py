@@ -265,8 +265,11 @@ def test_topic_options_need_a_ros_bag(tmp_path):
     """Probe round 9: ``--color-topic``/``--depth-topic`` on a folder of images were
     ignored without a word."""
     src = _image_folder(tmp_path / "take", 2)
-    with pytest.raises(H2S2RError, match=r"^--color-topic choose topics of a ROS 2 bag, but"):
+    with pytest.raises(H2S2RError, match=r"^--color-topic chooses a topic of a ROS 2 bag, but"):
         run_import(tmp_path / "ws", ImportConfig(source=str(src), color_topic="/camera/color"))
+    both = ImportConfig(source=str(src), color_topic="/camera/color", depth_topic="/camera/depth")
+    with pytest.raises(H2S2RError, match=r"^--color-topic and --depth-topic choose topics of"):
+        run_import(tmp_path / "ws", both)
     assert not (tmp_path / "ws" / "capture").exists()
 
 
