@@ -78,18 +78,29 @@ joint in no output and with object_pose on the joint_states topic, a joint_delta
 deployed, a path with ``:=``, ``#`` and brackets; calibrate --from-file with easy_handeye2's
 file; nan for float options; --config given twice; task_defaults.yaml as shipped; run
 --config with task_config:; train's stdout closed; retarget while train runs; synth at
-320×240 to task/; report of a robot PC's copy and of a folder that is no workspace). Cases under
+320×240 to task/; report of a robot PC's copy and of a folder that is no workspace), round 10
+(new held-out cases: train/ swapped for another run's under policy/, a user's own folders
+in the workspace, eval --policy onnx then a re-export; eval --policy onnx --checkpoint
+latest, eval --episodes 1, eval and export re-run for the same bytes; report after a deploy
+that commanded nothing and while eval runs; policy.json reformatted by an editor, policy/
+without meta.json, a robot YAML watchdog_s below the policy period, deploy --sim
+--activate, a deploy --config naming its robot YAML by a relative path; calibrate
+--from-file as a CSV, a 3×4 [R|t] and ``ros2 topic echo /tf_static``'s output; import of
+another workspace's capture/ at 15 fps and of ``*-color.png``/``*-depth.png`` pairs; synth
+--max-depth-m 0.3, a Ctrl-C of synth and the retry, two synths into one folder at once;
+negative seeds; 0 or negative values for options with no range; a tracking --method
+without its output folder; a fresh shell without MUJOCO_GL or any README variable). Cases under
 ``torchrun`` run it with 2 CPU processes over gloo; torchrun's own log and failure
 report (a traceback of torchrun itself) are kept apart from what h2s2r printed. The
 cases live in ``bench/probe/`` (``run.py``: running and verdicts; ``fixtures.py``;
-``round1.py`` … ``round9.py``; ``main.py``: this command line). ``--round N`` runs one
+``round1.py`` … ``round10.py``; ``main.py``: this command line). ``--round N`` runs one
 round (default: all). Prints a table (case, round, stage, verdict, exit status, first line of
 stderr) and writes JSON with the round of each row and the counts per round (default
 ``bench/results/bad_inputs.json``; ``bench/results/bad_inputs_roundN.json`` for
 ``--round N`` > 1: ``bad_inputs_round2.json``, ``bad_inputs_round3.json``,
 ``bad_inputs_round4.json``, ``bad_inputs_round5.json``,
 ``bad_inputs_round6.json``, ``bad_inputs_round7.json``, ``bad_inputs_round8.json``,
-``bad_inputs_round9.json``). Not a
+``bad_inputs_round9.json``, ``bad_inputs_round10.json``). Not a
 test: pytest does not collect it.
 """
 
