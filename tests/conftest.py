@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -77,4 +78,12 @@ def trained_ws(tmp_path_factory):
         make_env,
         log=lambda *a: None,
     )
+    return ws
+
+
+@pytest.fixture
+def synth_copy(synth_box, tmp_path) -> Path:
+    """A copy of the synthetic box workspace, free to break."""
+    ws = tmp_path / "ws"
+    shutil.copytree(synth_box, ws)
     return ws

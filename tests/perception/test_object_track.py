@@ -18,14 +18,8 @@ from h2s2r.perception.object_track.icp import ModelTarget, open3d_threads
 from h2s2r.perception.object_track.init import (
     _grey_for_texture,
     _half_turns,
-    _hsv,
-    colour_likelihood,
-    colour_regions,
-    fit_support_planes,
     in_view_fraction,
     initialize,
-    propose_regions,
-    scene_points,
     stable_down_directions,
 )
 from h2s2r.perception.object_track.mesh_io import read_mesh, read_texture
@@ -35,6 +29,14 @@ from h2s2r.perception.object_track.model import (
     colour_agreement,
     score_poses,
     texture_agreement,
+)
+from h2s2r.perception.object_track.scene import (
+    blurred_hsv,
+    colour_likelihood,
+    colour_regions,
+    fit_support_planes,
+    propose_regions,
+    scene_points,
 )
 from h2s2r.perception.object_track.smooth import smooth_poses
 from h2s2r.perception.object_track.stage import TrackObjectConfig, run_track_object
@@ -209,7 +211,7 @@ def test_colour_regions_and_colour_agreement_find_the_red_block():
     assert len(boxes) == 1 and boxes[0][225, 325] and not boxes[0][100, 100]
     vs, us = np.nonzero(boxes[0])
     assert us.min() >= 285 and us.max() <= 365 and vs.min() >= 185 and vs.max() <= 265
-    hsv = _hsv(rgb)
+    hsv = blurred_hsv(rgb)
     on = make_T(
         np.eye(3), [0.0095, -0.0285, 0.95]
     )  # on the block's top, centred at pixel (325, 225)
