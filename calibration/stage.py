@@ -36,6 +36,7 @@ from h2s2r.calibration.solve import (
 from h2s2r.core.artifacts import Calibration, Capture, Provenance
 from h2s2r.core.artifacts.base import staged_folder
 from h2s2r.core.artifacts.capture import read_cam_K
+from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import table_plane_from_depth
 from h2s2r.core.table import check_calibrated_table
@@ -56,12 +57,25 @@ class CalibrateConfig:
     ee_site: str = "attachment_site"  # the end-effector frame the board is fixed to
     intrinsics: str = "capture"  # capture (OUT/capture/cam_K.txt) | estimate | a cam_K.txt
     depth: str = ""  # depth PNG for the table plane (default: OUT/capture frame 0)
-    depth_scale: float = 0.001  # metres per unit of --depth and --board-depth (0 < s <= 1)
+    # metres per unit of --depth and --board-depth
+    depth_scale: float = option(0.001, above=0.0, hi=1.0)
     board_depth: str = ""  # depth PNG aligned with the first board image (square-size check)
     from_file: str = ""  # import T_base_cam: 4×4 text, or YAML translation + rotation
     check: bool = False  # only draw check.png for the existing calibration/
     joints: str = ""  # joint angles for --check (comma-separated; default: the home posture)
     allow_implausible: bool = False  # write a calibration whose scene fails the checks
+
+    def __post_init__(self) -> None:
+        ds = self.depth_scale
+        if isinstance(ds, (int, float)) and not isinstance(ds, bool) and not 0 < ds <= 1:
+            inverse = (
+                f"; {ds:g} depth units per metre? give its inverse, {1 / ds:g}" if ds > 1 else ""
+            )
+            raise H2S2RError(
+                f"--depth-scale {ds:g}: must be > 0 and <= 1 metres per depth unit (0.001 for "
+                f"millimetre PNGs){inverse}"
+            )
+        check_options(self)
 
 
 def _images(folder: str) -> list[Path]:
@@ -246,17 +260,10 @@ def _parse_options(cfg: CalibrateConfig) -> _Parsed:
                 f"(radians) of {robot.name}, got {len(q)} ({cfg.joints!r})"
             )
         _check_joint_ranges(np.asarray(q), robot, cfg.joints)
-    ds = cfg.depth_scale
-    if not (np.isfinite(ds) and 0 < ds <= 1):
-        inverse = f"; {ds:g} depth units per metre? give its inverse, {1 / ds:g}" if ds > 1 else ""
-        raise H2S2RError(
-            f"--depth-scale {ds:g}: must be > 0 and <= 1 metres per depth unit (0.001 for "
-            f"millimetre PNGs){inverse}"
-        )
     _refuse_unused(cfg)
-    for option, path in (("--depth", cfg.depth), ("--board-depth", cfg.board_depth)):
+    for flag, path in (("--depth", cfg.depth), ("--board-depth", cfg.board_depth)):
         if path:
-            _existing_file(option, path)
+            _existing_file(flag, path)
     if cfg.pose_kind not in ("joints", "ee"):
         raise H2S2RError(f"--pose-kind must be joints or ee, got {cfg.pose_kind!r}")
     parsed = _Parsed()

@@ -382,7 +382,7 @@ def _setup_demo(p: argparse.ArgumentParser):
         "--deploy-s",
         type=float,
         default=0.0,
-        help="seconds of the closing `deploy --sim` (0: one demo episode) (default: 0)",
+        help="seconds of the closing `deploy --sim` (0: one demo episode) (default: 0; >= 0)",
     )
     add_dataclass_args(p, RunConfig)
 
@@ -395,6 +395,7 @@ def _setup_demo(p: argparse.ArgumentParser):
             raise H2S2RError(f"--deploy-s must be >= 0 (0: one demo episode); got {args.deploy_s}")
         ws = args.workspace
         synth = SynthConfig(task=args.task, noise=True)
+        cfg = config_from_args(RunConfig, args)  # every option checked before any work
         made = []
 
         def make_demo() -> None:
@@ -406,7 +407,6 @@ def _setup_demo(p: argparse.ArgumentParser):
         run_stages(ws, [("capture", dataclasses.asdict(synth), make_demo)])
         for folder in ("object", "ground_truth") if made else ():  # synth wrote them too
             record_stage_run(ws / folder, made[0], "h2s2r demo: synth")
-        cfg = config_from_args(RunConfig, args)
         if args.hand_method is None:  # MediaPipe does not see the capsule hand reliably
             cfg = dataclasses.replace(cfg, hand_method="ground-truth")
             print(

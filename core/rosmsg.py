@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from h2s2r.core.errors import H2S2RError
+
 QOS_DEPTH = 5
 
 
@@ -38,7 +40,12 @@ def run_node(factory: Callable, argv: list[str] | None = None) -> None:
     from rclpy.executors import ExternalShutdownException
 
     rclpy.init(args=argv if argv is not None else sys.argv)
-    node = factory()
+    try:
+        node = factory()
+    except H2S2RError as e:  # a fault the user can fix: one line in the node's log
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        rclpy.try_shutdown()
+        raise SystemExit(1) from None
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from h2s2r import __version__
-from h2s2r.core.artifacts.base import read_timing, write_json, write_timing
+from h2s2r.core.artifacts.base import note_written, read_timing, write_json, write_timing
 
 MACHINE_FILE = "machine.json"
 PACKAGES = (
@@ -94,6 +94,7 @@ def record_stage_run(folder: str | Path, wall_s: float, command: str) -> None:
     write_timing(folder, timing)
     finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     write_json(folder / MACHINE_FILE, {"command": command, "finished": finished, **machine_info()})
+    note_written(folder, MACHINE_FILE)
 
 
 def read_machine(folder: str | Path) -> dict:

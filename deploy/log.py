@@ -31,9 +31,22 @@ def _p99_ms(x: np.ndarray) -> float:
     return float(np.percentile(np.abs(x), 99) * 1e3) if len(x) else float("nan")
 
 
-def summarize(ws: str | Path, log_dir: str | Path | None = None, config: dict | None = None):
+def commands_sent(log_dir: str | Path) -> int:
+    """How many commands the command node's own log (``command.npz``) says it sent."""
+    path = Path(log_dir) / "command.npz"
+    return len(load_run_log(path)[0].get("t", [])) if path.is_file() else 0
+
+
+def summarize(
+    ws: str | Path,
+    log_dir: str | Path | None = None,
+    config: dict | None = None,
+    failure: str = "",
+):
     """Write ``metrics.json``, ``timing.npz`` and ``deploy.png`` into ``log_dir`` (default
-    ``ws/deploy_log``) from the node logs there; returns the :class:`DeployLog`."""
+    ``ws/deploy_log``) from the node logs there; returns the :class:`DeployLog`.
+    ``failure``: why the deploy failed (recorded; ``h2s2r report`` shows it); a loop
+    that never stepped the policy and commanded the robot has ``success`` 0, not NaN."""
     ws = Path(ws)
     out = Path(log_dir) if log_dir else ws / "deploy_log"
     header = PolicyExport.load(ws / "policy").header
@@ -85,11 +98,16 @@ def summarize(ws: str | Path, log_dir: str | Path | None = None, config: dict | 
             err < goal["success_pos_m"] and ang < goal["success_rot_deg"] and on_table
         )
     else:
-        m["success"] = float("nan")
+        m["success"] = float("nan")  # a loop ran, but nothing says where the object went
+    m["loop_closed"] = float(len(t_pol) > 0 and len(t_cmd) > 0)
+    if not m["loop_closed"]:
+        m["success"] = 0.0
     upstream = [ws / "policy" / "meta.json", ws / "task" / "meta.json"]
     art = DeployLog(
         metrics=m,
-        provenance=Provenance.of_files(ws, upstream, config={**(config or {}), "object": source}),
+        provenance=Provenance.of_files(
+            ws, upstream, config={**(config or {}), "object": source, "failure": failure}
+        ),
     )
     art.save(out)
     np.savez(out / "timing.npz", policy_t=t_pol, command_t=t_cmd)

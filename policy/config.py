@@ -53,7 +53,7 @@ class TrainConfig:
     threads: int = option(0, lo=0, hi=1024)  # simulation threads (0: all cores)
     # torch threads for the PPO update, when the simulation idles (0: all)
     update_threads: int = option(0, lo=0, hi=1024)
-    seed: int = 0
+    seed: int = option(0, lo=0)  # random seed: initial weights, start poses, noise, variants
     save_every: int = option(20, lo=1)  # iterations between checkpoints
     # iterations between validation runs (0: none; keep the latest)
     validate_every: int = option(50, lo=0)

@@ -56,7 +56,9 @@ class EvalConfig:
     policy: str = option("checkpoint", choices=("checkpoint", "onnx"))
     checkpoint: str = "best"  # best (best validation in training) | latest | a file in train/
     video: bool = True  # render the policy's first episode
-    seed: int = 1  # start poses, noise, latencies (physics variants: seed + 2000003, unseen)
+    seed: int = option(
+        1, lo=0
+    )  # start poses, noise, latencies (physics variants: seed + 2000003, unseen)
     # path success: success and a mean keypoint error along the path below this (m), so an
     # object slid to its final spot instead of carried along the demo does not count; at
     # most 0.5 m (the reward's own gate pauses the goal at 0.2 m: a larger bound says nothing)
@@ -69,6 +71,13 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         check_options(self)
+        if self.policy == "onnx" and self.checkpoint != "best":
+            raise ValueError(
+                f"--checkpoint {self.checkpoint} chooses a checkpoint of train/, but --policy "
+                "onnx evaluates policy/policy.onnx as exported (its checkpoint is in "
+                "policy/policy.json): drop --checkpoint, or export that checkpoint first "
+                f"(`h2s2r export WS --checkpoint {self.checkpoint}`)"
+            )
 
     def preset_list(self) -> list[str]:
         """``randomization`` first, then the other ``presets``, each once."""
@@ -103,7 +112,7 @@ def run_eval(
     if cfg.policy == "checkpoint":
         _, run = verify_trained(ws)
     else:
-        verify_policy(ws)
+        from_checkpoint = verify_policy(ws)[0].header["checkpoint"]
     train_cfg = saved_train_config(ws)
     backend = cfg.backend or train_cfg.backend
     if backend in ONE_SIM_PER_PROCESS and len(cfg.preset_list()) > 1:
@@ -127,6 +136,7 @@ def run_eval(
     if cfg.policy == "checkpoint":
         ck = policy_checkpoint(ws, cfg.checkpoint, run.checkpoints)  # best → a file, once
         act, source = actor(load_runner(env, train_cfg, ck), env.num_envs), ck.name
+        from_checkpoint = cfg.checkpoint
     else:
         act, source = onnx_policy(ws), "policy/policy.onnx"
 
@@ -173,7 +183,9 @@ def run_eval(
         EvalResult(
             metrics=metrics,
             provenance=Provenance.of_files(
-                ws, upstream, config={**asdict(cfg), "policy_file": source}
+                ws,
+                upstream,
+                config={**asdict(cfg), "checkpoint": from_checkpoint, "policy_file": source},
             ),
         ).save(out)
         _plot(out / "success.png", runs, cfg)

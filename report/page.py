@@ -124,6 +124,8 @@ def collect(ws: Path) -> dict[str, Stage]:
         try:
             st.artifact = ARTIFACTS[folder].load(path)
             st.status = "ok"
+            if failure := st.artifact.provenance.config.get("failure"):  # e.g. a failed deploy
+                st.status, st.problem = "problem", f"the command failed: {failure}"
         except H2S2RError as e:
             st.status, st.problem = "problem", str(e)
         except Exception as e:  # a report never fails on one artifact: it says what broke
@@ -260,7 +262,7 @@ def _fmt(v: Any) -> str:
         return "—" if v is None else str(v)
     if isinstance(v, float):
         if not np.isfinite(v):
-            return str(v)
+            return "n/a" if np.isnan(v) else str(v)
         return f"{v:.3g}" if abs(v) < 1e4 else f"{v:,.0f}"
     if isinstance(v, int):
         return f"{v:,}"

@@ -15,6 +15,7 @@ from PIL import Image
 from h2s2r.cli.main import main
 from h2s2r.core.artifacts import Capture, PolicyExport, TrainRun
 from h2s2r.core.artifacts.base import (
+    TIMING_FILE,
     WRITTEN_FILE,
     partial_path,
     read_timing,
@@ -23,6 +24,7 @@ from h2s2r.core.artifacts.base import (
     staged_folder,
 )
 from h2s2r.core.errors import ArtifactError, H2S2RError
+from h2s2r.core.runinfo import record_stage_run
 from h2s2r.core.trust import verify_policy, verify_trained
 from h2s2r.core.workspace import LOCK_FILE, WorkspaceError, validate_workspace, workspace_lock
 from h2s2r.policy.config import TrainConfig
@@ -130,6 +132,14 @@ def test_a_rewritten_folder_keeps_the_files_h2s2r_did_not_write(tmp_path, capsys
     with staged_folder(folder) as out:  # still the user's, still kept
         (out / "policy.onnx").write_text("v3")
     assert (folder / "NOTES.txt").read_text() == "mine"
+    # Probe round 10: the run record h2s2r adds after the swap (timing.json, machine.json)
+    # is h2s2r's: a rewrite neither keeps it as a user's nor says so.
+    record_stage_run(folder, 1.0, "h2s2r export ws")
+    capsys.readouterr()
+    with staged_folder(folder) as out:
+        (out / "policy.onnx").write_text("v4")
+    assert "machine.json" not in capsys.readouterr().err
+    assert not (folder / TIMING_FILE).exists() and not (folder / "machine.json").exists()
     # A folder written before the list existed: what the new writer does not write is kept.
     legacy = tmp_path / "eval"
     legacy.mkdir()

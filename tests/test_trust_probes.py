@@ -3,6 +3,7 @@ found, one test per find. Each test here failed before its fix."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -23,7 +24,7 @@ from h2s2r.core.artifacts.base import (
 )
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.trust import verify_trained
-from h2s2r.core.workspace import workspace_lock
+from h2s2r.core.workspace import LOCK_FILE, workspace_lock
 from h2s2r.policy.config import TrainConfig
 from h2s2r.policy.evaluate import EvalConfig, run_eval
 from h2s2r.policy.export import run_export
@@ -436,3 +437,72 @@ def test_resume_refuses_a_changed_task_and_another_backend(trained_ws, tmp_path)
     with pytest.raises(H2S2RError, match=r"task changed since this run was trained"):
         run_train(ws, cfg, make_env, **QUIET)
     assert sorted(p.name for p in (ws / "train").iterdir()) == before  # nothing touched
+
+
+# ----------------------------------------------------------------------------- round 10
+def _numeric_options():
+    """``(verb, its parser, the option's action)`` of every int and float option."""
+    from h2s2r.cli.main import VERBS, build_parser
+
+    for v in VERBS:
+        if not v.setup:
+            continue
+        parser, _ = build_parser(v.name)
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        p = sub.choices[v.name]
+        for a in p._actions:
+            if a.type in (int, float) and not a.choices:
+                yield v.name, p, a
+
+
+def _outside(action) -> list[str]:
+    """Values just outside the range an option's help declares (``; >= lo``, ``> lo``,
+    ``<= hi``)."""
+    out, h, num = [], action.help or "", r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)"
+    if m := re.search(r"; >= " + num, h):
+        lo = float(m.group(1))
+        out.append(str(int(lo) - 1 if action.type is int else lo - 0.5))
+    if m := re.search(r"(?:; |, )> " + num, h):
+        out.append(str(action.type(float(m.group(1)))))
+    if m := re.search(r"<= " + num, h):
+        hi = float(m.group(1))
+        out.append(str(int(hi) + 1 if action.type is int else hi * 2 + 1))
+    return out
+
+
+def test_every_numeric_option_is_range_checked_in_one_line(tmp_path, capsys):
+    """Probe round 10: ``--seed -1`` (eval, track-object) was a numpy traceback and
+    ``deploy --sim-seed -1`` a 60 s wait; ``track-hand --smooth-half-window -1`` was taken.
+    Every int and float option of every verb declares its range in its help, and a value
+    outside it is refused in one line naming the option, before any work."""
+    unranged, unrefused = [], []
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    for verb, parser, action in _numeric_options():
+        flag, bad_values = action.option_strings[0], _outside(action)
+        if not bad_values:
+            unranged.append(f"{verb} {flag}")
+        argv = [verb]
+        for a in parser._actions:
+            if not a.option_strings and a.dest != "help":
+                argv.append(str(ws))
+            elif a.required:
+                argv += [a.option_strings[0], str(ws)]
+        for bad in bad_values:
+            code = main([*argv, flag, bad])
+            err = capsys.readouterr().err.strip()
+            left = [p.name for p in ws.iterdir() if p.name != LOCK_FILE]
+            if code != 1 or flag not in err or "\n" in err or left:
+                unrefused.append(f"{verb} {flag} {bad}: exit {code}, {err[-200:]!r}, left {left}")
+                shutil.rmtree(ws)
+                ws.mkdir()
+    assert unranged == [] and unrefused == []
+
+
+def test_eval_of_the_onnx_policy_refuses_another_checkpoint(capsys):
+    """Probe round 10: ``eval --policy onnx --checkpoint latest`` evaluated policy.onnx
+    (exported from the best checkpoint) and recorded "latest"."""
+    with pytest.raises(ValueError, match=r"^--checkpoint latest chooses a checkpoint .*export"):
+        EvalConfig(policy="onnx", checkpoint="latest")
+    EvalConfig(policy="onnx")  # the default is fine
+    EvalConfig(policy="checkpoint", checkpoint="latest")

@@ -152,6 +152,20 @@ def _files_in(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
 
 
+def note_written(folder: str | Path, *names: str) -> None:
+    """Add files h2s2r writes into an artifact folder after :func:`staged_folder` put it
+    in place (``timing.json``, ``machine.json``) to its ``WRITTEN_FILE`` list, so that a
+    rewrite does not keep them as a user's. A folder without the list is left alone."""
+    path = Path(folder) / WRITTEN_FILE
+    try:
+        listed = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    merged = sorted(set(listed) | set(names))
+    if merged != listed:
+        atomic_write(path, json.dumps(merged, indent=0).encode())
+
+
 def _keep_foreign_files(folder: Path, new: Path, written: set[str]) -> list[str]:
     """Copy into ``new`` the files of the artifact folder ``folder`` that no h2s2r
     writer put there (a user's notes beside an exported policy): those not in its
@@ -236,6 +250,7 @@ def write_timing(folder: Path, timing: Mapping[str, float]) -> None:
     hashed and never read as an input, so a re-run on the same inputs leaves every
     artifact's hashed bytes the same."""
     write_json(Path(folder) / TIMING_FILE, {k: float(v) for k, v in timing.items()})
+    note_written(folder, TIMING_FILE)
 
 
 def read_timing(folder: Path) -> dict[str, float]:

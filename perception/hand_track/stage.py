@@ -27,7 +27,7 @@ import numpy as np
 
 from h2s2r.core.artifacts import Capture, GroundTruth, HandTrack, Provenance
 from h2s2r.core.artifacts.base import staged_folder, write_timing
-from h2s2r.core.config import option
+from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import project_points
 from h2s2r.perception.hand_track.skeleton import BONES, GATE_BITS
@@ -64,10 +64,15 @@ class TrackHandConfig:
     hamer_output: str = ""  # folder of hamer_depth per-frame JSON files (00000.json …)
     min_detection: float = option(0.3, lo=0.0, hi=1.0)  # MediaPipe detection confidence
     # A false detection, or wrong depth under the hand, wants another hand size:
-    frame_size_tolerance: float = 1.33  # flag a frame whose own hand size is off ×this
+    frame_size_tolerance: float = option(
+        1.33, above=1.0
+    )  # flag a frame whose own hand size is off ×this
     # A frame whose 2D keypoints the video's hand cannot explain is flagged:
-    max_reprojection_palm: float = 0.25  # max reprojection rms, as a fraction of palm px
-    smooth_half_window: int = 2  # Savitzky–Golay half window over valid runs; 0 = off
+    max_reprojection_palm: float = option(
+        0.25, above=0.0
+    )  # max reprojection rms, as a fraction of palm px
+    # Savitzky–Golay half window over valid runs (frames); 0 = off
+    smooth_half_window: int = option(2, lo=0, hi=100)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -84,6 +89,7 @@ class TrackHandConfig:
             raise H2S2RError(
                 f"--max-reprojection-palm must be > 0 (e.g. 0.25), got {self.max_reprojection_palm}"
             )
+        check_options(self)
 
 
 def check_min_detection(value: float) -> None:

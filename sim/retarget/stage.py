@@ -34,7 +34,7 @@ from h2s2r.core.artifacts import (
 )
 from h2s2r.core.artifacts.base import staged_folder, write_timing
 from h2s2r.core.artifacts.tracks import write_metrics
-from h2s2r.core.config import option
+from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import ArtifactError, H2S2RError
 from h2s2r.core.geometry import (
     T_inv,
@@ -59,7 +59,8 @@ class RetargetConfig:
     """Options of ``h2s2r retarget``."""
 
     robot: str = DEFAULT_ROBOT  # robot registry entry
-    max_palm_residual_m: float = 0.03  # refuse a pre-manipulation palm farther than this
+    # refuse a pre-manipulation palm farther than this from its target (m)
+    max_palm_residual_m: float = option(0.03, above=0.0, hi=1.0)
     allow_unreachable: bool = False  # write the task even if the palm target is not reached
     # how far before the pre-manipulation frame a hand may be taken (0: that frame only)
     max_hand_gap_frames: int = option(5, lo=0)
@@ -74,6 +75,7 @@ class RetargetConfig:
                 "frame to look for a valid hand; 0: that frame only; for no limit give the "
                 f"demo's frame count), got {gap!r}"
             )
+        check_options(self)
 
 
 def human_palm_frame(kp: np.ndarray, handedness: str, present: np.ndarray) -> np.ndarray:
@@ -236,9 +238,18 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
     )
     reach = ik.solve(palm_T, tips, np.asarray(robot.home_qpos), palm_only=True)
     if reach.palm_pos_err_m > cfg.max_palm_residual_m and not cfg.allow_unreachable:
+        limit = f"{cfg.max_palm_residual_m * 100:.1f} cm"
+        default = RetargetConfig.max_palm_residual_m
+        if reach.palm_pos_err_m <= default:  # only the user's tighter limit refuses it
+            raise H2S2RError(
+                f"{robot.name} reaches the demo's pre-manipulation palm pose within "
+                f"{reach.palm_pos_err_m * 100:.1f} cm, more than --max-palm-residual-m "
+                f"{cfg.max_palm_residual_m:g} ({limit}): IK cannot do better here; give a "
+                f"larger --max-palm-residual-m (default {default:g}), or drop it"
+            )
         raise H2S2RError(
             f"{robot.name} cannot reach the demo's pre-manipulation palm pose: residual "
-            f"{reach.palm_pos_err_m * 100:.1f} cm (> {cfg.max_palm_residual_m * 100:.0f} cm), "
+            f"{reach.palm_pos_err_m * 100:.1f} cm (> --max-palm-residual-m, {limit}), "
             f"{np.degrees(reach.palm_rot_err_rad):.0f}°. Check calibration/ (is the object "
             "within the arm's reach?) or pass --allow-unreachable to keep it"
         )

@@ -530,8 +530,8 @@ def no_image_reads(tmp_path, monkeypatch):
 )
 def test_every_option_is_checked_before_any_image_is_read(no_image_reads, options, match):
     ws, images = no_image_reads
-    cfg = CalibrateConfig(images=str(images), intrinsics=str(_write_K(ws / "K.txt")), **options)
-    with pytest.raises(H2S2RError, match=match):
+    with pytest.raises(H2S2RError, match=match):  # some are refused by the config itself
+        cfg = CalibrateConfig(images=str(images), intrinsics=str(_write_K(ws / "K.txt")), **options)
         run_calibrate(ws, cfg)
     assert not (ws / "calibration").exists()
 

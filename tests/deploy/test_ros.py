@@ -407,6 +407,15 @@ def test_deploy_without_a_robot_fails_naming_the_joint_states_topic(deploy_ws, r
     assert "start the robot's drivers" in msg and "--sim" in msg, msg
     assert any(s.startswith("warning: no joint state") for s in said), said  # while it ran
     assert (ws / "deploy_log" / "metrics.json").is_file()  # the node logs are kept
+    # Probe round 10: the log said "success nan" and the report "deploy_log/ ok".
+    from h2s2r.core.artifacts import DeployLog
+    from h2s2r.report.page import collect
+
+    dl = DeployLog.load(ws / "deploy_log")
+    assert dl.metrics["success"] == 0.0 and dl.metrics["loop_closed"] == 0.0
+    assert dl.provenance.config["failure"] == msg.split(" (deploy_log/ in ")[0]
+    st = collect(ws)["deploy_log"]
+    assert st.status == "problem" and st.problem.startswith("the command failed: no joint state")
 
 
 def test_deploy_with_a_robot_but_no_activation_says_how_to_activate(deploy_ws, ros_env, tmp_path):
@@ -451,3 +460,40 @@ def test_a_goal_speed_training_never_saw_is_refused_before_anything_starts(deplo
     check_goal_speed(0.75, [0.5, 1.0])
     with pytest.raises(H2S2RError, match=r"--goal-speed 0\.3 is outside"):
         check_goal_speed(0.3, [0.5, 1.0])
+
+
+def test_a_node_that_cannot_start_says_why_in_one_line(deploy_ws, ros_env, tmp_path, monkeypatch):
+    """Probe round 10: in a shell without MENAGERIE_ROOT, `deploy --sim` said only "the
+    policy node stopped: see deploy_log/policy.log" (a traceback there). The robot model
+    is loaded before any node starts, and a node's own one-line error is relayed."""
+    import shutil
+
+    from h2s2r.cli.deploy import _last_words
+    from h2s2r.core import robots
+    from h2s2r.core.errors import H2S2RError
+    from h2s2r.core.rosmsg import run_node
+
+    ws = tmp_path / "ws"
+    shutil.copytree(deploy_ws, ws)
+
+    def no_menagerie(robot, physics=None):
+        raise H2S2RError("cannot load MuJoCo Menagerie model kuka_iiwa_14 — set MENAGERIE_ROOT")
+
+    monkeypatch.setattr(robots, "build_robot_spec", no_menagerie)
+    with pytest.raises(H2S2RError, match="MENAGERIE_ROOT"):
+        run_deploy(ws, DeployConfig(sim=True), log=lambda *a: None)
+    assert not (ws / "deploy_log").exists()  # before any node started
+
+    def factory():
+        raise H2S2RError("/no/such/policy.onnx: missing — run `h2s2r export WS`")
+
+    with pytest.raises(SystemExit) as e:
+        run_node(factory, argv=[])
+    assert e.value.code == 1
+    out = tmp_path / "logs"
+    out.mkdir()
+    (out / "policy.log").write_text("[INFO] up\nerror: policy.onnx: missing — run export\n")
+    (out / "command.log").write_text("Traceback (most recent call last):\n  x\nValueError: bad\n")
+    assert _last_words(out, ["policy", "command"]) == (
+        "policy said: policy.onnx: missing — run export; command said: ValueError: bad; "
+    )

@@ -575,5 +575,8 @@ def test_export_onnx_matches_torch_and_eval_reproduces(trained_ws):
         assert a.metrics[f"{prefix}path_success_rate"] <= a.metrics[f"{prefix}success_rate"]
         assert a.metrics[f"{prefix}diverged_rate"] == 0.0
     assert abs(a.metrics["tracking_err_mean_m"] - b.metrics["tracking_err_mean_m"]) < 1e-3
+    # eval/meta.json names the checkpoint policy.onnx came from (probe round 10: it said
+    # "latest" for an ONNX exported from the best, --checkpoint being ignored).
+    assert b.provenance.config["checkpoint"] == art.header["checkpoint"]
     assert isinstance(EvalResult.load(trained_ws / "eval"), EvalResult)
     assert (trained_ws / "eval" / "success.png").is_file()
