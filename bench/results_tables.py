@@ -342,12 +342,10 @@ def summary() -> str:
             "`bench/isaaclab_train.py` |"
         )
     probes = []
-    for n, name in enumerate(
-        ("bad_inputs.json", *(f"bad_inputs_round{k}.json" for k in range(2, 10))), 1
-    ):
-        if d := _load(name):
+    for path in [RESULTS / "bad_inputs.json", *_probe_rounds()]:
+        if d := _load(path.name):
             c = d["counts"]
-            probes.append(f"round {n}: {c['GOOD']}/{c['WEAK']}/{c['BAD']}")
+            probes.append(f"round {d.get('round', 1)}: {c['GOOD']}/{c['WEAK']}/{c['BAD']}")
     if probes:
         rows.append(
             "| bad inputs, each held-out round as recorded (round 1 after its fixes, later "
