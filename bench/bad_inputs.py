@@ -89,18 +89,31 @@ without meta.json, a robot YAML watchdog_s below the policy period, deploy --sim
 another workspace's capture/ at 15 fps and of ``*-color.png``/``*-depth.png`` pairs; synth
 --max-depth-m 0.3, a Ctrl-C of synth and the retry, two synths into one folder at once;
 negative seeds; 0 or negative values for options with no range; a tracking --method
-without its output folder; a fresh shell without MUJOCO_GL or any README variable). Cases under
+without its output folder; a fresh shell without MUJOCO_GL or any README variable), round 11
+(new held-out cases: calibration.json edited by hand, then validate; calibrate
+--from-file twice (the same bytes?), its YAML as position/orientation and as a wxyz list
+with quaternion_order, --check --joints with the 7 arm joints only; import of
+float-metre .npy depth with --depth-scale, import --config holding from:, a take inside
+the workspace and as the workspace; report with report/ a symlink to a web share and of
+a training server's copy; every metrics.json as strict flat JSON; export --checkpoint
+best_model.pt; policy.onnx alone copied from a sibling run's export; a robot YAML with
+rate_hz below the policy rate and with a joint in two outputs; ROS_DOMAIN_ID set but
+empty; retarget --allow-unreachable with a tiny --max-palm-residual-m and a YAML
+allow_unreachable: "false"; track-hand --method ground-truth --hand left and
+--smooth-half-window 100 on 30 frames; run after policy/ was deleted; export while eval
+is suspended (Ctrl-Z); a train YAML with a zero-width hidden layer). Cases under
 ``torchrun`` run it with 2 CPU processes over gloo; torchrun's own log and failure
 report (a traceback of torchrun itself) are kept apart from what h2s2r printed. The
 cases live in ``bench/probe/`` (``run.py``: running and verdicts; ``fixtures.py``;
-``round1.py`` … ``round10.py``; ``main.py``: this command line). ``--round N`` runs one
+``round1.py`` … ``round11.py``; ``main.py``: this command line). ``--round N`` runs one
 round (default: all). Prints a table (case, round, stage, verdict, exit status, first line of
 stderr) and writes JSON with the round of each row and the counts per round (default
 ``bench/results/bad_inputs.json``; ``bench/results/bad_inputs_roundN.json`` for
 ``--round N`` > 1: ``bad_inputs_round2.json``, ``bad_inputs_round3.json``,
 ``bad_inputs_round4.json``, ``bad_inputs_round5.json``,
 ``bad_inputs_round6.json``, ``bad_inputs_round7.json``, ``bad_inputs_round8.json``,
-``bad_inputs_round9.json``, ``bad_inputs_round10.json``). Not a
+``bad_inputs_round9.json``, ``bad_inputs_round10.json``,
+``bad_inputs_round11.json``). Not a
 test: pytest does not collect it.
 """
 

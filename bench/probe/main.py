@@ -27,6 +27,7 @@ from . import (  # noqa: F401  (they register their cases, in order)
     round8,
     round9,
     round10,
+    round11,
 )
 from .fixtures import Fixtures
 from .run import CASES, DEFAULT_OUT, REPO, ROUNDS, Outcome, _tail
