@@ -187,6 +187,19 @@ def check_goal_speed(speed: float, trained: list[float]) -> None:
         )
 
 
+def check_command_rate(rate_hz: float, ctrl_dt_s: float, cfg: DeployConfig) -> None:
+    """The command node must tick at least as often as the policy steps: slower, it
+    drops the policy's targets and the robot moves in coarser steps than training's."""
+    if rate_hz * ctrl_dt_s < 1.0 - 1e-9:
+        where = cfg.robot_config or "the default robot config"
+        raise H2S2RError(
+            f"{where}: command rate_hz {rate_hz:g} is below the policy's "
+            f"{1 / ctrl_dt_s:g} Hz (ctrl_dt_s {ctrl_dt_s:g} in policy/policy.json): the "
+            "command node would skip the policy's targets — set rate_hz to the robot "
+            f"driver's command rate, at least {1 / ctrl_dt_s:g} (usually 100-1000 Hz)"
+        )
+
+
 def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
     """Run the deployment; returns the ``DeployLog`` written into ``ws/deploy_log``."""
     from h2s2r.core.robots import build_robot_spec, get_robot
@@ -197,6 +210,7 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
     build_robot_spec(get_robot(policy.header["robot"]))  # what every node loads (Menagerie)
     robot_io = load_robot_io(cfg.robot_config, task.robot)  # and before deploy_log/ goes
     check_goal_speed(cfg.goal_speed, policy.header["goal"]["goal_speed_range"])
+    check_command_rate(robot_io.command.rate_hz, float(policy.header["ctrl_dt_s"]), cfg)
     env = ros_environment(cfg)
     for n in notes:
         log(f"note: {n}")

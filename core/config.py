@@ -44,7 +44,8 @@ def option(
 
 def check_options(cfg: Any) -> None:
     """Raise ``ValueError`` naming the first option of ``cfg`` outside its declared range
-    (``--flag-name (field_name) must be …, got …``)."""
+    (``--flag-name (field_name) must be …, got …``). A tuple option (``hidden_dims``) is
+    a non-empty list whose every element must be in the range."""
     for f in dataclasses.fields(cfg):
         c = f.metadata.get("check")
         if not c:
@@ -55,14 +56,26 @@ def check_options(cfg: Any) -> None:
             if v not in c["choices"]:
                 raise ValueError(f"{name} must be one of {', '.join(c['choices'])}; got {v!r}")
             continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
-            raise ValueError(f"{name} must be a number, got {v!r}")
-        if c["lo"] is not None and v < c["lo"]:
-            raise ValueError(f"{name} must be at least {c['lo']}, got {v}")
-        if c["hi"] is not None and v > c["hi"]:
-            raise ValueError(f"{name} must be at most {c['hi']}, got {v}")
-        if c["above"] is not None and not v > c["above"]:
-            raise ValueError(f"{name} must be greater than {c['above']}, got {v}")
+        if not isinstance(f.default, tuple):
+            _check_number(name, v, c)
+        elif not isinstance(v, (tuple, list)) or not v:
+            raise ValueError(f"{name} must be a non-empty list of numbers, got {v!r}")
+        else:
+            for k, x in enumerate(v):
+                _check_number(f"{f.name}[{k}] of {list(v)}", x, c)
+                if isinstance(f.default[0], int) and not isinstance(x, int):
+                    raise ValueError(f"{f.name}[{k}] of {list(v)} must be a whole number, got {x}")
+
+
+def _check_number(name: str, v: Any, c: Mapping[str, Any]) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+        raise ValueError(f"{name} must be a number, got {v!r}")
+    if c["lo"] is not None and v < c["lo"]:
+        raise ValueError(f"{name} must be at least {c['lo']}, got {v}")
+    if c["hi"] is not None and v > c["hi"]:
+        raise ValueError(f"{name} must be at most {c['hi']}, got {v}")
+    if c["above"] is not None and not v > c["above"]:
+        raise ValueError(f"{name} must be greater than {c['above']}, got {v}")
 
 
 def option_range(f: dataclasses.Field) -> str:

@@ -45,7 +45,8 @@ class TrainConfig:
     synergy_scale: float = option(1.0, above=0.0)
     recurrent: bool = False  # an LSTM policy instead of an MLP
     steps_per_env: int = option(16, lo=2, hi=10_000)  # rollout length per PPO iteration
-    hidden_dims: tuple[int, ...] = (128, 64, 32)  # actor and critic MLP layers
+    # actor and critic MLP layers (each at least one unit wide)
+    hidden_dims: tuple[int, ...] = option((128, 64, 32), lo=1, hi=65536)
     # mini-batches per PPO epoch (0: auto, growing with the worlds: see ppo_config)
     mini_batches: int = option(0, lo=0, hi=4096)
     learning_rate: float = option(1e-3, above=0.0, hi=1.0)

@@ -506,3 +506,57 @@ def test_eval_of_the_onnx_policy_refuses_another_checkpoint(capsys):
         EvalConfig(policy="onnx", checkpoint="latest")
     EvalConfig(policy="onnx")  # the default is fine
     EvalConfig(policy="checkpoint", checkpoint="latest")
+
+
+# ----------------------------------------------------------------------------- round 11
+def test_a_zero_width_layer_is_refused_naming_hidden_dims(tmp_path, capsys):
+    """Probe round 11: ``hidden_dims: [128, 0, 32]`` trained a network whose actions
+    cannot depend on the observation, with only torch's warning."""
+    (tmp_path / "ws").mkdir()
+    net = tmp_path / "net.yaml"
+    net.write_text("hidden_dims: [128, 0, 32]\n")
+    assert main(["train", str(tmp_path / "ws"), "--config", str(net)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "hidden_dims[1] of [128, 0, 32] must be at least 1" in err and "\n" not in err
+    assert not (tmp_path / "ws" / "train").exists()
+    with pytest.raises(ValueError, match=r"hidden_dims\[0\] .* whole number"):
+        TrainConfig(hidden_dims=(64.5, 32))
+
+
+def test_float_depth_with_a_depth_scale_is_refused(tmp_path):
+    """Probe round 11: ``--depth-scale`` with float-metre ``.npy`` depth was dropped
+    without a word."""
+    from h2s2r.perception.capture.importers import ImportConfig, run_import
+
+    src = _image_folder(tmp_path / "take")
+    for p in (src / "depth").glob("*.png"):
+        np.save(p.with_suffix(".npy"), np.full((48, 64), 0.8, np.float32))
+        p.unlink()
+    with pytest.raises(H2S2RError, match=r"^--depth-scale 0\.001: .*float depth.*drop"):
+        run_import(tmp_path / "ws", ImportConfig(source=str(src), depth_scale=0.001))
+    assert not (tmp_path / "ws" / "capture").exists()
+    run_import(tmp_path / "ws", ImportConfig(source=str(src)))  # metres as they are
+
+
+def test_a_command_rate_below_the_policys_is_refused():
+    """Probe round 11: a robot YAML with ``rate_hz: 10`` (the policy steps at 15 Hz)
+    deployed without a word."""
+    from h2s2r.cli.deploy import DeployConfig, check_command_rate
+
+    check_command_rate(15.0, 1 / 15, DeployConfig())
+    with pytest.raises(H2S2RError, match=r"^my.yaml: command rate_hz 10 is below .*15 Hz"):
+        check_command_rate(10.0, 1 / 15, DeployConfig(robot_config="my.yaml"))
+
+
+def test_a_smoothing_window_of_seconds_is_refused(capsys):
+    """Probe round 11: ``track-hand --smooth-half-window 100`` on a 30-frame take fitted
+    one quadratic across it (11 mm off, against 0.4 mm)."""
+    from h2s2r.perception.object_track.smooth import check_smoothing_window
+
+    with pytest.raises(H2S2RError, match=r"spans 6\.70 s of video .* at most 29 \(0 = off\)"):
+        check_smoothing_window(100, 30.0)
+    check_smoothing_window(2, 30.0, warn_s=0.5)
+    check_smoothing_window(2, 3.0, warn_s=None)  # a short, slow take: no word either
+    assert capsys.readouterr().err == ""
+    check_smoothing_window(10, 30.0, warn_s=0.5)
+    assert "warning: --smooth-half-window 10 spans 0.70 s" in capsys.readouterr().err

@@ -302,6 +302,11 @@ def import_folder(src: Path, out: Path, cfg: ImportConfig, progress=None) -> Cap
                 raise H2S2RError(f"{p}: no depth image {stem}.png next to it")
             depth.append(match[0])
     scale = _depth_scale(cfg, src)
+    if cfg.depth_scale > 0 and _read_depth(depth[0])[1]:
+        raise H2S2RError(
+            f"--depth-scale {cfg.depth_scale:g}: {depth[0]} holds float depth, which is read "
+            "as metres (the scale applies to 16-bit integer depth only): drop --depth-scale"
+        )
     gaps = _warn_gaps(rgb, fps, str(src))
     if gaps:
         config["frame_gaps"] = gaps  # missing frame numbers (first, last), in meta.json

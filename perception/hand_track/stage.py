@@ -19,6 +19,7 @@ whole video (:func:`.lift.lift_sequence`; docs/hand_size.md).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from h2s2r.core.config import check_options, option
 from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import project_points
 from h2s2r.perception.hand_track.skeleton import BONES, GATE_BITS
-from h2s2r.perception.object_track.smooth import savgol_weights
+from h2s2r.perception.object_track.smooth import check_smoothing_window, savgol_weights
 
 METHODS = ("mediapipe", "hamer", "ground-truth")
 # Plausible wrist-to-middle-knuckle length (MediaPipe keypoints 0 → 9). Anthropometric
@@ -469,6 +470,7 @@ def run_track_hand(
 ) -> HandTrack:
     ws = Path(ws)
     cap = Capture.load(ws / "capture")
+    check_smoothing_window(cfg.smooth_half_window, cap.fps, warn_s=0.5)
     upstream = [ws / "capture" / "meta.json"]
     t0 = time.perf_counter()
     if cfg.method == "ground-truth":
@@ -482,6 +484,12 @@ def run_track_hand(
         px = project_points(cap.K, kp)
         valid, present, metrics = np.ones(len(kp), dtype=bool), np.ones(21, dtype=bool), {}
         handedness = gt.handedness
+        if cfg.hand != handedness:
+            print(
+                f"note: --hand {cfg.hand} ignored: the synthetic demo's one hand (ground_truth/) "
+                f"is a {handedness} hand, tracked as such",
+                file=sys.stderr,
+            )
         upstream.append(ws / "ground_truth" / "meta.json")
     elif cfg.method == "hamer":
         if cfg.hand != "right":

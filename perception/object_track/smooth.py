@@ -8,9 +8,35 @@ acceleration motion exactly: no lag while the object moves, only noise is remove
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
+from h2s2r.core.errors import H2S2RError
 from h2s2r.core.geometry import T_inv, se3_exp, se3_log
+
+
+def check_smoothing_window(
+    half_window: int, fps: float, warn_s: float | None = None, max_s: float = 2.0
+) -> None:
+    """``--smooth-half-window`` in seconds of video: a window longer than ``max_s``
+    smooths the manipulation itself away and is refused; one longer than ``warn_s`` (the
+    hand: half a second, about how long a grasp takes to close) is named."""
+    span = 2 * half_window + 1
+    if half_window <= 0:
+        return
+    if span / fps > max_s:
+        raise H2S2RError(
+            f"--smooth-half-window {half_window} spans {span / fps:.2f} s of video ({span} "
+            f"frames at {fps:g} fps), more than {max_s:g} s: it would flatten the motion "
+            f"itself — give at most {int((max_s * fps - 1) // 2)} (0 = off)"
+        )
+    if warn_s is not None and span / fps > warn_s:
+        print(
+            f"warning: --smooth-half-window {half_window} spans {span / fps:.2f} s of video "
+            f"({span} frames at {fps:g} fps): it flattens any motion faster than that",
+            file=sys.stderr,
+        )
 
 
 def savgol_weights(half_window: int, order: int = 2) -> np.ndarray:

@@ -35,6 +35,7 @@ from h2s2r.perception.object_track.metrics import pose_metrics, rotation_error_d
 from h2s2r.perception.object_track.model import ObjectModel, sample_surface
 from h2s2r.perception.object_track.overlay import write_overlay
 from h2s2r.perception.object_track.plausibility import check_object_scale, measure_track_scale
+from h2s2r.perception.object_track.smooth import check_smoothing_window
 from h2s2r.perception.object_track.tracker import GATE_BITS, TrackerConfig, track
 
 METHODS = ("icp", "foundationpose")
@@ -179,6 +180,7 @@ def run_track_object(
 ) -> ObjectTrack:
     ws = Path(ws)
     cap = Capture.load(ws / "capture")
+    check_smoothing_window(cfg.smooth_half_window, cap.fps)
     mesh = _mesh(ws, cfg)
     upstream = [ws / "capture" / "meta.json", ws / "object" / "meta.json"]
     quality: dict[str, np.ndarray] = {}

@@ -55,7 +55,8 @@ class TrackerConfig:
     # Savitzky–Golay half window (frames); 0 = off
     smooth_half_window: int = option(3, lo=0, hi=100)
     max_points: int = option(2500, lo=100, hi=1_000_000)  # measured points per frame for ICP
-    icp_radii_m: tuple[float, ...] = (0.02, 0.01, 0.005, 0.003)  # coarse-to-fine ICP radii
+    # coarse-to-fine ICP radii, m
+    icp_radii_m: tuple[float, ...] = option((0.02, 0.01, 0.005, 0.003), above=0.0, hi=1.0)
     seed: int = option(0, lo=0)  # random seed (RANSAC, subsampling)
     roi: str = ""  # first-frame box around the object, "u0,v0,u1,v1" in pixels (a hint for clutter)
 

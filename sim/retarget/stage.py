@@ -17,6 +17,7 @@ robot at the pre-manipulation pose beside the demo frame).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -252,6 +253,14 @@ def run_retarget(ws: str | Path, cfg: RetargetConfig = RetargetConfig(), progres
             f"{reach.palm_pos_err_m * 100:.1f} cm (> --max-palm-residual-m, {limit}), "
             f"{np.degrees(reach.palm_rot_err_rad):.0f}°. Check calibration/ (is the object "
             "within the arm's reach?) or pass --allow-unreachable to keep it"
+        )
+    if reach.palm_pos_err_m > cfg.max_palm_residual_m:  # kept: --allow-unreachable
+        print(
+            f"warning: {robot.name} reaches the demo's pre-manipulation palm pose only within "
+            f"{reach.palm_pos_err_m * 100:.1f} cm (> --max-palm-residual-m "
+            f"{cfg.max_palm_residual_m:g}); kept as --allow-unreachable asks: training starts "
+            "from a hand that misses the demo's (task/metrics.json reach_palm_err_m)",
+            file=sys.stderr,
         )
     # Start the full solve near the answer but clear of everything: the palm 8 cm back from
     # the object and 4 cm up (palm only, cheap). The collision limit keeps clearances from

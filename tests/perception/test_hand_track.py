@@ -121,10 +121,14 @@ def test_mediapipe_track_on_synthetic_demo(synth_can, tmp_path):
     assert sum(m[f"gate_{k}_frames"] for k in ("no_hand",)) == (gate == 1).sum()
 
 
-def test_ground_truth_and_hamer_readers(synth_box, tmp_path):
+def test_ground_truth_and_hamer_readers(synth_box, tmp_path, capsys):
     synth_box = _private(synth_box, tmp_path)
     art = run_track_hand(synth_box, TrackHandConfig(method="ground-truth"))
     assert art.valid.all() and art.method == "ground-truth"
+    assert capsys.readouterr().err == ""
+    # Probe round 11: --hand left was ignored without a word.
+    run_track_hand(synth_box, TrackHandConfig(method="ground-truth", hand="left"))
+    assert "note: --hand left ignored: the synthetic demo's one hand" in capsys.readouterr().err
     gt = GroundTruth.load(synth_box / "ground_truth")
     out = tmp_path / "hamer"
     out.mkdir()

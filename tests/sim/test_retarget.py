@@ -174,13 +174,19 @@ def test_unreachable_target_reports_the_residual(tracked, tmp_path):
         run_retarget(ws)
 
 
-def test_a_palm_limit_tighter_than_ik_names_the_option(tracked, tmp_path):
+def test_a_palm_limit_tighter_than_ik_names_the_option(tracked, tmp_path, capsys):
     """Probe round 10: ``--max-palm-residual-m`` below what IK reaches blamed
-    calibration/; the option is named (and 0 refused as an option)."""
+    calibration/; the option is named (and 0 refused as an option). Round 11: with
+    --allow-unreachable the palm kept beyond the limit was not mentioned."""
     ws = _copy(tracked, tmp_path / "ws")
     with pytest.raises(H2S2RError, match=r"more than --max-palm-residual-m 1e-06 .*larger"):
         run_retarget(ws, RetargetConfig(max_palm_residual_m=1e-6))
     assert not (ws / "task").exists()
+    capsys.readouterr()
+    run_retarget(ws, RetargetConfig(max_palm_residual_m=1e-6, allow_unreachable=True))
+    err = capsys.readouterr().err
+    assert "warning: iiwa_allegro reaches the demo's pre-manipulation palm pose only" in err
+    assert "kept as --allow-unreachable asks" in err
     with pytest.raises(ValueError, match=r"--max-palm-residual-m .* greater than 0"):
         RetargetConfig(max_palm_residual_m=0.0)
 
