@@ -111,8 +111,6 @@ def propose_regions(
 ) -> list[np.ndarray]:
     """Boxes (boolean images) around the blobs standing on the support planes whose
     extent is 0.3–2.5× the object's diameter (blobs may join touching objects)."""
-    import cv2
-
     valid = depth_m > 0
     if not planes or not valid.any():
         return []
@@ -120,22 +118,44 @@ def propose_regions(
     hts = np.stack([pl.height(pts) for pl in planes])
     above = valid & np.any((hts > 0.01) & (hts < 1.2 * diameter_m), axis=0)
     above &= np.all(np.abs(hts) > 0.01, axis=0)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(above.astype(np.uint8), connectivity=8)
+    extents = (0.3 * diameter_m, 2.5 * diameter_m)
+    blobs = _sized_blobs(above, 8, depth_m, K, min_pixels, extents, margin_px)
+    return [box for _, box in blobs]
+
+
+def _sized_blobs(
+    mask: np.ndarray,
+    connectivity: int,
+    depth_m: np.ndarray,
+    K: np.ndarray,
+    min_pixels: int,
+    extents_m: tuple[float, float],
+    margin_px: int,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The connected blobs of ``mask`` of at least ``min_pixels`` whose larger side, at
+    their median depth, lies within ``extents_m``: each as ``(its pixels, a box around it
+    grown by margin_px)``, in label order."""
+    import cv2
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=connectivity
+    )
     h, w = depth_m.shape
-    boxes = []
+    out = []
     for i in range(1, n):
         x, y, bw, bh, area = (int(s) for s in stats[i])
         if area < min_pixels:
             continue
-        extent_m = max(bw, bh) * float(np.median(depth_m[labels == i])) / K[0, 0]
-        if not 0.3 * diameter_m <= extent_m <= 2.5 * diameter_m:
+        on = labels == i
+        extent_m = max(bw, bh) * float(np.median(depth_m[on])) / K[0, 0]
+        if not extents_m[0] <= extent_m <= extents_m[1]:
             continue
         box = np.zeros((h, w), dtype=bool)
         box[
             max(0, y - margin_px) : y + bh + margin_px, max(0, x - margin_px) : x + bw + margin_px
         ] = True
-        boxes.append(box)
-    return boxes
+        out.append((on, box))
+    return out
 
 
 def _depth_edges(depth_m: np.ndarray, rel: float = 0.02, min_m: float = 0.02) -> np.ndarray:
@@ -200,22 +220,9 @@ def colour_regions(
         return []
     blob = (like >= 0.5) & valid & ~_depth_edges(depth_m)
     blob = cv2.morphologyEx(blob.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(blob, connectivity=4)
-    h, w = depth_m.shape
-    found = []
-    for i in range(1, n):
-        x, y, bw, bh, area = (int(s) for s in stats[i])
-        if area < min_pixels:
-            continue
-        on = labels == i
-        extent_m = max(bw, bh) * float(np.median(depth_m[on])) / K[0, 0]
-        if not 0.2 * diameter_m <= extent_m <= 1.5 * diameter_m:
-            continue
-        box = np.zeros((h, w), dtype=bool)
-        box[
-            max(0, y - margin_px) : y + bh + margin_px, max(0, x - margin_px) : x + bw + margin_px
-        ] = True
-        found.append((float(like[on].sum()), i, box))
+    extents = (0.2 * diameter_m, 1.5 * diameter_m)
+    blobs = _sized_blobs(blob, 4, depth_m, K, min_pixels, extents, margin_px)
+    found = [(float(like[on].sum()), i, box) for i, (on, box) in enumerate(blobs)]
     found.sort(key=lambda t: (-t[0], t[1]))
     return [b for _, _, b in found[:max_regions]]
 
