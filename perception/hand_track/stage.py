@@ -65,13 +65,9 @@ class TrackHandConfig:
     hamer_output: str = ""  # folder of hamer_depth per-frame JSON files (00000.json …)
     min_detection: float = option(0.3, lo=0.0, hi=1.0)  # MediaPipe detection confidence
     # A false detection, or wrong depth under the hand, wants another hand size:
-    frame_size_tolerance: float = option(
-        1.33, above=1.0
-    )  # flag a frame whose own hand size is off ×this
+    frame_size_tolerance: float = option(1.33, above=1.0)  # flag a hand size off ×this
     # A frame whose 2D keypoints the video's hand cannot explain is flagged:
-    max_reprojection_palm: float = option(
-        0.25, above=0.0
-    )  # max reprojection rms, as a fraction of palm px
+    max_reprojection_palm: float = option(0.25, above=0.0)  # reprojection rms / palm px
     # Savitzky–Golay half window over valid runs (frames); 0 = off
     smooth_half_window: int = option(2, lo=0, hi=100)
 
