@@ -101,11 +101,18 @@ rate_hz below the policy rate and with a joint in two outputs; ROS_DOMAIN_ID set
 empty; retarget --allow-unreachable with a tiny --max-palm-residual-m and a YAML
 allow_unreachable: "false"; track-hand --method ground-truth --hand left and
 --smooth-half-window 100 on 30 frames; run after policy/ was deleted; export while eval
-is suspended (Ctrl-Z); a train YAML with a zero-width hidden layer). Cases under
+is suspended (Ctrl-Z); a train YAML with a zero-width hidden layer), round 12 (new
+held-out cases: a misspelt verb, a verb without its workspace, --version; --config an
+empty file, a UTF-8-BOM YAML, a tab-indented YAML, a folder, a YAML with another verb's
+key and one with a key missing its _m; synth --fps 15 through retarget, the shipped
+can_lift.yaml, synth --out a file; import of a CRLF cam_K.txt and one with a comment
+line; track-object --roi corners swapped, --min-agreement in percent; eval after a
+touch of the mesh, report twice, two validates at once; deploy --sim with 3 m start
+noise; eval --presets ''; eval of ws/../ws/). Cases under
 ``torchrun`` run it with 2 CPU processes over gloo; torchrun's own log and failure
 report (a traceback of torchrun itself) are kept apart from what h2s2r printed. The
 cases live in ``bench/probe/`` (``run.py``: running and verdicts; ``fixtures.py``;
-``round1.py`` … ``round11.py``; ``main.py``: this command line). ``--round N`` runs one
+``round1.py`` … ``round12.py``; ``main.py``: this command line). ``--round N`` runs one
 round (default: all). Prints a table (case, round, stage, verdict, exit status, first line of
 stderr) and writes JSON with the round of each row and the counts per round (default
 ``bench/results/bad_inputs.json``; ``bench/results/bad_inputs_roundN.json`` for
@@ -113,7 +120,7 @@ stderr) and writes JSON with the round of each row and the counts per round (def
 ``bad_inputs_round4.json``, ``bad_inputs_round5.json``,
 ``bad_inputs_round6.json``, ``bad_inputs_round7.json``, ``bad_inputs_round8.json``,
 ``bad_inputs_round9.json``, ``bad_inputs_round10.json``,
-``bad_inputs_round11.json``). Not a
+``bad_inputs_round11.json``, ``bad_inputs_round12.json``). Not a
 test: pytest does not collect it.
 """
 

@@ -28,6 +28,7 @@ from . import (  # noqa: F401  (they register their cases, in order)
     round9,
     round10,
     round11,
+    round12,
 )
 from .fixtures import Fixtures
 from .run import CASES, DEFAULT_OUT, REPO, ROUNDS, Outcome, _tail
