@@ -575,6 +575,16 @@ _VERB_WRITES = {v.name: v.writes for v in VERBS}
 _VERB_CREATES = frozenset({"capture", "import", "synth", "calibrate", "demo"})
 
 
+class _VerbParser(argparse.ArgumentParser):
+    """A verb's parser: its usage errors end with what to do (argparse says only what
+    is wrong: "the following arguments are required: workspace")."""
+
+    def error(self, message: str):
+        if "required" in message and "workspace" in message:
+            message += f" — give the workspace folder, e.g. `{self.prog} runs/mug`"
+        super().error(f"{message} (see `{self.prog} --help`)")
+
+
 def build_parser(
     verb: str | None = None,
 ) -> tuple[argparse.ArgumentParser, dict[str, Callable]]:
@@ -592,7 +602,7 @@ def build_parser(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"h2s2r {__version__}")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_VerbParser)
     runners: dict[str, Callable] = {}
     for v in VERBS:
         p = sub.add_parser(

@@ -560,3 +560,17 @@ def test_a_smoothing_window_of_seconds_is_refused(capsys):
     assert capsys.readouterr().err == ""
     check_smoothing_window(10, 30.0, warn_s=0.5)
     assert "warning: --smooth-half-window 10 spans 0.70 s" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- round 12
+def test_a_usage_error_says_what_to_do(capsys):
+    """Probe round 12: ``h2s2r eval`` without a workspace said only "the following
+    arguments are required: workspace"."""
+    with pytest.raises(SystemExit) as e:
+        main(["eval"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert e.value.code == 2
+    assert err.endswith(
+        "required: workspace — give the workspace folder, e.g. `h2s2r eval runs/mug` "
+        "(see `h2s2r eval --help`)"
+    )
