@@ -302,6 +302,7 @@ def run_deploy(ws: str | Path, cfg: DeployConfig, log=print):
         ("command jitter p99", m["command_period_jitter_p99_ms"], "{:.2f} ms"),
         ("latency p99", m["latency_p99_ms"], "{:.2f} ms"),
         ("watchdog", m["watchdog_events"], "{:.0f}"),
+        ("held", m.get("watchdog_hold_s", float("nan")), "{:.2f} s"),
         ("safety", m["safety_events"], "{:.0f}"),
     ]
     log(

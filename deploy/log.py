@@ -7,8 +7,8 @@ Each node writes ``<node>.npz`` when it stops (:class:`h2s2r.core.runlog.RunLog`
 - **timing**: the policy loop's and the command loop's periods against their nominal
   values (p99 of the absolute deviation, "jitter"), and the latency from an object pose's
   arrival to the targets computed from it leaving the policy node;
-- **events**: watchdog holds, safety events (rejected messages, clamped and refused
-  targets) and e-stops, from the command node;
+- **events**: watchdog holds (how many, and the seconds held in all), safety events
+  (rejected messages, clamped and refused targets) and e-stops, from the command node;
 - **the object**: its path against the demo's, and success as in evaluation (within the
   policy header's position and angle thresholds of the demo's final pose). The simulated
   robot's true pose is used when it ran; on hardware, the tracked (observed) pose.
@@ -29,6 +29,22 @@ SAFETY = ("rejected", "clamped", "refused")
 
 def _p99_ms(x: np.ndarray) -> float:
     return float(np.percentile(np.abs(x), 99) * 1e3) if len(x) else float("nan")
+
+
+def watchdog_hold_s(events: list[dict], t_end: float) -> float:
+    """Seconds the command node held its command for stale inputs: from each ``watchdog``
+    event to the ``resumed`` (or ``deactivated``/``estop``) that ended it, or to ``t_end``
+    (its last command) for a hold still on when the node stopped."""
+    held, since = 0.0, None
+    for e in events:
+        if e["kind"] == "watchdog" and since is None:
+            since = e["t"]
+        elif e["kind"] in ("resumed", "deactivated", "estop") and since is not None:
+            held += e["t"] - since
+            since = None
+    if since is not None:
+        held += max(t_end - since, 0.0)
+    return float(held)
 
 
 def commands_sent(log_dir: str | Path) -> int:
@@ -72,6 +88,7 @@ def summarize(
     m["command_period_jitter_p99_ms"] = _p99_ms(cmd_periods - nominal)
     kinds = [e["kind"] for e in events]
     m["watchdog_events"] = kinds.count("watchdog")
+    m["watchdog_hold_s"] = watchdog_hold_s(events, float(t_cmd[-1]) if len(t_cmd) else 0.0)
     m["safety_events"] = sum(kinds.count(k) for k in SAFETY)
     m["estop_events"] = kinds.count("estop")
     if len(t_pol):

@@ -87,6 +87,7 @@ KEY_METRICS = {
         "latency_p99_ms",
         "policy_period_jitter_p99_ms",
         "watchdog_events",
+        "watchdog_hold_s",
         "safety_events",
     ),
 }

@@ -190,6 +190,15 @@ def test_watchdog_holds_then_resumes_without_a_jump():
     assert np.all(steps <= core.v_max * core.dt + 1e-9)
     np.testing.assert_allclose(more[-1], target, atol=1e-9)
 
+    # deploy_log/ adds up the time held: from the watchdog to the resume.
+    from h2s2r.deploy.log import watchdog_hold_s
+
+    events = [{"t": e.t, "kind": e.kind} for e in core.events]
+    resumed = next(e.t for e in core.events if e.kind == "resumed")
+    assert watchdog_hold_s(events, 0.8) == pytest.approx(resumed - dog[0].t)
+    # A hold still on when the node stops counts to its last command.
+    assert watchdog_hold_s(events[:-1], 0.8) == pytest.approx(0.8 - dog[0].t)
+
 
 # --- the robot config's command limits and robot (core/robot_io.py) ------------------
 SHIPPED = "iiwa_allegro_ros2_control.yaml"
