@@ -59,7 +59,8 @@ class BatchedEnv(Protocol):
     ``step`` returns ``(obs, reward (B,), terminated (B,), truncated (B,), info)``; ``obs``
     is ``{"policy": (B, P), "critic": (B, C)}`` float32 (None with ``observe=False``) and
     ``info`` holds ``reward_terms`` ``{name: (B,)}``, ``keypoint_distance`` ``(B,)`` m,
-    ``success``, ``unstable`` (the physics diverged; that world was reset) and
+    ``success``, ``unstable`` (the physics diverged: terminated, reward 0; reset at once,
+    or with ``observe=False`` by the caller's reset of the finished worlds) and
     ``goal_progress`` ``(B,)``.
     """
 

@@ -562,8 +562,9 @@ class TrackDemoEnv:
     # ------------------------------------------------------------------ step
     def step(self, action: np.ndarray, observe: bool = True):
         """Apply ``action (B, A)``; returns ``(obs, reward, terminated, truncated, info)``
-        (``obs`` is None with ``observe=False``: for a caller that resets some worlds and
-        then observes all of them once)."""
+        (``obs`` is None with ``observe=False``: for a caller that resets the finished
+        worlds, ``terminated | truncated``, and then observes all of them once; a world
+        whose physics diverged is terminated and left for that reset)."""
         action, plan = self.begin_step(action)
         self.sim.step(plan)
         return self.finish_step(action, observe)
@@ -616,15 +617,20 @@ class TrackDemoEnv:
         reward terms, goal advance, terminations, success and observations."""
         xp, cfg = self.xp, self.cfg
         self.steps = self.steps + 1
-        # A world whose physics diverged (NaN, absurd speeds) is reset at once and ends its
-        # episode as terminated, so no NaN reaches the learner.
+        # A world whose physics diverged (NaN, absurd speeds) ends its episode as
+        # terminated with reward 0 and zero terms, so no NaN reaches the learner. It is
+        # reset here when observed; with ``observe=False`` the caller's reset of the
+        # finished worlds (which include it) does it: one reset per step, not two (on a
+        # device a reset runs the forward pass of every world, 1/8 of a policy step).
         unstable = ~self.sim.finite() | (xp.max(xp.abs(self.sim.qvel()), axis=1) > 1e3)
-        self.reset(unstable)
+        if observe:
+            self.reset(unstable)
         self.steps = xp.where(unstable, self.max_steps, self.steps)
 
         obj_pos, obj_quat = self.object_pose()
         goal_pos, goal_quat = self.goals()[:2]
         d = keypoint_distance(obj_pos, obj_quat, goal_pos, goal_quat, self.keypoints_obj)
+        d = xp.where(unstable, 0.0, d)  # (NaN until the reset)
         tips, palm = self._hand_points()
         obj_c = obj_pos + quat_to_matrix(obj_quat) @ self.obj_center
         tip_dist = xp.mean(xp.linalg.vector_norm(tips - obj_c[:, None], axis=-1), axis=1)
@@ -638,6 +644,7 @@ class TrackDemoEnv:
             "action_rate": action_rate(action, self.prev_action),
             "fingertip_reach": fingertip_reach(tip_dist),
         }
+        terms = {k: xp.where(unstable, 0.0, v) for k, v in terms.items()}
         w = cfg.rewards
         reward = sum(getattr(w, k) * v for k, v in terms.items())
         # Advance the goal unless the object is far behind it (the official rule).
@@ -651,7 +658,6 @@ class TrackDemoEnv:
         self.off_table = self.off_table | off
         far = xp.linalg.vector_norm(palm - obj_c, axis=1) > cfg.far_hand_m
         terminated = off | far | unstable
-        reward = xp.where(unstable, 0.0, reward)
         truncated = self.steps >= self.max_steps
         success = (
             (xp.linalg.vector_norm(obj_pos - self._final_pos, axis=1) < cfg.success_pos_m)

@@ -281,6 +281,37 @@ def test_episodes_report_diverged_physics():
     env.close()
 
 
+@pytest.mark.parametrize("observe", [True, False])
+def test_a_diverged_world_is_terminated_with_finite_outputs_and_reset_once(observe):
+    """Observed: the diverged world is reset inside ``step``. With ``observe=False`` (the
+    trainer's path) it is left for the caller's reset of the finished worlds, so a step
+    costs one reset, not two; either way no NaN reaches the reward, its terms or the
+    logged distance."""
+    task, mesh = straight_push_task()
+    cfg = make_task_cfg("none", far_hand_m=1.0)  # its palm starts 0.44 m from the box
+    env = TrackDemoEnv(task, mesh, cfg, num_envs=3, nthread=1, seed=0)
+    resets = []
+    real_reset = env.sim.reset
+    env.sim.reset = lambda mask, q: (
+        resets.append(np.flatnonzero(mask).tolist()),
+        real_reset(mask, q),
+    )
+    env.sim.state[1, 1] = np.nan  # world 1's physics has diverged
+    obs, reward, terminated, truncated, info = env.step(np.zeros((3, env.action_dim)), observe)
+    assert terminated.tolist() == [False, True, False] and info["unstable"].tolist()[1]
+    assert reward[1] == 0.0 and np.isfinite(reward).all()
+    assert all(np.isfinite(v).all() and v[1] == 0.0 for v in info["reward_terms"].values())
+    assert np.isfinite(info["keypoint_distance"]).all()
+    if observe:
+        assert resets == [[1]] and env.sim.finite().all() and np.isfinite(obs["policy"]).all()
+    else:
+        assert resets == [] and obs is None and not env.sim.finite()[1]
+        env.reset(terminated | truncated)
+        assert resets == [[1]] and env.sim.finite().all() and env.steps[1] == 0
+        assert np.isfinite(env.observe()["policy"]).all()
+    env.close()
+
+
 def test_goal_pauses_only_when_far_behind():
     task, mesh = straight_push_task()
     env = TrackDemoEnv(task, mesh, make_task_cfg("none"), num_envs=2, nthread=1)
