@@ -3,7 +3,8 @@
 Observation groups: ``policy`` (what the robot can measure) and ``critic`` (plus
 privileged state: object velocity, true pose, contact forces, randomized parameters) —
 an asymmetric actor-critic. ``extras["log"]`` carries every reward term (``/reward/<name>``), the
-keypoint distance, the diverged worlds and the success rate of finished episodes.
+keypoint distance, the diverged worlds, the success rate of finished episodes and, on
+Warp, the worlds that dropped contact or constraint rows (``nconmax``/``njmax`` full).
 
 One path for both backends: the CPU backend's numpy arrays become torch tensors without
 a copy (``torch.from_numpy``), the GPU backend's already are; finished worlds are reset by
@@ -84,5 +85,8 @@ class RslVecEnv(VecEnv):
         log["/task/goal_progress"] = _tensor(info["goal_progress"]).mean()
         log["/task/diverged_worlds"] = _tensor(info["unstable"]).sum().float()  # reset at once
         log["/task/episode_success"] = self._success / self._finished.clamp(min=1e-6)
+        dropped = getattr(getattr(self.env, "sim", None), "dropped", None)
+        if dropped is not None:  # Warp: worlds short of contact or constraint rows
+            log["/task/contact_overflow_worlds"] = _tensor(dropped()).sum().float()
         extras = {"time_outs": truncated & ~terminated, "log": log}
         return self._obs, _tensor(reward).float(), done, extras

@@ -82,7 +82,8 @@ class WarpSim:
     """``B`` worlds of ``model`` on a Warp device (the ``warp`` backend).
 
     ``nconmax`` / ``njmax``: contacts and constraint rows allocated per world (a world
-    that needs more drops contacts; :meth:`overflowed` counts them).
+    that needs more drops contacts; :meth:`dropped` marks such worlds, the trainer logs
+    how many as ``/task/contact_overflow_worlds``).
     """
 
     def __init__(
@@ -120,6 +121,8 @@ class WarpSim:
         # and steps here) is harmless and would print from the kernel at every step;
         # contact and constraint overflows still print (and ``overflowed`` counts them).
         self.m.opt.warn_overflow &= ~int(mjw.OverflowType.LS_ITERATIONS)
+        limits = mjw.OverflowType.ITERATIONS | mjw.OverflowType.LS_ITERATIONS
+        self._drop_bits = int(mjw.OverflowType.ALL & ~limits)
         t = wp.to_torch
         self._qpos, self._qvel = t(self.d.qpos), t(self.d.qvel)
         self._ctrl, self._sensordata = t(self.d.ctrl), t(self.d.sensordata)
@@ -164,12 +167,21 @@ class WarpSim:
         torch = self.torch
         return torch.isfinite(self._qpos).all(dim=1) & torch.isfinite(self._qvel).all(dim=1)
 
-    def overflowed(self) -> int:
-        """Worlds whose contacts or constraints overflowed ``nconmax``/``njmax`` (a host
-        sync: for logging)."""
+    def dropped(self):
+        """``(B,)`` bool: worlds that dropped contacts or constraint rows for want of room
+        (``nconmax``/``njmax``) since their last reset (a torch tensor on the device, no
+        sync). Warp's per-world overflow bits also mark solver and line-search iteration
+        limits; those drop nothing and are not counted."""
         if self._overflow is None:
-            return 0
-        return int((self._overflow != 0).sum())
+            return self.torch.zeros(
+                self.num_worlds, dtype=self.torch.bool, device=self.arrays.device
+            )
+        return (self._overflow & self._drop_bits) != 0
+
+    def overflowed(self) -> int:
+        """How many worlds :meth:`dropped` contacts or constraints (a host sync: for
+        logging)."""
+        return int(self.dropped().sum())
 
     # ------------------------------------------------------------------ variants, reset
     def assign_variants(self, mask, variant) -> None:

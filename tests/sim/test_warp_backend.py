@@ -95,6 +95,7 @@ def test_warp_and_mujoco_agree_on_a_seeded_rollout_with_contact(pressing_task):
     actions = rng.uniform(-0.3, 0.3, (12, WORLDS, cpu.action_dim))
     actions[:, :, 2] = -0.5  # keep pressing
     _check(_compare(cpu, gpu, actions, 12))
+    assert not gpu.sim.dropped().any()  # the default rows suffice: nothing was dropped
 
 
 def test_randomized_physics_reaches_each_world_on_warp(pressing_task):
@@ -122,6 +123,38 @@ def test_randomized_physics_reaches_each_world_on_warp(pressing_task):
     _check(_compare(cpu, gpu, actions, 10))
     gains = cpu.variant_params[[1, 3], 2]
     assert abs(gains[0] - gains[1]) > 0.05  # the two worlds' actuators differ
+
+
+def test_worlds_short_of_constraint_rows_are_marked_until_their_reset(pressing_task):
+    """``njmax`` below what the hand pressing the box needs: Warp drops rows and marks the
+    world, a reset clears the mark, and the trainer's log counts the marked worlds
+    (``/task/contact_overflow_worlds``)."""
+    import mujoco
+
+    from h2s2r.policy.rsl_env import RslVecEnv
+    from h2s2r.sim.backends.mujoco_warp import WarpSim
+
+    task, mesh = pressing_task
+    _, gpu = _pair(task, mesh, "none")
+    data = mujoco.MjData(gpu.model)
+    mujoco.mj_resetDataKeyframe(gpu.model, data, 0)
+    mujoco.mj_forward(gpu.model, data)
+    sim = WarpSim(gpu.model, WORLDS, device="cpu", njmax=data.nefc)  # the box alone
+    sim.m.opt.warn_overflow = 0  # the kernels' own message, at every step
+    assert not sim.dropped().any()
+    pressing = gpu.start_bank[:1].expand(WORLDS, -1)  # fingertips on the box
+    sim.reset(torch.ones(WORLDS, dtype=torch.bool), pressing)
+    ctrl = torch.as_tensor(np.tile(gpu.model.key_ctrl[0], (WORLDS, 8, 1)), dtype=torch.float32)
+    for _ in range(5):
+        sim.step(ctrl)
+    assert sim.dropped().all() and sim.overflowed() == WORLDS
+    sim.reset(torch.tensor([True, False]), pressing)
+    assert sim.dropped().tolist() == [False, True]
+
+    vec = RslVecEnv(gpu)
+    gpu.sim.dropped = sim.dropped  # the env's own sim has rows enough
+    extras = vec.step(torch.zeros(WORLDS, gpu.action_dim))[3]
+    assert extras["log"]["/task/contact_overflow_worlds"].item() == 1.0
 
 
 def test_train_eval_export_on_the_warp_backend(tmp_path):
