@@ -157,10 +157,12 @@ def test_worlds_short_of_constraint_rows_are_marked_until_their_reset(pressing_t
     assert extras["log"]["/task/contact_overflow_worlds"].item() == 1.0
 
 
-def test_train_eval_export_on_the_warp_backend(tmp_path):
+@pytest.mark.parametrize("recurrent", [False, True], ids=["mlp", "lstm"])
+def test_train_eval_export_on_the_warp_backend(tmp_path, recurrent):
     """``train --backend warp`` (Warp's CPU device here), then ``eval`` and ``export`` of
     the result: the same stage code, the env on the device, numpy only where results are
-    read on the host (validation, eval)."""
+    read on the host (validation, eval). ``--recurrent`` trains and evaluates the same
+    way; its export is refused, as on every backend (the deploy graph is stateless)."""
     from h2s2r.policy.config import TrainConfig
     from h2s2r.policy.evaluate import EvalConfig, run_eval
     from h2s2r.policy.export import run_export
@@ -179,12 +181,19 @@ def test_train_eval_export_on_the_warp_backend(tmp_path):
         validate_every=1,
         validate_episodes=2,
         threads=1,
+        recurrent=recurrent,
     )
     run = run_train(tmp_path, cfg, make_env, log=lambda *a: None)
     assert run.backend == "warp" and run.env_steps == 128
     result = run_eval(tmp_path, EvalConfig(episodes=2, video=False), make_env, log=lambda *a: None)
     assert 0.0 <= result.metrics["success_rate"] <= 1.0
     assert np.isfinite(result.metrics["tracking_err_mean_m"])
+    if recurrent:
+        from h2s2r.core.errors import H2S2RError
+
+        with pytest.raises(H2S2RError, match=r"recurrent policy.*cannot be exported"):
+            run_export(tmp_path, make_env, log=lambda *a: None)
+        return
     export = run_export(tmp_path, make_env, log=lambda *a: None)
     assert (tmp_path / "policy" / "policy.onnx").is_file() and export is not None
 
