@@ -6,7 +6,7 @@
 #                          the exact versions of requirements.lock
 #   gpu_bundle/menagerie/  the robot models (iiwa 14, Allegro, LEAP) from MENAGERIE_ROOT
 #   gpu_bundle/box_push/   the embedded demo through retarget (task/, object/): synth,
-#                          track-object, track-hand, retarget on this machine's CPU
+#   gpu_bundle/can_lift/   track-object, track-hand, retarget on this machine's CPU
 #   gpu_bundle/carry/N/    all of it as one tar in pieces of at most 56 MiB, each piece
 #                          small enough for one call of a device tool that carries at most
 #                          64 MiB (SHA256SUMS checks the whole after joining)
@@ -21,21 +21,35 @@ rm -rf "$OUT" && mkdir -p "$OUT/wheels" "$OUT/menagerie"
 
 # The dependency closure of what training needs, minus what the GPU image has.
 pins=$($PY - <<'PY'
+# Requirements with extras (etils[epath] wants zipp, fsspec, …) and markers evaluated for
+# the GPU image: CPython 3.12 on x86-64 Linux.
 import importlib.metadata as md, re
+from packaging.requirements import Requirement
 roots = ["mujoco", "mujoco-warp", "warp-lang", "rsl-rl-lib", "array-api-compat", "tensordict",
          "mujoco-menagerie", "pyyaml", "rich", "pillow", "tensorboard", "matplotlib",
          "setuptools", "onnxscript"]
 image = {"torch", "numpy", "scipy", "onnx", "onnxruntime", "sympy", "mpmath", "jax", "jaxlib"}
+target = {"python_version": "3.12", "python_full_version": "3.12.1", "sys_platform": "linux",
+          "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
+          "implementation_name": "cpython", "platform_python_implementation": "CPython"}
 norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
-seen, stack = {}, list(roots)
+seen, done, stack = {}, set(), [(r, "") for r in roots]
 while stack:
-    n = stack.pop()
-    if norm(n) in seen or norm(n) in image or norm(n).startswith("nvidia"):
+    n, extra = stack.pop()
+    if norm(n) in image or norm(n).startswith("nvidia") or (norm(n), extra) in done:
         continue
-    d = md.distribution(n)
+    done.add((norm(n), extra))
+    try:
+        d = md.distribution(n)
+    except md.PackageNotFoundError:  # wanted on 3.12 only: the newest that pip finds
+        seen.setdefault(norm(n), None)
+        continue
     seen[norm(n)] = d.version
-    stack += [re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0] for r in d.requires or [] if "extra ==" not in r]
-print(" ".join(f"{k}=={v}" for k, v in sorted(seen.items())))
+    for line in d.requires or []:
+        r = Requirement(line)
+        if r.marker is None or r.marker.evaluate({**target, "extra": extra}):
+            stack += [(r.name, e) for e in ("", *sorted(r.extras))]
+print(" ".join(k if v is None else f"{k}=={v}" for k, v in sorted(seen.items())))
 PY
 )
 echo "[bundle] wheels: $pins"
@@ -49,14 +63,16 @@ for robot in kuka_iiwa_14 wonik_allegro leap_hand; do
   [ -d "$MENAGERIE_ROOT/$robot" ] && cp -r "$MENAGERIE_ROOT/$robot" "$OUT/menagerie/"
 done
 
-WS="$OUT/box_push"
-.venv/bin/h2s2r synth --out "$WS" --task box_push
-.venv/bin/h2s2r track-object "$WS" --no-overlay
-.venv/bin/h2s2r track-hand "$WS" --method ground-truth
-.venv/bin/h2s2r retarget "$WS"
-rm -rf "$WS/capture"  # the GPU machine trains from task/ and object/ only
+for task in box_push can_lift; do
+  WS="$OUT/$task"
+  .venv/bin/h2s2r synth --out "$WS" --task "$task"
+  .venv/bin/h2s2r track-object "$WS" --no-overlay
+  .venv/bin/h2s2r track-hand "$WS" --method ground-truth
+  .venv/bin/h2s2r retarget "$WS"
+  rm -rf "$WS/capture"  # the GPU machine trains from task/ and object/ only
+done
 
-tar -C "$OUT" -cf "$OUT/bundle.tar" wheels menagerie box_push
+tar -C "$OUT" -cf "$OUT/bundle.tar" wheels menagerie box_push can_lift
 (cd "$OUT" && sha256sum bundle.tar > SHA256SUMS)
 split -b 56m -d "$OUT/bundle.tar" "$OUT/bundle.tar.part-"
 rm "$OUT/bundle.tar"

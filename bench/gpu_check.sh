@@ -11,11 +11,17 @@
 #
 # Usage: bash bench/gpu_check.sh [BUNDLE_DIR] [--quick]
 #   BUNDLE_DIR: the joined pieces (bundle.tar.part-*, SHA256SUMS) or an unpacked bundle
-#               (wheels/, menagerie/, box_push/); default gpu_bundle
-#   --quick:    smaller runs (1,024–4,096 worlds, a 1-minute training)
+#               (wheels/, menagerie/, box_push/, can_lift/); default gpu_bundle
+#   --quick:    smaller runs (1,024–4,096 worlds, box_push only, a 1-minute training)
 # Env: DEVICE (default cuda:0; cpu runs the same on Warp's CPU device, slowly),
-#      TRAIN_MIN (training minutes, default 3), NUM_ENVS (training worlds, 8192),
-#      EPISODES (eval episodes, 100), WORLDS (benchmark worlds), VENV (the venv to use).
+#      TASKS (default "box_push can_lift"; --quick: box_push), TRAIN_MIN (box_push
+#      minutes, 3), CAN_MIN (can_lift minutes, 10): the issue's targets;
+#      NUM_ENVS (training worlds, 8192), EPISODES (eval episodes, 100),
+#      CURVES (e.g. "256 4096 16384": box_push trained TRAIN_MIN at each, the validation
+#      curves of PPO at scale), BENCH=0 (skip the throughput benchmarks),
+#      WORLDS (benchmark worlds), VENV (the venv to use).
+# A 15-minute device session fits the bundle's carry and --quick; the full run, CURVES
+# and can_lift want about 25 minutes of GPU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUNDLE=${1:-gpu_bundle}
@@ -32,7 +38,9 @@ if ls "$BUNDLE"/bundle.tar.part-* >/dev/null 2>&1; then
   (cd "$BUNDLE" && sha256sum -c SHA256SUMS)
   tar -C "$BUNDLE" -xf "$BUNDLE/bundle.tar" && rm "$BUNDLE/bundle.tar" "$BUNDLE"/bundle.tar.part-*
 fi
-for d in wheels menagerie box_push; do
+if [ $QUICK = 1 ]; then TASKS=${TASKS:-box_push}; else TASKS=${TASKS:-"box_push can_lift"}; fi
+[ -n "${CURVES:-}" ] && case " $TASKS " in *" box_push "*) ;; *) TASKS="$TASKS box_push";; esac
+for d in wheels menagerie $TASKS; do
   [ -d "$BUNDLE/$d" ] || { echo "gpu_check: $BUNDLE/$d missing — make the bundle with bash bench/gpu_bundle.sh" >&2; exit 2; }
 done
 BUNDLE=$(realpath "$BUNDLE")
@@ -57,25 +65,40 @@ PY
 
 if [ $QUICK = 1 ]; then W=${WORLDS:-"1024 4096"}; TRAIN_MIN=${TRAIN_MIN:-1}; SECONDS_=2
 else W=${WORLDS:-"1024 4096 8192 16384 32768"}; TRAIN_MIN=${TRAIN_MIN:-3}; SECONDS_=5; fi
-mkdir -p "$RESULTS"
-log "physics and task throughput ($W worlds)"
-# shellcheck disable=SC2086
-"$VENV/bin/python" bench/sim_throughput.py --backend warp --device "$DEVICE" --worlds $W \
-  --seconds $SECONDS_ --out "$RESULTS/sim_throughput_warp.json"
-log "training throughput"
-# shellcheck disable=SC2086
-"$VENV/bin/python" bench/train_throughput.py --backend warp --device "$DEVICE" --worlds $W \
-  --out "$RESULTS/train_throughput_warp.json"
-
-WS=/tmp/h2s2r-gpu-box_push
-rm -rf "$WS" && cp -r "$BUNDLE/box_push" "$WS"
+CAN_MIN=${CAN_MIN:-10}
 NUM_ENVS=${NUM_ENVS:-8192}
-log "train box_push on $DEVICE: ${TRAIN_MIN} min, $NUM_ENVS worlds, medium randomization"
-"$VENV/bin/h2s2r" train "$WS" --backend warp --device "$DEVICE" --num-envs "$NUM_ENVS" \
-  --budget-min "$TRAIN_MIN" --randomization medium --validate-every 10
-log "eval (on the training backend)"
-"$VENV/bin/h2s2r" eval "$WS" --episodes "${EPISODES:-100}" --randomization medium --no-video
-cp "$WS/train/validation.json" "$RESULTS/gpu_box_push_validation.json" 2>/dev/null || true
-cp "$WS/eval/metrics.json" "$RESULTS/gpu_box_push_eval.json" 2>/dev/null || true
-if [ -n "${OUT:-}" ]; then cp "$RESULTS"/*warp*.json "$RESULTS"/gpu_box_push_*.json "$OUT/" 2>/dev/null || true; fi
-log "done: $RESULTS/{sim,train}_throughput_warp.json, gpu_box_push_{validation,eval}.json"
+mkdir -p "$RESULTS"
+if [ "${BENCH:-1}" != 0 ]; then
+  log "physics and task throughput ($W worlds)"
+  # shellcheck disable=SC2086
+  "$VENV/bin/python" bench/sim_throughput.py --backend warp --device "$DEVICE" --worlds $W \
+    --seconds $SECONDS_ --out "$RESULTS/sim_throughput_warp.json"
+  log "training throughput"
+  # shellcheck disable=SC2086
+  "$VENV/bin/python" bench/train_throughput.py --backend warp --device "$DEVICE" --worlds $W \
+    --out "$RESULTS/train_throughput_warp.json"
+fi
+
+# train_eval TASK MINUTES WORLDS NAME: train under medium randomization, evaluate on the
+# training backend, keep the validation curve and the eval metrics as gpu_NAME_*.json.
+train_eval() {
+  local task=$1 minutes=$2 worlds=$3 name=$4 ws=/tmp/h2s2r-gpu-$4
+  rm -rf "$ws" && cp -r "$BUNDLE/$task" "$ws"
+  log "train $task on $DEVICE: $minutes min, $worlds worlds, medium randomization"
+  "$VENV/bin/h2s2r" train "$ws" --backend warp --device "$DEVICE" --num-envs "$worlds" \
+    --budget-min "$minutes" --randomization medium --validate-every 10
+  log "eval $name (on the training backend)"
+  "$VENV/bin/h2s2r" eval "$ws" --episodes "${EPISODES:-100}" --randomization medium --no-video
+  cp "$ws/train/validation.json" "$RESULTS/gpu_${name}_validation.json" 2>/dev/null \
+    || log "$name: no validation.json (fewer iterations than --validate-every)"
+  cp "$ws/eval/metrics.json" "$RESULTS/gpu_${name}_eval.json"
+}
+for task in $TASKS; do
+  if [ "$task" = can_lift ]; then m=$CAN_MIN; else m=$TRAIN_MIN; fi
+  train_eval "$task" "$m" "$NUM_ENVS" "$task"
+done
+for n in ${CURVES:-}; do
+  train_eval box_push "$TRAIN_MIN" "$n" "box_push_curve_$n"
+done
+if [ -n "${OUT:-}" ]; then cp "$RESULTS"/*warp*.json "$RESULTS"/gpu_*.json "$OUT/" 2>/dev/null || true; fi
+log "done: $RESULTS/{sim,train}_throughput_warp.json, gpu_*_{validation,eval}.json"
