@@ -5,8 +5,8 @@
 #                          (mujoco, mujoco-warp, warp-lang, rsl-rl-lib, tensordict, …),
 #                          the exact versions of requirements.lock
 #   gpu_bundle/menagerie/  the robot models (iiwa 14, Allegro, LEAP) from MENAGERIE_ROOT
-#   gpu_bundle/box_push/   the embedded demo through retarget (task/, object/): synth,
-#   gpu_bundle/can_lift/   track-object, track-hand, retarget on this machine's CPU
+#   gpu_bundle/box_push/,  the synthetic demos through retarget (task/, object/):
+#   gpu_bundle/can_lift/   synth, track-object, track-hand, retarget on this CPU
 #   gpu_bundle/carry/N/    all of it as one tar in pieces of at most 56 MiB, each piece
 #                          small enough for one call of a device tool that carries at most
 #                          64 MiB (SHA256SUMS checks the whole after joining)
@@ -49,6 +49,11 @@ while stack:
         r = Requirement(line)
         if r.marker is None or r.marker.evaluate({**target, "extra": extra}):
             stack += [(r.name, e) for e in ("", *sorted(r.extras))]
+missing = sorted(k for k, v in seen.items() if v is None)
+if missing:
+    import sys
+    print(f"[bundle] not installed here (newest taken, its own dependencies not): {missing}",
+          file=sys.stderr)
 print(" ".join(k if v is None else f"{k}=={v}" for k, v in sorted(seen.items())))
 PY
 )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # On a GPU machine with no network (Python 3.12, torch with CUDA in the image): install the
 # project and its missing dependencies from the local bundle that bench/gpu_bundle.sh
-# made, then run the warp benchmarks and a GPU training of box_push, results into
-# bench/results/ (and $OUT when set, for a device tool that brings back only $OUT).
+# made, then run the warp benchmarks and GPU trainings of box_push and can_lift, results
+# into bench/results/ (and $OUT when set, for a device tool that brings back only $OUT:
+# copied there on every exit, so a later step's failure keeps the earlier results).
 #
 # With a device tool that carries at most 64 MiB per call: carry gpu_bundle/carry/1, then
 # 2, … in consecutive calls, each copying its piece to a folder that survives between
@@ -14,14 +15,15 @@
 #               (wheels/, menagerie/, box_push/, can_lift/); default gpu_bundle
 #   --quick:    smaller runs (1,024–4,096 worlds, box_push only, a 1-minute training)
 # Env: DEVICE (default cuda:0; cpu runs the same on Warp's CPU device, slowly),
-#      TASKS (default "box_push can_lift"; --quick: box_push), TRAIN_MIN (box_push
-#      minutes, 3), CAN_MIN (can_lift minutes, 10): the issue's targets;
+#      TASKS (default "box_push can_lift"; --quick: box_push; TASKS= trains none),
+#      TRAIN_MIN (box_push minutes, 3), CAN_MIN (can_lift minutes, 10): the targets;
 #      NUM_ENVS (training worlds, 8192), EPISODES (eval episodes, 100),
 #      CURVES (e.g. "256 4096 16384": box_push trained TRAIN_MIN at each, the validation
 #      curves of PPO at scale), BENCH=0 (skip the throughput benchmarks),
 #      WORLDS (benchmark worlds), VENV (the venv to use).
-# A 15-minute device session fits the bundle's carry and --quick; the full run, CURVES
-# and can_lift want about 25 minutes of GPU time.
+# A device tool with 10-minute calls: --quick in one call; then one call per part, e.g.
+#   BENCH=0 TASKS=can_lift CAN_MIN=7   and   BENCH=0 TASKS= CURVES="256 4096"
+# (the venv in /tmp survives while the machine stays warm; the install is then a check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUNDLE=${1:-gpu_bundle}
@@ -38,9 +40,9 @@ if ls "$BUNDLE"/bundle.tar.part-* >/dev/null 2>&1; then
   (cd "$BUNDLE" && sha256sum -c SHA256SUMS)
   tar -C "$BUNDLE" -xf "$BUNDLE/bundle.tar" && rm "$BUNDLE/bundle.tar" "$BUNDLE"/bundle.tar.part-*
 fi
-if [ $QUICK = 1 ]; then TASKS=${TASKS:-box_push}; else TASKS=${TASKS:-"box_push can_lift"}; fi
-[ -n "${CURVES:-}" ] && case " $TASKS " in *" box_push "*) ;; *) TASKS="$TASKS box_push";; esac
-for d in wheels menagerie $TASKS; do
+if [ $QUICK = 1 ]; then TASKS=${TASKS-box_push}; else TASKS=${TASKS-"box_push can_lift"}; fi
+NEEDED="wheels menagerie $TASKS"; [ -n "${CURVES:-}" ] && NEEDED="$NEEDED box_push"
+for d in $NEEDED; do
   [ -d "$BUNDLE/$d" ] || { echo "gpu_check: $BUNDLE/$d missing — make the bundle with bash bench/gpu_bundle.sh" >&2; exit 2; }
 done
 BUNDLE=$(realpath "$BUNDLE")
@@ -68,6 +70,8 @@ else W=${WORLDS:-"1024 4096 8192 16384 32768"}; TRAIN_MIN=${TRAIN_MIN:-3}; SECON
 CAN_MIN=${CAN_MIN:-10}
 NUM_ENVS=${NUM_ENVS:-8192}
 mkdir -p "$RESULTS"
+to_out() { [ -z "${OUT:-}" ] || cp "$RESULTS"/*warp*.json "$RESULTS"/gpu_*.json "$OUT/" 2>/dev/null || true; }
+trap to_out EXIT
 if [ "${BENCH:-1}" != 0 ]; then
   log "physics and task throughput ($W worlds)"
   # shellcheck disable=SC2086
@@ -100,5 +104,4 @@ done
 for n in ${CURVES:-}; do
   train_eval box_push "$TRAIN_MIN" "$n" "box_push_curve_$n"
 done
-if [ -n "${OUT:-}" ]; then cp "$RESULTS"/*warp*.json "$RESULTS"/gpu_*.json "$OUT/" 2>/dev/null || true; fi
 log "done: $RESULTS/{sim,train}_throughput_warp.json, gpu_*_{validation,eval}.json"

@@ -183,6 +183,7 @@ class CommandCore:
             self._event(t, kind, why or "commands stopped")
         self.active = False
         self._ramp = None
+        self._holding = False  # a hold ends with the commanding; a new one is logged anew
 
     def estop(self, t: float) -> None:
         """Stop commanding at once (the drivers hold their last position); only an

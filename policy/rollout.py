@@ -49,8 +49,9 @@ def run_episodes(
         else:
             obs, _, term, trunc, info = env.step_targets(targets(step))
         live = ~done
-        err_sum[live] += info["keypoint_distance"][live]
-        err_n[live] += 1
+        measured = live & ~info["unstable"]  # a diverged world's last step has no distance
+        err_sum[measured] += info["keypoint_distance"][measured]
+        err_n[measured] += 1
         if record_world is not None and not done[record_world]:
             frames.append(env.qpos()[record_world])
         ended = live & (term | trunc)

@@ -4,7 +4,7 @@ Observation groups: ``policy`` (what the robot can measure) and ``critic`` (plus
 privileged state: object velocity, true pose, contact forces, randomized parameters) —
 an asymmetric actor-critic. ``extras["log"]`` carries every reward term (``/reward/<name>``), the
 keypoint distance, the diverged worlds, the success rate of finished episodes and, on
-Warp, the worlds that dropped contact or constraint rows (``nconmax``/``njmax`` full).
+Warp, the worlds that may have lost contacts or constraint rows (``nconmax``/``njmax``).
 
 One path for both backends: the CPU backend's numpy arrays become torch tensors without
 a copy (``torch.from_numpy``), the GPU backend's already are; finished worlds are reset by
@@ -72,6 +72,9 @@ class RslVecEnv(VecEnv):
         # Observed once, after the finished worlds are reset.
         _, reward, terminated, truncated, info = self.env.step(a, observe=False)
         done = terminated | truncated
+        # Read before the reset clears the marks of the worlds that finished.
+        dropped = getattr(getattr(self.env, "sim", None), "dropped", None)
+        dropped = None if dropped is None else _tensor(dropped()).sum().float()
         self.env.reset(done)
         obs = self.env.observe()
         done, truncated, terminated = _tensor(done), _tensor(truncated), _tensor(terminated)
@@ -81,12 +84,13 @@ class RslVecEnv(VecEnv):
         self.episode_length_buf = _tensor(self.env.steps).clone()
         self._obs = self._to_td(obs)
         log = {f"/reward/{k}": _tensor(v).mean() for k, v in info["reward_terms"].items()}
-        log["/task/keypoint_distance_m"] = _tensor(info["keypoint_distance"]).mean()
+        stable = ~_tensor(info["unstable"])  # a diverged world has no distance
+        d = _tensor(info["keypoint_distance"])
+        log["/task/keypoint_distance_m"] = (d * stable).sum() / stable.sum().clamp(min=1)
         log["/task/goal_progress"] = _tensor(info["goal_progress"]).mean()
         log["/task/diverged_worlds"] = _tensor(info["unstable"]).sum().float()  # reset at once
         log["/task/episode_success"] = self._success / self._finished.clamp(min=1e-6)
-        dropped = getattr(getattr(self.env, "sim", None), "dropped", None)
-        if dropped is not None:  # Warp: worlds short of contact or constraint rows
-            log["/task/contact_overflow_worlds"] = _tensor(dropped()).sum().float()
+        if dropped is not None:  # Warp: worlds that may have lost contacts or rows
+            log["/task/contact_overflow_worlds"] = dropped
         extras = {"time_outs": truncated & ~terminated, "log": log}
         return self._obs, _tensor(reward).float(), done, extras

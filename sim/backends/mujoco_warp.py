@@ -81,9 +81,9 @@ def warp_device(wp, device: str):
 class WarpSim:
     """``B`` worlds of ``model`` on a Warp device (the ``warp`` backend).
 
-    ``nconmax`` / ``njmax``: contacts and constraint rows allocated per world (a world
-    that needs more drops contacts; :meth:`dropped` marks such worlds, the trainer logs
-    how many as ``/task/contact_overflow_worlds``).
+    ``nconmax`` / ``njmax``: contacts (pooled over the worlds) and constraint rows (each
+    world's own) allocated per world; what does not fit is dropped, :meth:`dropped` marks
+    the worlds concerned and the trainer logs how many (``/task/contact_overflow_worlds``).
     """
 
     def __init__(
@@ -121,8 +121,12 @@ class WarpSim:
         # and steps here) is harmless and would print from the kernel at every step;
         # contact and constraint overflows still print (and ``overflowed`` counts them).
         self.m.opt.warn_overflow &= ~int(mjw.OverflowType.LS_ITERATIONS)
-        limits = mjw.OverflowType.ITERATIONS | mjw.OverflowType.LS_ITERATIONS
-        self._drop_bits = int(mjw.OverflowType.ALL & ~limits)
+        o = mjw.OverflowType
+        # Lost constraint rows (per world) or contacts (the pool all worlds share: a full
+        # pool marks every world); not the solver's iteration limits or sensor buffers.
+        self._drop_bits = int(
+            o.NEFC | o.NJMAX_NNZ | o.BROADPHASE | o.NARROWPHASE | o.CCD | o.HFIELD
+        )
         t = wp.to_torch
         self._qpos, self._qvel = t(self.d.qpos), t(self.d.qvel)
         self._ctrl, self._sensordata = t(self.d.ctrl), t(self.d.sensordata)
@@ -168,10 +172,12 @@ class WarpSim:
         return torch.isfinite(self._qpos).all(dim=1) & torch.isfinite(self._qvel).all(dim=1)
 
     def dropped(self):
-        """``(B,)`` bool: worlds that dropped contacts or constraint rows for want of room
-        (``nconmax``/``njmax``) since their last reset (a torch tensor on the device, no
-        sync). Warp's per-world overflow bits also mark solver and line-search iteration
-        limits; those drop nothing and are not counted."""
+        """``(B,)`` bool: worlds that may have lost contacts or constraint rows since their
+        last reset (a torch tensor on the device, no sync): their own rows ran out
+        (``njmax``), or the contact pool all worlds share (``nconmax`` × worlds) was full
+        during one of their steps, which Warp marks on every world (which world lost the
+        contacts is not known). Solver and line-search iteration limits drop nothing and
+        are not counted."""
         if self._overflow is None:
             return self.torch.zeros(
                 self.num_worlds, dtype=self.torch.bool, device=self.arrays.device

@@ -200,6 +200,27 @@ def test_watchdog_holds_then_resumes_without_a_jump():
     assert watchdog_hold_s(events[:-1], 0.8) == pytest.approx(0.8 - dog[0].t)
 
 
+def test_a_hold_ended_by_an_estop_is_counted_and_the_next_hold_is_logged_anew():
+    """A hold ends with the commanding (e-stop); after re-activation, stale inputs hold
+    again with a ``watchdog`` event of their own, and both holds are added up."""
+    from h2s2r.deploy.log import watchdog_hold_s
+
+    core = command_core()
+    core.activate(0.0)
+    run(core, 0.0, 0.03)
+    run(core, 0.03, 0.4, fresh=False)  # stale from about 0.23 s
+    core.estop(0.4)
+    run(core, 0.4, 0.5)  # fresh again, not commanding: nothing resumes
+    assert core.activate(0.5)
+    run(core, 0.5, 0.6)
+    run(core, 0.6, 1.0, fresh=False)
+    kinds = [e.kind for e in core.events]
+    assert kinds.count("watchdog") == 2 and "resumed" not in kinds, kinds
+    dogs = [e.t for e in core.events if e.kind == "watchdog"]
+    events = [{"t": e.t, "kind": e.kind} for e in core.events]
+    assert watchdog_hold_s(events, 1.0) == pytest.approx((0.4 - dogs[0]) + (1.0 - dogs[1]))
+
+
 # --- the robot config's command limits and robot (core/robot_io.py) ------------------
 SHIPPED = "iiwa_allegro_ros2_control.yaml"
 
