@@ -7,6 +7,8 @@
 #   gpu_bundle/menagerie/  the robot models (iiwa 14, Allegro, LEAP) from MENAGERIE_ROOT
 #   gpu_bundle/box_push/,  the synthetic demos through retarget (task/, object/):
 #   gpu_bundle/can_lift/   synth, track-object, track-hand, retarget on this CPU
+#   gpu_bundle/isaaclab_wheels/  with ISAACLAB=1 (needs make isaaclab-env): the wheels of
+#                          what kit-less Isaac Lab training imports (bench/isaaclab_dists.py)
 #   gpu_bundle/carry/N/    all of it as one tar in pieces of at most 56 MiB, each piece
 #                          small enough for one call of a device tool that carries at most
 #                          64 MiB (SHA256SUMS checks the whole after joining)
@@ -77,7 +79,20 @@ for task in box_push can_lift; do
   rm -rf "$WS/capture"  # the GPU machine trains from task/ and object/ only
 done
 
-tar -C "$OUT" -cf "$OUT/bundle.tar" wheels menagerie box_push can_lift
+parts="wheels menagerie box_push can_lift"
+if [ "${ISAACLAB:-0}" = 1 ]; then
+  [ -x .venv-isaaclab/bin/python ] || { echo "ISAACLAB=1: run make isaaclab-env first" >&2; exit 2; }
+  .venv-isaaclab/bin/python bench/isaaclab_dists.py > "$OUT/isaaclab_dists.txt"
+  echo "[bundle] Isaac Lab: $(wc -l < "$OUT/isaaclab_dists.txt") distributions"
+  # The 3.12 interpreter of .venv-isaaclab: cp312 wheels (sdists built here).
+  .venv-isaaclab/bin/pip wheel -q --no-deps -r "$OUT/isaaclab_dists.txt" -w "$OUT/isaaclab_wheels" \
+    2>&1 | grep -v "is ignored: it is neither" || true
+  [ "$(ls "$OUT/isaaclab_wheels" | wc -l)" = "$(wc -l < "$OUT/isaaclab_dists.txt")" ] \
+    || { echo "[bundle] Isaac Lab wheels missing" >&2; exit 1; }
+  parts="$parts isaaclab_wheels"
+fi
+# shellcheck disable=SC2086
+tar -C "$OUT" -cf "$OUT/bundle.tar" $parts
 (cd "$OUT" && sha256sum bundle.tar > SHA256SUMS)
 split -b 56m -d "$OUT/bundle.tar" "$OUT/bundle.tar.part-"
 rm "$OUT/bundle.tar"

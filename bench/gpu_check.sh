@@ -20,7 +20,10 @@
 #      NUM_ENVS (training worlds, 8192), EPISODES (eval episodes, 100),
 #      CURVES (e.g. "256 4096 16384": box_push trained TRAIN_MIN at each, the validation
 #      curves of PPO at scale), BENCH=0 (skip the throughput benchmarks),
-#      WORLDS (benchmark worlds), VENV (the venv to use).
+#      WORLDS (benchmark worlds), VENV (the venv to use),
+#      ISAACLAB=0 (skip the Isaac Lab run that a bundle made with ISAACLAB=1 brings:
+#      training throughput on Isaac Lab 3 in a second venv, VENV_IL, over the same
+#      image torch; then bench/backends_table.py puts it beside MuJoCo Warp's).
 # A device tool with 10-minute calls: --quick in one call; then one call per part, e.g.
 #   BENCH=0 TASKS=can_lift CAN_MIN=7   and   BENCH=0 TASKS= CURVES="256 4096"
 # (the venv in /tmp survives while the machine stays warm; the install is then a check).
@@ -70,7 +73,10 @@ else W=${WORLDS:-"1024 4096 8192 16384 32768"}; TRAIN_MIN=${TRAIN_MIN:-3}; SECON
 CAN_MIN=${CAN_MIN:-10}
 NUM_ENVS=${NUM_ENVS:-8192}
 mkdir -p "$RESULTS"
-to_out() { [ -z "${OUT:-}" ] || cp "$RESULTS"/*warp*.json "$RESULTS"/gpu_*.json "$OUT/" 2>/dev/null || true; }
+to_out() {
+  [ -z "${OUT:-}" ] || cp "$RESULTS"/*_warp.json "$RESULTS"/*_isaaclab.json "$RESULTS"/gpu_*.json \
+    "$RESULTS"/backends_gpu.json "$OUT/" 2>/dev/null || true
+}
 trap to_out EXIT
 if [ "${BENCH:-1}" != 0 ]; then
   log "physics and task throughput ($W worlds)"
@@ -97,6 +103,22 @@ train_eval() {
     || log "$name: no validation.json (fewer iterations than --validate-every)"
   cp "$ws/eval/metrics.json" "$RESULTS/gpu_${name}_eval.json"
 }
+if [ -d "$BUNDLE/isaaclab_wheels" ] && [ "${ISAACLAB:-1}" != 0 ]; then
+  VENV_IL=${VENV_IL:-/tmp/h2s2r-gpu-venv-isaaclab}
+  [ -x "$VENV_IL/bin/python" ] || "$PY" -m venv --system-site-packages "$VENV_IL"
+  # Only what kit-less training imports (bench/isaaclab_dists.py), over the image's torch.
+  "$VENV_IL/bin/pip" install -q --no-index --no-deps "$BUNDLE"/isaaclab_wheels/*.whl
+  "$VENV_IL/bin/pip" install -q --no-index --no-deps --no-build-isolation -e .
+  log "Isaac Lab training throughput ($W worlds, one process each)"
+  # shellcheck disable=SC2086
+  "$VENV_IL/bin/python" bench/train_throughput.py --backend isaaclab --device "$DEVICE" \
+    --worlds $W --out "$RESULTS/train_throughput_isaaclab.json"
+  if [ -f "$RESULTS/train_throughput_warp.json" ]; then
+    "$VENV/bin/python" bench/backends_table.py --backends warp isaaclab \
+      --out "$RESULTS/backends_gpu.json"
+  fi
+fi
+
 for task in $TASKS; do
   if [ "$task" = can_lift ]; then m=$CAN_MIN; else m=$TRAIN_MIN; fi
   train_eval "$task" "$m" "$NUM_ENVS" "$task"
@@ -104,4 +126,4 @@ done
 for n in ${CURVES:-}; do
   train_eval box_push "$TRAIN_MIN" "$n" "box_push_curve_$n"
 done
-log "done: $RESULTS/{sim,train}_throughput_warp.json, gpu_*_{validation,eval}.json"
+log "done: results in $RESULTS (*_warp.json, *_isaaclab.json, backends_gpu.json, gpu_*.json)"

@@ -7,8 +7,11 @@ compile and the CUDA graph capture), and the mini-batches used.
 
     .venv/bin/python bench/train_throughput.py [--backend mujoco|warp] [--device cuda:0]
         [--worlds 1024 4096 ...] [--iterations 6] [--threads 0] [--out FILE]
+    .venv-isaaclab/bin/python bench/train_throughput.py --backend isaaclab [--device …]
 
-Prints a table and writes JSON (default ``bench/results/train_throughput[_warp].json``).
+Isaac Lab holds one simulation per process: each world count runs in a process of its
+own. Prints a table and writes JSON (default
+``bench/results/train_throughput[_warp|_isaaclab].json``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import io
 import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,7 +49,7 @@ def train_rate(backend: str, device: str, worlds: int, iterations: int, threads:
     """Env-steps/s of iterations 2..N (from the per-iteration times train records)."""
     cfg = TrainConfig(
         backend=backend,
-        device=device if backend == "warp" else "",
+        device=device if backend != "mujoco" else "",
         num_envs=worlds,
         total_steps=worlds * 16 * iterations,
         validate_every=0,
@@ -69,10 +74,22 @@ def train_rate(backend: str, device: str, worlds: int, iterations: int, threads:
     }
 
 
+def isolated_rate(args, worlds: int) -> dict:
+    """:func:`train_rate` in a process of its own (Isaac Lab: one simulation each)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "row.json"
+        argv = [sys.executable, __file__, "--backend", args.backend, "--device", args.device]
+        argv += ["--worlds", str(worlds), "--iterations", str(args.iterations)]
+        subprocess.run([*argv, "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+        return json.loads(out.read_text())["rows"][0]
+
+
 def device_name(backend: str, device: str) -> str:
     import torch
 
-    if backend == "warp" and (
+    if backend == "isaaclab" and not device:
+        device = "cpu"  # the isaaclab backend's default
+    if backend != "mujoco" and (
         device.startswith("cuda") or (not device and torch.cuda.is_available())
     ):
         return torch.cuda.get_device_name(torch.device(device or "cuda:0"))
@@ -81,22 +98,30 @@ def device_name(backend: str, device: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--backend", choices=["mujoco", "warp"], default="mujoco")
-    ap.add_argument("--device", default="", help="warp backend: cuda:0 (default: the GPU) or cpu")
+    ap.add_argument("--backend", choices=["mujoco", "warp", "isaaclab"], default="mujoco")
+    ap.add_argument(
+        "--device",
+        default="",
+        help="warp (default: the GPU) and isaaclab (default: cpu): cuda:0, cpu",
+    )
     ap.add_argument("--worlds", type=int, nargs="+", default=None)
     ap.add_argument("--iterations", type=int, default=6)
     ap.add_argument("--threads", type=int, default=0, help="mujoco backend (0: all cores)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    warp = args.backend == "warp"
-    worlds = args.worlds or ([1024, 4096, 8192, 16384, 32768] if warp else [64, 256])
-    out = args.out or REPO / "bench" / "results" / f"train_throughput{'_warp' if warp else ''}.json"
+    gpu = args.backend != "mujoco"
+    worlds = args.worlds or ([1024, 4096, 8192, 16384, 32768] if gpu else [64, 256])
+    suffix = f"_{args.backend}" if gpu else ""
+    out = args.out or REPO / "bench" / "results" / f"train_throughput{suffix}.json"
     name = device_name(args.backend, args.device)
     print(f"backend {args.backend} on {name}; PPO on the env's device")
     print(f"{'worlds':>8}{'mini-batches':>14}{'env-steps/s':>14}")
     rows = []
     for w in worlds:
-        row = train_rate(args.backend, args.device, w, args.iterations, args.threads)
+        if args.backend == "isaaclab" and len(worlds) > 1:
+            row = isolated_rate(args, w)
+        else:
+            row = train_rate(args.backend, args.device, w, args.iterations, args.threads)
         rows.append(row)
         rate = row["env_steps_per_s"]
         print(
