@@ -119,7 +119,7 @@ class WarpSim:
             self.d = mjw.put_data(device_model, data, nworld=B, nconmax=nconmax, njmax=njmax)
         # A Newton line search that stops at its iteration limit (about 0.1 % of worlds
         # and steps here) is harmless and would print from the kernel at every step;
-        # contact and constraint overflows still print (and ``overflowed`` counts them).
+        # contact and constraint overflows still print (and ``dropped`` marks them).
         self.m.opt.warn_overflow &= ~int(mjw.OverflowType.LS_ITERATIONS)
         o = mjw.OverflowType
         # Lost constraint rows (per world) or contacts (the pool all worlds share: a full

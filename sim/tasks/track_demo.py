@@ -617,11 +617,9 @@ class TrackDemoEnv:
         reward terms, goal advance, terminations, success and observations."""
         xp, cfg = self.xp, self.cfg
         self.steps = self.steps + 1
-        # A world whose physics diverged (NaN, absurd speeds) ends its episode as
-        # terminated with reward 0 and zero terms, so no NaN reaches the learner. It is
-        # reset here when observed; with ``observe=False`` the caller's reset of the
-        # finished worlds (which include it) does it: one reset per step, not two (on a
-        # device a reset runs the forward pass of every world, 1/8 of a policy step).
+        # A diverged world (NaN, absurd speeds) is terminated with zero reward terms. It is
+        # reset here if observed, else by the caller's reset of the finished worlds: one
+        # reset per step (on a device a reset runs forward on every world).
         unstable = ~self.sim.finite() | (xp.max(xp.abs(self.sim.qvel()), axis=1) > 1e3)
         if observe:
             self.reset(unstable)
